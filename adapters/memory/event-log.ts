@@ -1,0 +1,211 @@
+import { DomainError, versionConflict } from '../../domain/errors.ts';
+import {
+  eventIdOf,
+  type Event,
+  type EventLog,
+  type Recorded,
+  type StreamName,
+  type SubscribeOptions,
+  type Subscription,
+} from '../../domain/ports/event-log.ts';
+
+export interface InMemoryEventLogOptions {
+  /** Keep at most this many events per stream (oldest dropped first). Entity histories are kept whole. */
+  readonly maxLength?: Partial<Record<StreamName, number>>;
+  /** Deliveries of one event before it is set aside as a dead letter. */
+  readonly maxDeliveries?: number;
+  readonly retryDelayMs?: number;
+  readonly now?: () => number;
+}
+
+interface Member {
+  readonly consumer: string;
+  readonly queue: number[];
+  busy: boolean;
+  closed: boolean;
+  /** Graceful close asked: finish the current event, then leave. */
+  stopping: boolean;
+  /** The handler running now, so a graceful close can wait for it. */
+  current: Promise<void> | null;
+  readonly options: SubscribeOptions;
+}
+
+interface Group {
+  /** Next stream index not yet handed to any member. */
+  cursor: number;
+  /** Handed out but not acknowledged when their member went away: delivered again first. */
+  readonly returned: number[];
+  readonly members: Member[];
+}
+
+interface StreamState {
+  readonly entries: (Recorded | undefined)[];
+  /** Index of the oldest retained entry (positions are 1-based indexes). */
+  firstIndex: number;
+  readonly byKey: Map<string, Recorded[]>;
+  readonly groups: Map<string, Group>;
+}
+
+/**
+ * The embedded event log: everything in process memory. Positions are 1-based counters per stream.
+ * Within a group an entity's events always go to the same member (hash of the key), which keeps
+ * per-key order the way Kafka partitions and Redis single readers do.
+ */
+export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}): EventLog & { deadLetters: Recorded[] } {
+  const now = options.now ?? Date.now;
+  const maxDeliveries = options.maxDeliveries ?? 5;
+  const retryDelayMs = options.retryDelayMs ?? 50;
+  const streams = new Map<StreamName, StreamState>();
+  const deadLetters: Recorded[] = [];
+  let closed = false;
+
+  const streamOf = (name: StreamName): StreamState => {
+    let s = streams.get(name);
+    if (!s) streams.set(name, (s = { entries: [undefined], firstIndex: 1, byKey: new Map(), groups: new Map() }));
+    return s;
+  };
+
+  const entryAt = (s: StreamState, index: number) => (index >= s.firstIndex ? s.entries[index] : undefined);
+
+  function trim(name: StreamName, s: StreamState): void {
+    const max = options.maxLength?.[name];
+    if (!max) return;
+    const last = s.entries.length - 1;
+    while (last - s.firstIndex + 1 > max) s.entries[s.firstIndex++] = undefined;
+  }
+
+  function pump(s: StreamState, group: Group): void {
+    const live = group.members.filter((m) => !m.closed);
+    if (live.length === 0) return;
+    while (group.returned.length > 0 || group.cursor < s.entries.length) {
+      const index = group.returned.length > 0 ? group.returned.shift()! : group.cursor++;
+      const event = entryAt(s, index);
+      if (!event) continue;
+      live[hashKey(event.metadata.key) % live.length]!.queue.push(index);
+    }
+    for (const m of live) void drain(s, group, m);
+  }
+
+  async function drain(s: StreamState, group: Group, member: Member): Promise<void> {
+    if (member.busy) return;
+    member.busy = true;
+    try {
+      while (!member.closed && member.queue.length > 0) {
+        const index = member.queue[0]!;
+        const event = entryAt(s, index);
+        if (event) {
+          member.current = deliver(member, event);
+          await member.current;
+          member.current = null;
+        }
+        if (member.closed) break;
+        member.queue.shift();
+        if (member.stopping) break;
+      }
+    } finally {
+      member.busy = false;
+    }
+  }
+
+  async function deliver(member: Member, event: Recorded): Promise<void> {
+    for (let attempt = 1; !member.closed; attempt++) {
+      try {
+        await member.options.handler(event);
+        return;
+      } catch {
+        if (attempt >= maxDeliveries) {
+          deadLetters.push(event);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, retryDelayMs * attempt));
+      }
+    }
+  }
+
+  function leave(s: StreamState, group: Group, member: Member): void {
+    member.closed = true;
+    group.members.splice(group.members.indexOf(member), 1);
+    group.returned.unshift(...member.queue.splice(0));
+    group.returned.sort((a, b) => a - b);
+    pump(s, group);
+  }
+
+  return {
+    deadLetters,
+
+    async append(stream, key, events, { expectedVersion } = {}) {
+      if (closed) throw new DomainError('LOG_CLOSED', 503, 'the event log is closed');
+      const s = streamOf(stream);
+      const history = s.byKey.get(key) ?? [];
+      if (expectedVersion !== undefined && expectedVersion !== history.length)
+        throw versionConflict(stream, key, expectedVersion, history.length);
+      const recordedAtMs = now();
+      const recorded = events.map((e, i): Recorded => {
+        const position = String(s.entries.length);
+        const version = expectedVersion === undefined && stream === 'driver-locations' ? 0 : history.length + i + 1;
+        const r: Recorded = { type: e.type, data: e.data, metadata: { eventId: eventIdOf(stream, position), stream, position, key, version, recordedAtMs } };
+        s.entries.push(r);
+        return r;
+      });
+      if (stream !== 'driver-locations') s.byKey.set(key, [...history, ...recorded]);
+      trim(stream, s);
+      for (const group of s.groups.values()) pump(s, group);
+      return recorded;
+    },
+
+    async readKey(stream, key) {
+      return [...(streamOf(stream).byKey.get(key) ?? [])];
+    },
+
+    async read(stream, { after, limit = Infinity } = {}) {
+      const s = streamOf(stream);
+      const out: Recorded[] = [];
+      for (let i = Math.max(s.firstIndex, after === undefined ? 0 : Number(after) + 1); i < s.entries.length && out.length < limit; i++)
+        out.push(s.entries[i]!);
+      return out;
+    },
+
+    async subscribe(stream, subscribeOptions): Promise<Subscription> {
+      const s = streamOf(stream);
+      let group = s.groups.get(subscribeOptions.group);
+      if (!group) {
+        group = { cursor: subscribeOptions.from === 'end' ? s.entries.length : s.firstIndex, returned: [], members: [] };
+        s.groups.set(subscribeOptions.group, group);
+      }
+      const g = group;
+      const member: Member = { consumer: subscribeOptions.consumer, queue: [], busy: false, closed: false, stopping: false, current: null, options: subscribeOptions };
+      // A new member takes its share of what is queued for the others: rebalance, as Kafka would.
+      for (const m of g.members) g.returned.push(...m.queue.splice(m.busy ? 1 : 0));
+      g.returned.sort((a, b) => a - b);
+      g.members.push(member);
+      pump(s, g);
+      return {
+        async close() {
+          // Let the in-flight handler finish and acknowledge; the rest goes back to the group.
+          member.stopping = true;
+          while (member.current) await member.current;
+          if (!member.closed) leave(s, g, member);
+        },
+        async abort() {
+          if (!member.closed) leave(s, g, member);
+        },
+      };
+    },
+
+    async ping() {
+      return !closed;
+    },
+
+    async close() {
+      closed = true;
+      for (const s of streams.values()) for (const g of s.groups.values()) for (const m of [...g.members]) m.closed = true;
+    },
+  };
+}
+
+/** FNV-1a: a cheap, stable hash so one key always maps to the same member. */
+function hashKey(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}

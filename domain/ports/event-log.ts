@@ -1,0 +1,88 @@
+/** The three streams of the log (see ARCHITECTURE.md). */
+export type StreamName = 'rides' | 'drivers' | 'driver-locations';
+export const STREAMS: readonly StreamName[] = ['rides', 'drivers', 'driver-locations'];
+
+/** An event as the domain decides it: readonly data, past tense. */
+export interface Event<T extends string = string, D = unknown> {
+  readonly type: T;
+  readonly data: D;
+}
+
+export interface EventMetadata {
+  /** Unique across streams and stable: `<stream>:<position>`. What clients see and send back as `after`. */
+  readonly eventId: string;
+  readonly stream: StreamName;
+  /** The stream position, opaque but ordered within the stream; `read({after})` takes it. */
+  readonly position: string;
+  /** The partition key: the entity (ride or driver) the event belongs to. */
+  readonly key: string;
+  /** The entity's version after this event (1, 2, …); 0 on streams that keep no entity history. */
+  readonly version: number;
+  /** When the log recorded it (server time, epoch ms). */
+  readonly recordedAtMs: number;
+}
+
+export type Recorded<E extends Event = Event> = E & { readonly metadata: EventMetadata };
+
+export interface AppendOptions {
+  /**
+   * Optimistic concurrency: the entity's version the caller decided on (0 for a new entity).
+   * If the entity has moved on, the append fails with DomainError `VERSION_CONFLICT` and writes nothing.
+   * Omitted: no check, and the stream need not keep an entity history (GPS points).
+   */
+  readonly expectedVersion?: number;
+}
+
+export interface ReadOptions {
+  /** Read strictly after this position; omitted reads from the oldest retained event. */
+  readonly after?: string;
+  readonly limit?: number;
+}
+
+export interface SubscribeOptions {
+  /** Work-sharing group: each event goes to one member; every group sees every event. */
+  readonly group: string;
+  /** This member's name within the group (stable across restarts to resume its own pending events). */
+  readonly consumer: string;
+  /** Where a group that does not exist yet starts. Default `start`. */
+  readonly from?: 'start' | 'end';
+  /**
+   * Called once per event, in order per key. The event is acknowledged only after the promise resolves;
+   * a rejection leaves it pending for redelivery (at-least-once), so handlers must be idempotent.
+   */
+  readonly handler: (event: Recorded) => Promise<void>;
+}
+
+export interface Subscription {
+  /** Stops reading; the in-flight handler finishes and is acknowledged first. */
+  close(): Promise<void>;
+  /**
+   * Stops at once, as a crash would: what this member was handed and did not acknowledge is
+   * redelivered to another member of the group (Redis: XAUTOCLAIM; Kafka: rebalance).
+   */
+  abort(): Promise<void>;
+}
+
+/** The event log port: one interface, proven by one contract suite against every adapter. */
+export interface EventLog {
+  /** Appends atomically; all events share `key`. Returns them as recorded, in order. */
+  append(stream: StreamName, key: string, events: readonly Event[], options?: AppendOptions): Promise<Recorded[]>;
+  /** One entity's whole history (rides, drivers), oldest first. */
+  readKey(stream: StreamName, key: string): Promise<Recorded[]>;
+  /** A slice of the stream in log order: replay, resume, projection rebuild. */
+  read(stream: StreamName, options?: ReadOptions): Promise<Recorded[]>;
+  /** Joins a consumer group and starts delivering. */
+  subscribe(stream: StreamName, options: SubscribeOptions): Promise<Subscription>;
+  /** True when the backing transport answers (readiness). */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export const eventIdOf = (stream: StreamName, position: string) => `${stream}:${position}`;
+
+export function parseEventId(eventId: string): { stream: StreamName; position: string } | null {
+  const i = eventId.indexOf(':');
+  const stream = eventId.slice(0, i) as StreamName;
+  if (i < 1 || !STREAMS.includes(stream)) return null;
+  return { stream, position: eventId.slice(i + 1) };
+}

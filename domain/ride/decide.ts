@@ -1,0 +1,158 @@
+import { isStaff, type Actor } from '../actor.ts';
+import { DomainError, forbidden, invalidTransition, notFound } from '../errors.ts';
+import { computeFare } from '../fare.ts';
+import type * as C from './commands.ts';
+import type { RideEvent } from './events.ts';
+import { FINAL_STATUSES, type Ride, type RideState, type RideStatus } from './state.ts';
+
+/** Decides what a command means for a ride: the events to append, or a typed error. Pure. */
+export function decide(command: C.RideCommand, state: RideState): RideEvent[] {
+  if (command.type === 'RequestRide') return requestRide(command, state);
+  if (state.status === 'none') throw notFound(`ride ${command.data.rideId}`);
+  switch (command.type) {
+    case 'OfferRide':
+      return offerRide(command, state);
+    case 'DeclineOffer':
+      return declineOffer(command, state);
+    case 'ExpireOffer':
+      return expireOffer(command, state);
+    case 'AcceptRide':
+      return acceptRide(command, state);
+    case 'ArriveAtPickup':
+      return arriveAtPickup(command, state);
+    case 'StartTrip':
+      return startTrip(command, state);
+    case 'CompleteTrip':
+      return completeTrip(command, state);
+    case 'CancelRide':
+      return cancelRide(command, state);
+    case 'MarkUnmatched':
+      return markUnmatched(command, state);
+    case 'RecordPayment':
+      return recordPayment(command, state);
+    case 'RateRide':
+      return rateRide(command, state);
+    default: {
+      const unknown: never = command;
+      throw new Error(`unknown command ${(unknown as { type: string }).type}`);
+    }
+  }
+}
+
+/**
+ * Who may see a ride at all: its rider, its driver, the driver it is offered to, staff.
+ * Anyone else gets NOT_FOUND, so a ride's existence never leaks.
+ */
+export function canSee(actor: Actor, ride: Ride): boolean {
+  return isStaff(actor) || actor.userId === ride.riderId || actor.userId === ride.driverId || actor.userId === ride.offer?.driverId;
+}
+
+function mustSee(actor: Actor, ride: Ride): void {
+  if (!canSee(actor, ride)) throw notFound(`ride ${ride.rideId}`);
+}
+
+function mustBe(ride: Ride, allowed: readonly RideStatus[], doing: string): void {
+  if (!allowed.includes(ride.status)) throw invalidTransition(`ride ${ride.rideId} is ${ride.status}; cannot ${doing}`);
+}
+
+function mustBeAssignedDriver(actor: Actor, ride: Ride): void {
+  mustSee(actor, ride);
+  if (actor.userId !== ride.driverId && !isStaff(actor)) throw forbidden(`only the assigned driver may do this`);
+}
+
+function requestRide({ data }: C.RequestRide, state: RideState): RideEvent[] {
+  if (state.status !== 'none') throw new DomainError('RIDE_EXISTS', 409, `ride ${data.rideId} already exists`);
+  return [{ type: 'RideRequested', data }];
+}
+
+function offerRide({ data }: C.OfferRide, ride: Ride): RideEvent[] {
+  mustBe(ride, ['requested'], 'offer');
+  if (ride.passedBy.includes(data.driverId)) throw invalidTransition(`driver ${data.driverId} already passed on ride ${ride.rideId}`);
+  return [{ type: 'RideOffered', data: { ...data, round: ride.rounds + 1 } }];
+}
+
+function declineOffer({ data }: C.DeclineOffer, ride: Ride): RideEvent[] {
+  mustSee(data.actor, ride);
+  if (ride.status !== 'offered' || ride.offer?.driverId !== data.actor.userId)
+    throw invalidTransition(`ride ${ride.rideId} is ${ride.status}; cannot decline`);
+  return [{ type: 'OfferDeclined', data: { rideId: ride.rideId, driverId: data.actor.userId, at: data.at } }];
+}
+
+/** Expiry is idempotent: an offer that was already answered or replaced expires into nothing. */
+function expireOffer({ data }: C.ExpireOffer, ride: Ride): RideEvent[] {
+  if (ride.status !== 'offered' || ride.offer?.driverId !== data.driverId || ride.offer.expiresAt > data.at) return [];
+  return [{ type: 'OfferExpired', data: { rideId: ride.rideId, driverId: data.driverId, at: data.at } }];
+}
+
+function acceptRide({ data }: C.AcceptRide, ride: Ride): RideEvent[] {
+  mustSee(data.actor, ride);
+  if (ride.status !== 'offered' || ride.offer?.driverId !== data.actor.userId)
+    throw invalidTransition(`ride ${ride.rideId} is ${ride.status}; cannot accept`);
+  if (ride.offer.expiresAt < data.at) throw new DomainError('OFFER_EXPIRED', 409, `the offer for ride ${ride.rideId} has expired`);
+  return [{ type: 'RideAccepted', data: { rideId: ride.rideId, driverId: data.actor.userId, at: data.at } }];
+}
+
+function arriveAtPickup({ data }: C.ArriveAtPickup, ride: Ride): RideEvent[] {
+  mustBeAssignedDriver(data.actor, ride);
+  mustBe(ride, ['accepted'], 'arrive');
+  return [{ type: 'DriverArrived', data: { rideId: ride.rideId, driverId: ride.driverId!, detected: data.detected ?? false, at: data.at } }];
+}
+
+function startTrip({ data }: C.StartTrip, ride: Ride): RideEvent[] {
+  mustBeAssignedDriver(data.actor, ride);
+  mustBe(ride, ['accepted', 'arrived'], 'start');
+  return [{ type: 'TripStarted', data: { rideId: ride.rideId, driverId: ride.driverId!, at: data.at } }];
+}
+
+function completeTrip({ data }: C.CompleteTrip, ride: Ride): RideEvent[] {
+  mustBeAssignedDriver(data.actor, ride);
+  mustBe(ride, ['in_progress'], 'complete');
+  const durationSeconds = Math.max(0, Math.round((data.at - (ride.startedAt ?? data.at)) / 1000));
+  const distanceMeters = Math.round(data.distanceMeters);
+  const fare = computeFare(data.tariff, distanceMeters, durationSeconds);
+  const { rideId } = ride;
+  return [
+    { type: 'TripCompleted', data: { rideId, driverId: ride.driverId!, distanceMeters, durationSeconds, at: data.at } },
+    { type: 'FareCalculated', data: { rideId, ...fare, distanceMeters, durationSeconds, at: data.at } },
+  ];
+}
+
+function cancelRide({ data }: C.CancelRide, ride: Ride): RideEvent[] {
+  const { actor } = data;
+  mustSee(actor, ride);
+  const isRider = actor.userId === ride.riderId;
+  const isDriver = actor.userId === ride.driverId;
+  // The offered driver declines; cancelling is for the ride's own parties.
+  if (!isRider && !isDriver && !isStaff(actor)) throw forbidden(`only the ride's rider or driver may cancel it`);
+  if (FINAL_STATUSES.has(ride.status)) throw invalidTransition(`ride ${ride.rideId} is ${ride.status}; cannot cancel`);
+  const by = isRider ? 'rider' : isDriver ? 'driver' : actor.role === 'admin' ? 'admin' : 'system';
+  return [{ type: 'RideCancelled', data: { rideId: ride.rideId, by, reason: data.reason, at: data.at } }];
+}
+
+function markUnmatched({ data }: C.MarkUnmatched, ride: Ride): RideEvent[] {
+  mustBe(ride, ['requested'], 'mark unmatched');
+  return [{ type: 'RideUnmatched', data: { rideId: ride.rideId, rounds: ride.rounds, at: data.at } }];
+}
+
+/** A payment outcome is recorded once; a repeated outcome (redelivery) changes nothing. */
+function recordPayment({ data }: C.RecordPayment, ride: Ride): RideEvent[] {
+  mustBe(ride, ['completed'], 'record a payment');
+  if (ride.payment === 'captured') return [];
+  const { rideId, at, outcome } = data;
+  if (outcome.captured) {
+    const { paymentId, amount, currency } = outcome;
+    return [{ type: 'PaymentCaptured', data: { rideId, paymentId, amount, currency, at } }];
+  }
+  if (ride.payment === 'failed') return [];
+  return [{ type: 'PaymentFailed', data: { rideId, reason: outcome.reason, at } }];
+}
+
+function rateRide({ data }: C.RateRide, ride: Ride): RideEvent[] {
+  mustSee(data.actor, ride);
+  if (data.actor.userId !== ride.riderId) throw forbidden(`only the ride's rider may rate it`);
+  mustBe(ride, ['completed'], 'rate');
+  if (ride.rated) throw new DomainError('ALREADY_RATED', 409, `ride ${ride.rideId} is already rated`);
+  if (!Number.isInteger(data.stars) || data.stars < 1 || data.stars > 5)
+    throw new DomainError('VALIDATION_ERROR', 400, 'stars must be an integer from 1 to 5');
+  return [{ type: 'RideRated', data: { rideId: ride.rideId, stars: data.stars, comment: data.comment, at: data.at } }];
+}

@@ -1,0 +1,177 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DomainError } from '../../domain/errors.ts';
+import type { EventLog, Recorded, Subscription } from '../../domain/ports/event-log.ts';
+import { sleep, waitFor } from '../support/wait.ts';
+
+/** Makes a fresh, empty log (its own namespace) for one test. */
+export type MakeEventLog = () => Promise<EventLog>;
+
+const ev = (n: number, key = 'r_1') => ({ type: 'Numbered', data: { n, key } });
+const nOf = (e: Recorded) => (e.data as { n: number }).n;
+
+/**
+ * The event-log contract (ARCHITECTURE.md): run unchanged against every adapter.
+ * `settleMs` is how long "nothing more arrives" is watched for: a broker needs longer than memory.
+ */
+export function eventLogContract(name: string, makeLog: MakeEventLog, { settleMs = 300, timeoutMs = 20_000 } = {}) {
+  describe(`event log contract: ${name}`, () => {
+    const open: EventLog[] = [];
+    const subs: Subscription[] = [];
+    const fresh = async () => {
+      const log = await makeLog();
+      open.push(log);
+      return log;
+    };
+    const collect = async (log: EventLog, group: string, consumer: string, into: Recorded[], from: 'start' | 'end' = 'start') => {
+      const sub = await log.subscribe('rides', { group, consumer, from, handler: async (e) => void into.push(e) });
+      subs.push(sub);
+      return sub;
+    };
+    afterEach(async () => {
+      await Promise.all(subs.splice(0).map((s) => s.close().catch(() => undefined)));
+      await Promise.all(open.splice(0).map((l) => l.close().catch(() => undefined)));
+    });
+
+    it('appends events with versions per key and reads an entity back in order', async () => {
+      const log = await fresh();
+      const first = await log.append('rides', 'r_1', [ev(1), ev(2)], { expectedVersion: 0 });
+      await log.append('rides', 'r_2', [ev(1, 'r_2')], { expectedVersion: 0 });
+      await log.append('rides', 'r_1', [ev(3)], { expectedVersion: 2 });
+      expect(first.map((e) => e.metadata.version)).toEqual([1, 2]);
+      expect(first[0]!.metadata.eventId).toBe(`rides:${first[0]!.metadata.position}`);
+      const history = await log.readKey('rides', 'r_1');
+      expect(history.map(nOf)).toEqual([1, 2, 3]);
+      expect(history.map((e) => e.metadata.version)).toEqual([1, 2, 3]);
+      expect(history.every((e) => e.metadata.key === 'r_1' && e.metadata.stream === 'rides')).toBe(true);
+      expect(await log.readKey('rides', 'r_404')).toEqual([]);
+    });
+
+    it('refuses a stale expected version and writes nothing', async () => {
+      const log = await fresh();
+      await log.append('rides', 'r_1', [ev(1)], { expectedVersion: 0 });
+      await expect(log.append('rides', 'r_1', [ev(2)], { expectedVersion: 0 })).rejects.toMatchObject({ code: 'VERSION_CONFLICT' });
+      expect((await log.readKey('rides', 'r_1')).map(nOf)).toEqual([1]);
+      expect((await log.read('rides')).map(nOf)).toEqual([1]);
+    });
+
+    it('lets exactly one of many concurrent appends at the same version win', async () => {
+      const log = await fresh();
+      await log.append('drivers', 'd_1', [ev(0, 'd_1')], { expectedVersion: 0 });
+      const results = await Promise.allSettled(
+        Array.from({ length: 10 }, (_, i) => log.append('drivers', 'd_1', [ev(i + 1, 'd_1')], { expectedVersion: 1 })),
+      );
+      const won = results.filter((r) => r.status === 'fulfilled');
+      const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(won).toHaveLength(1);
+      expect(lost.every((r) => r.reason instanceof DomainError && r.reason.code === 'VERSION_CONFLICT')).toBe(true);
+      expect(await log.readKey('drivers', 'd_1')).toHaveLength(2);
+    });
+
+    it('reads a stream from a position, in log order', async () => {
+      const log = await fresh();
+      for (let n = 1; n <= 5; n++) await log.append('rides', `r_${n % 2}`, [ev(n, `r_${n % 2}`)]);
+      const all = await log.read('rides');
+      expect(all.map(nOf)).toEqual([1, 2, 3, 4, 5]);
+      const rest = await log.read('rides', { after: all[1]!.metadata.position });
+      expect(rest.map(nOf)).toEqual([3, 4, 5]);
+      expect((await log.read('rides', { after: all[1]!.metadata.position, limit: 2 })).map(nOf)).toEqual([3, 4]);
+      expect(await log.read('rides', { after: all[4]!.metadata.position })).toEqual([]);
+    });
+
+    it('delivers every event to every group, each once within a group, in order per key', async () => {
+      const log = await fresh();
+      const a1: Recorded[] = [];
+      const a2: Recorded[] = [];
+      const b: Recorded[] = [];
+      await collect(log, 'group-a', 'a1', a1);
+      await collect(log, 'group-a', 'a2', a2);
+      await collect(log, 'group-b', 'b1', b);
+      for (let n = 1; n <= 40; n++) await log.append('rides', `r_${n % 4}`, [ev(n, `r_${n % 4}`)]);
+      await waitFor(() => a1.length + a2.length >= 40 && b.length >= 40, 'both groups to see 40 events', timeoutMs);
+      await sleep(settleMs);
+      const a = [...a1, ...a2];
+      expect(a.map(nOf).sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+      expect(b.map(nOf).sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+      for (const seen of [a1, a2, b]) {
+        for (let k = 0; k < 4; k++) {
+          const ns = seen.filter((e) => e.metadata.key === `r_${k}`).map(nOf);
+          expect(ns).toEqual([...ns].sort((x, y) => x - y));
+        }
+      }
+    });
+
+    it('redelivers an event whose handler failed, until it succeeds', async () => {
+      const log = await fresh();
+      let failures = 0;
+      const handled: number[] = [];
+      subs.push(
+        await log.subscribe('rides', {
+          group: 'flaky',
+          consumer: 'c1',
+          handler: async (e) => {
+            if (nOf(e) === 2 && failures < 2) {
+              failures++;
+              throw new Error('transient');
+            }
+            handled.push(nOf(e));
+          },
+        }),
+      );
+      for (let n = 1; n <= 3; n++) await log.append('rides', 'r_1', [ev(n)]);
+      await waitFor(() => handled.includes(2) && handled.includes(3), 'the failed event to be redelivered', timeoutMs);
+      expect(failures).toBe(2);
+      expect(handled.filter((n) => n === 2)).toHaveLength(1);
+    });
+
+    it('hands a crashed member’s unacknowledged events to another member', async () => {
+      const log = await fresh();
+      const seenByA: number[] = [];
+      const seenByB: number[] = [];
+      const crashed = await log.subscribe('rides', {
+        group: 'workers',
+        consumer: 'a',
+        handler: async (e) => {
+          seenByA.push(nOf(e));
+          await new Promise(() => undefined); // never acknowledges: the process is about to die
+        },
+      });
+      await log.append('rides', 'r_1', [ev(1)]);
+      await waitFor(() => seenByA.length > 0, 'member a to receive the event', timeoutMs);
+      await crashed.abort();
+      subs.push(await log.subscribe('rides', { group: 'workers', consumer: 'b', handler: async (e) => void seenByB.push(nOf(e)) }));
+      await waitFor(() => seenByB.includes(1), 'member b to take over the event', timeoutMs);
+    });
+
+    it('loses nothing and repeats nothing across a consumer restart', async () => {
+      const log = await fresh();
+      const first: Recorded[] = [];
+      const sub = await collect(log, 'projector', 'p1', first);
+      for (let n = 1; n <= 5; n++) await log.append('rides', 'r_1', [ev(n)]);
+      await waitFor(() => first.length === 5, 'five events before the restart', timeoutMs);
+      await sub.close();
+      for (let n = 6; n <= 8; n++) await log.append('rides', 'r_1', [ev(n)]);
+      const second: Recorded[] = [];
+      await collect(log, 'projector', 'p1', second);
+      await waitFor(() => second.length >= 3, 'the three events appended while down', timeoutMs);
+      await sleep(settleMs);
+      expect(second.map(nOf)).toEqual([6, 7, 8]);
+    });
+
+    it('starts a new group at the end when asked, skipping history', async () => {
+      const log = await fresh();
+      await log.append('rides', 'r_1', [ev(1)]);
+      const seen: Recorded[] = [];
+      await collect(log, 'live', 'l1', seen, 'end');
+      await sleep(settleMs);
+      await log.append('rides', 'r_1', [ev(2)]);
+      await waitFor(() => seen.length >= 1, 'the live event', timeoutMs);
+      await sleep(settleMs);
+      expect(seen.map(nOf)).toEqual([2]);
+    });
+
+    it('answers ping while open', async () => {
+      const log = await fresh();
+      expect(await log.ping()).toBe(true);
+    });
+  });
+}

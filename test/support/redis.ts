@@ -1,0 +1,148 @@
+// Real redis-server (Debian package) on a free 127.0.0.1 port, for tests.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort } from './net.ts';
+
+export interface RedisServer {
+  url: string;
+  port: number;
+  /** Temp dir holding the AOF (appendonlydir/). Removed by stop(). */
+  dir: string;
+  /** Graceful shutdown for good; removes the data dir. */
+  stop(): Promise<void>;
+  /** Graceful shutdown, then start again on the same port and dir. */
+  restart(): Promise<void>;
+  /** SIGKILL (crash); the dir is kept so start() can recover from the AOF. */
+  kill(): Promise<void>;
+  /** Start again (after kill()) on the same port and dir. */
+  start(): Promise<void>;
+}
+
+export interface RedisOptions {
+  aof?: boolean;
+  /** Only with aof. Default 'always' so a kill -9 right after a reply loses nothing. */
+  appendfsync?: 'always' | 'everysec' | 'no';
+}
+
+const live = new Set<ChildProcess>();
+let hooked = false;
+function track(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  if (!hooked) {
+    hooked = true;
+    process.once('exit', () => {
+      for (const c of live) c.kill('SIGKILL');
+    });
+  }
+}
+
+// setpriv --pdeathsig: redis dies with the test worker even if the worker is SIGKILLed.
+const SETPRIV = existsSync('/usr/bin/setpriv') ? '/usr/bin/setpriv' : undefined;
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> {
+  const port = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), 'ridecast-redis-'));
+  const args = [
+    '--port', String(port),
+    '--bind', '127.0.0.1',
+    '--dir', dir,
+    '--save', '',
+    '--appendonly', opts.aof ? 'yes' : 'no',
+    '--appendfsync', opts.appendfsync ?? 'always',
+    '--daemonize', 'no',
+    '--logfile', '',
+    '--loglevel', 'warning',
+  ];
+  let child: ChildProcess | undefined;
+  let output = '';
+
+  async function launch(): Promise<void> {
+    output = '';
+    const c = SETPRIV
+      ? spawn(SETPRIV, ['--pdeathsig', 'KILL', 'redis-server', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = c;
+    track(c);
+    const collect = (b: Buffer) => {
+      if (output.length < 20_000) output += b.toString();
+    };
+    c.stdout?.on('data', collect);
+    c.stderr?.on('data', collect);
+    let spawnError: Error | undefined;
+    c.once('error', (e) => (spawnError = e));
+
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      if (spawnError) throw new Error(`redis-server failed to start: ${spawnError.message}`);
+      if (c.exitCode !== null || c.signalCode !== null) {
+        throw new Error(`redis-server exited (${c.exitCode ?? c.signalCode}) on port ${port}:\n${output}`);
+      }
+      const client = new Redis({
+        host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null,
+        maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: 1000,
+      });
+      client.on('error', () => {});
+      try {
+        await client.connect();
+        if ((await client.ping()) === 'PONG') return; // LOADING (AOF replay) throws -> retry
+      } catch {
+        // not up yet
+      } finally {
+        client.disconnect();
+      }
+      if (Date.now() > deadline) {
+        c.kill('SIGKILL');
+        throw new Error(`redis-server on port ${port} did not answer PING within 15s:\n${output}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async function halt(signal: NodeJS.Signals): Promise<void> {
+    const c = child;
+    child = undefined;
+    if (!c) return;
+    const done = exited(c);
+    c.kill(signal);
+    const timer = setTimeout(() => c.kill('SIGKILL'), 10_000);
+    await done;
+    clearTimeout(timer);
+  }
+
+  try {
+    await launch();
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    dir,
+    async stop() {
+      await halt('SIGTERM');
+      await rm(dir, { recursive: true, force: true });
+    },
+    async restart() {
+      await halt('SIGTERM');
+      await launch();
+    },
+    async kill() {
+      await halt('SIGKILL');
+    },
+    async start() {
+      if (child) throw new Error('redis-server already running');
+      await launch();
+    },
+  };
+}
