@@ -17,6 +17,7 @@ export const defaultTariff: Tariff = { currency: 'EUR', base: 2.5, perKm: 1.2, p
 /** base + per km + per minute, never below the minimum, rounded to the cent. */
 export function computeFare(tariff: Tariff, distanceMeters: number, durationSeconds: number): Fare {
   const raw = tariff.base + (tariff.perKm * distanceMeters) / 1000 + (tariff.perMinute * durationSeconds) / 60;
-  const amount = Math.round(Math.max(tariff.minimum, raw) * 100) / 100;
+  // toFixed first: 5.065 * 100 is 506.4999… in binary floating point, and must round to 507 cents.
+  const amount = Math.round(Number((Math.max(tariff.minimum, raw) * 100).toFixed(6))) / 100;
   return { amount, currency: tariff.currency };
 }

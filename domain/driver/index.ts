@@ -57,6 +57,7 @@ export function decideDriver(command: DriverCommand, state: DriverState): Driver
       if (state.available === command.data.available) return [];
       return [{ type: 'DriverAvailabilityChanged', data: command.data }];
     case 'HoldOffer':
+      if (state.offeredRideId === command.data.rideId) return []; // a matcher retrying after a crash
       if (!isFree(state)) throw new DomainError('DRIVER_UNAVAILABLE', 409, `driver ${command.data.driverId} cannot take an offer now`);
       return [{ type: 'DriverOfferHeld', data: command.data }];
     case 'ReleaseOffer':

@@ -85,6 +85,8 @@ function expireOffer({ data }: C.ExpireOffer, ride: Ride): RideEvent[] {
 }
 
 function acceptRide({ data }: C.AcceptRide, ride: Ride): RideEvent[] {
+  // The driver was shown this ride: saying the offer is gone leaks nothing, "not found" would confuse.
+  if (ride.passedBy.includes(data.actor.userId)) throw new DomainError('OFFER_EXPIRED', 409, `the offer for ride ${ride.rideId} is no longer open`);
   mustSee(data.actor, ride);
   if (ride.status !== 'offered' || ride.offer?.driverId !== data.actor.userId)
     throw invalidTransition(`ride ${ride.rideId} is ${ride.status}; cannot accept`);
@@ -94,6 +96,8 @@ function acceptRide({ data }: C.AcceptRide, ride: Ride): RideEvent[] {
 
 function arriveAtPickup({ data }: C.ArriveAtPickup, ride: Ride): RideEvent[] {
   mustBeAssignedDriver(data.actor, ride);
+  // Arrival may already have been detected from GPS; the driver's own tap then confirms it.
+  if (ride.status === 'arrived') return [];
   mustBe(ride, ['accepted'], 'arrive');
   return [{ type: 'DriverArrived', data: { rideId: ride.rideId, driverId: ride.driverId!, detected: data.detected ?? false, at: data.at } }];
 }
@@ -107,6 +111,8 @@ function startTrip({ data }: C.StartTrip, ride: Ride): RideEvent[] {
 function completeTrip({ data }: C.CompleteTrip, ride: Ride): RideEvent[] {
   mustBeAssignedDriver(data.actor, ride);
   mustBe(ride, ['in_progress'], 'complete');
+  if (!Number.isFinite(data.distanceMeters) || data.distanceMeters < 0)
+    throw new DomainError('VALIDATION_ERROR', 400, 'the trip distance must be a finite, non-negative number');
   const durationSeconds = Math.max(0, Math.round((data.at - (ride.startedAt ?? data.at)) / 1000));
   const distanceMeters = Math.round(data.distanceMeters);
   const fare = computeFare(data.tariff, distanceMeters, durationSeconds);

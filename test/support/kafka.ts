@@ -1,7 +1,36 @@
 // Kafka for tests: librdkafka's mock cluster (via test/support/kafka-mock.c),
 // or a real cluster when KAFKA_BROKERS (comma-separated host:port) is set.
 //
-// KAFKAJS_SETTINGS_PLACEHOLDER
+// kafkajs 2.2.4 against the librdkafka 2.0.2 mock (verified in infra.test.ts):
+//  - Works as-is: produce (acks 0/1/-1), topic auto-creation on first Metadata
+//    request (allowAutoTopicCreation, the default), Fetch, ListOffsets, consumer
+//    groups (JoinGroup/SyncGroup/Heartbeat/LeaveGroup), OffsetCommit/OffsetFetch,
+//    rebalance across several consumers, admin.fetchTopicMetadata/listTopics/
+//    fetchTopicOffsets/fetchOffsets.
+//  - Auto-created topics get 4 partitions (replication min(3, brokers)). For another
+//    count pass startKafka({ topics: { rides: 8 } }) -- admin.createTopics does NOT
+//    work (mock has no CreateTopics, and see the controller issue below).
+//  - consumer: use { sessionTimeout: 6000, heartbeatInterval: 1000 }. The mock holds
+//    the first JoinGroup of an empty group 3 s (fixed), and any later (re)join
+//    -- a 2nd member, or a restart in the same group -- for sessionTimeout - 1000 ms.
+//    kafkajs' default 30000 means ~29 s per rebalance. 6000 is also the minimum a
+//    real broker accepts (group.min.session.timeout.ms), so it works for both.
+//  - consumer maxWaitTimeInMs: ~250 in tests. disconnect() waits for the in-flight
+//    Fetch, which the mock (like a real broker) holds up to maxWaitTimeInMs (default
+//    5000), so the default makes every consumer stop take ~5 s.
+//  - logLevel: NOTHING. Even at WARN kafkajs logs ERROR lines for the normal
+//    REBALANCE_IN_PROGRESS heartbeats of a rebalance.
+//  - Set KAFKAJS_NO_PARTITIONER_WARNING=1 (or pass createPartitioner) to silence the
+//    v2 partitioner warning. Same key -> same partition (murmur2), order kept.
+//  - Do NOT use idempotent: true. The mock reports ControllerId 0 while broker ids
+//    start at 1, so anything kafkajs sends to the controller fails with
+//    "KafkaJSBrokerNotFound: Broker 0 not found in the cached metadata": idempotent
+//    producer connect (InitProducerId), admin create/delete topics/partitions.
+//  - Transactions (transactionalId without idempotent) "succeed" but are not real:
+//    aborted records are delivered to read-committed consumers, and
+//    sendOffsets (TxnOffsetCommit) does not change the group's committed offsets.
+//  - admin.describeGroups is unsupported (DescribeGroups not implemented).
+//  - Everything is in memory: data is gone after stop(); no retention/compaction.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';

@@ -1,7 +1,7 @@
 // Real redis-server (Debian package) on a free 127.0.0.1 port, for tests.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync, rmSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -28,17 +28,36 @@ export interface RedisOptions {
   appendfsync?: 'always' | 'everysec' | 'no';
 }
 
+// Safety net for tests that never call stop(): kill servers and drop their dirs on exit.
 const live = new Set<ChildProcess>();
+const dirs = new Set<string>();
 let hooked = false;
+function hook(): void {
+  if (hooked) return;
+  hooked = true;
+  process.once('exit', () => {
+    for (const c of live) c.kill('SIGKILL');
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+}
+// vitest SIGTERMs its workers, so the exit hook above may not run: dirs are named after the
+// owning pid and those of dead pids are swept on the next start.
+const PREFIX = 'ridecast-redis-';
+async function sweepStaleDirs(): Promise<void> {
+  for (const name of await readdir(tmpdir()).catch(() => [] as string[])) {
+    const pid = Number(/^ridecast-redis-(\d+)-/.exec(name)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') await rm(join(tmpdir(), name), { recursive: true, force: true });
+    }
+  }
+}
+
 function track(child: ChildProcess): void {
   live.add(child);
   child.once('exit', () => live.delete(child));
-  if (!hooked) {
-    hooked = true;
-    process.once('exit', () => {
-      for (const c of live) c.kill('SIGKILL');
-    });
-  }
 }
 
 // setpriv --pdeathsig: redis dies with the test worker even if the worker is SIGKILLed.
@@ -51,7 +70,10 @@ function exited(child: ChildProcess): Promise<void> {
 
 export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> {
   const port = await freePort();
-  const dir = await mkdtemp(join(tmpdir(), 'ridecast-redis-'));
+  await sweepStaleDirs();
+  const dir = await mkdtemp(join(tmpdir(), `${PREFIX}${process.pid}-`));
+  hook();
+  dirs.add(dir);
   const args = [
     '--port', String(port),
     '--bind', '127.0.0.1',
@@ -80,10 +102,20 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> 
     c.stderr?.on('data', collect);
     let spawnError: Error | undefined;
     c.once('error', (e) => (spawnError = e));
+    try {
+      await waitReady(c, () => spawnError);
+    } catch (e) {
+      c.kill('SIGKILL');
+      child = undefined;
+      throw e;
+    }
+  }
 
+  async function waitReady(c: ChildProcess, spawnError: () => Error | undefined): Promise<void> {
     const deadline = Date.now() + 15_000;
     for (;;) {
-      if (spawnError) throw new Error(`redis-server failed to start: ${spawnError.message}`);
+      const err = spawnError();
+      if (err) throw new Error(`redis-server failed to start: ${err.message}`);
       if (c.exitCode !== null || c.signalCode !== null) {
         throw new Error(`redis-server exited (${c.exitCode ?? c.signalCode}) on port ${port}:\n${output}`);
       }
@@ -101,7 +133,6 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> 
         client.disconnect();
       }
       if (Date.now() > deadline) {
-        c.kill('SIGKILL');
         throw new Error(`redis-server on port ${port} did not answer PING within 15s:\n${output}`);
       }
       await new Promise((r) => setTimeout(r, 50));
@@ -123,6 +154,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> 
     await launch();
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
+    dirs.delete(dir);
     throw e;
   }
   return {
@@ -132,6 +164,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> 
     async stop() {
       await halt('SIGTERM');
       await rm(dir, { recursive: true, force: true });
+      dirs.delete(dir);
     },
     async restart() {
       await halt('SIGTERM');

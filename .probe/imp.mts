@@ -1,0 +1,2 @@
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
+console.log(typeof Kafka, logLevel.ERROR, typeof Partitioners.DefaultPartitioner);

@@ -1,0 +1,50 @@
+import fastifyJwt from '@fastify/jwt';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Actor, Role } from '../../domain/actor.ts';
+import { DomainError } from '../../domain/errors.ts';
+
+/** What a token carries: `sub` the user, `role`; a share token also names its one ride. */
+export interface TokenClaims {
+  sub: string;
+  role: Role;
+  share?: string;
+}
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: TokenClaims;
+    user: TokenClaims;
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** A preHandler: a valid token of one of these roles, or 401/403. */
+    requireRole(...roles: Role[]): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  }
+}
+
+export const actorOf = (request: FastifyRequest): Actor => ({ userId: request.user.sub, role: request.user.role });
+
+export interface AuthOptions {
+  readonly secret: string;
+  readonly expiresInSeconds: number;
+}
+
+/** @fastify/jwt with HS256 only (so `alg: none` and key confusion are refused) and role checks. */
+export const authPlugin = fp(async (app: FastifyInstance, options: AuthOptions) => {
+  if (!options.secret || options.secret.length < 16) throw new Error('auth: JWT secret must be at least 16 characters');
+  await app.register(fastifyJwt, {
+    secret: options.secret,
+    sign: { algorithm: 'HS256', expiresIn: options.expiresInSeconds },
+    verify: { algorithms: ['HS256'] },
+  });
+  app.decorate('requireRole', (...roles: Role[]) => async (request: FastifyRequest) => {
+    await request.jwtVerify();
+    // A share token watches one ride over the stream; it opens no HTTP route.
+    if (request.user.share !== undefined) throw new DomainError('FORBIDDEN', 403, 'a share token can only watch its ride');
+    if (roles.length > 0 && !roles.includes(request.user.role))
+      throw new DomainError('FORBIDDEN', 403, `this needs the role ${roles.join(' or ')}`);
+  });
+});

@@ -1,0 +1,68 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { ROLES, type Role } from '../../../domain/actor.ts';
+import { DomainError } from '../../../domain/errors.ts';
+import type { Accounts } from '../../../src/app/accounts.ts';
+import { errors, Password, Username } from '../schemas.ts';
+
+const TokenReply = Type.Object({
+  token: Type.String(),
+  tokenType: Type.Literal('Bearer'),
+  expiresIn: Type.Integer(),
+  userId: Type.String(),
+  role: Type.String(),
+});
+const UserReply = Type.Object({ userId: Type.String(), username: Type.String(), role: Type.String() });
+
+export function authRoutes(app: FastifyInstance, { accounts, expiresIn }: { accounts: Accounts; expiresIn: number }) {
+  const token = (userId: string, role: Role) => ({
+    token: app.jwt.sign({ sub: userId, role }),
+    tokenType: 'Bearer' as const,
+    expiresIn,
+    userId,
+    role,
+  });
+
+  app.post<{ Body: { username: string; password: string } }>(
+    '/v1/auth/login',
+    {
+      schema: {
+        body: Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false }),
+        response: { 200: TokenReply, ...errors(400, 401, 429) },
+      },
+    },
+    async (request) => {
+      const user = await accounts.verify(request.body.username, request.body.password);
+      return token(user.userId, user.role);
+    },
+  );
+
+  /** A fresh token for a still-valid one, so apps stay signed in without storing passwords. */
+  app.post(
+    '/v1/auth/refresh',
+    { preHandler: app.requireRole(), schema: { response: { 200: TokenReply, ...errors(401, 403) } } },
+    async (request) => {
+      const user = await accounts.findById(request.user.sub);
+      if (!user) throw new DomainError('UNAUTHORIZED', 401, 'this account no longer exists');
+      return token(user.userId, user.role);
+    },
+  );
+
+  app.post<{ Body: { username: string; password: string; role: Role } }>(
+    '/v1/users',
+    {
+      preHandler: app.requireRole('admin'),
+      schema: {
+        body: Type.Object(
+          { username: Username, password: Password, role: Type.Union(ROLES.map((r) => Type.Literal(r))) },
+          { additionalProperties: false },
+        ),
+        response: { 201: UserReply, ...errors(400, 401, 403, 409) },
+      },
+    },
+    async (request, reply) => {
+      const user = await accounts.create(request.body.username, request.body.password, request.body.role);
+      return reply.status(201).send(user);
+    },
+  );
+}

@@ -1,0 +1,70 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { distanceMeters } from '../../../domain/geo.ts';
+import type { GpsPoint } from '../../../domain/tracking/point.ts';
+import type { Ridecast } from '../../../src/app/ridecast.ts';
+import { actorOf } from '../auth.ts';
+import { errors, LocationsBody, LocationsReply, Point } from '../schemas.ts';
+
+/** Device time may come as epoch ms or an ISO string; the domain takes ms. */
+export function toGpsPoint(p: Static<typeof Point>): GpsPoint {
+  const recordedAt = typeof p.recordedAt === 'number' ? p.recordedAt : Date.parse(p.recordedAt);
+  return { lat: p.lat, lng: p.lng, recordedAt, heading: p.heading ?? null, speed: p.speed ?? null, accuracy: p.accuracy ?? null };
+}
+
+export function driverRoutes(app: FastifyInstance, { ridecast }: { ridecast: Ridecast }) {
+  app.put<{ Body: { available: boolean } }>(
+    '/v1/drivers/me/availability',
+    {
+      preHandler: app.requireRole('driver'),
+      schema: {
+        body: Type.Object({ available: Type.Boolean() }, { additionalProperties: false }),
+        response: { 200: Type.Object({ driverId: Type.String(), available: Type.Boolean(), rideId: Type.Union([Type.String(), Type.Null()]) }), ...errors(400, 401, 403) },
+      },
+    },
+    async (request) => ridecast.drivers.setAvailability(actorOf(request), request.body.available),
+  );
+
+  app.post<{ Body: Static<typeof LocationsBody> }>(
+    '/v1/drivers/me/locations',
+    {
+      preHandler: app.requireRole('driver'),
+      schema: { body: LocationsBody, response: { 202: LocationsReply, ...errors(400, 401, 403, 413, 429) } },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const points = 'points' in body ? body.points.map(toGpsPoint) : [toGpsPoint(body)];
+      return reply.status(202).send(await ridecast.locations.ingest(actorOf(request), points));
+    },
+  );
+
+  app.get<{ Querystring: { lat: number; lng: number; radius: number; limit: number } }>(
+    '/v1/drivers/nearby',
+    {
+      preHandler: app.requireRole('rider', 'admin', 'service'),
+      schema: {
+        querystring: Type.Object({
+          lat: Type.Number({ minimum: -90, maximum: 90 }),
+          lng: Type.Number({ minimum: -180, maximum: 180 }),
+          radius: Type.Number({ minimum: 1, maximum: 50_000, default: 2_000 }),
+          limit: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
+        }),
+        response: {
+          200: Type.Object({
+            drivers: Type.Array(Type.Object({ driverId: Type.String(), lat: Type.Number(), lng: Type.Number(), distanceMeters: Type.Number() })),
+          }),
+          ...errors(400, 401, 403),
+        },
+      },
+    },
+    async (request) => {
+      const { lat, lng, radius, limit } = request.query;
+      const found = ridecast.fleet.nearest({ lat, lng }, limit, radius, (d) => d.available && !d.rideId && !d.offeredRideId);
+      const drivers = found
+        .map((d) => ({ driverId: d.driverId, lat: d.lat, lng: d.lng, distanceMeters: Math.round(distanceMeters({ lat, lng }, d)) }))
+        .filter((d) => d.distanceMeters <= radius)
+        .sort((a, b) => a.distanceMeters - b.distanceMeters);
+      return { drivers };
+    },
+  );
+}

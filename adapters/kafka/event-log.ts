@@ -1,0 +1,332 @@
+import { Kafka, Partitioners, type ConsumerConfig, type ICustomPartitioner, type KafkaMessage } from 'kafkajs';
+import { DomainError, versionConflict } from '../../domain/errors.ts';
+import { STREAMS, type Event, type EventLog, type Recorded, type StreamName, type Subscription } from '../../domain/ports/event-log.ts';
+import { encodeEvent, parsePosition, recordedFrom } from './codec.ts';
+import { startIndexReader, type IndexReader } from './index-reader.ts';
+import { keyLock } from './key-lock.ts';
+import { kafkaLogLevel, kafkaLogs, type KafkaLogLevel, type Logger } from './logging.ts';
+import { createStreamIndex, type PartitionOffsets, type StreamIndex } from './stream-index.ts';
+import { joinGroup } from './subscription.ts';
+
+export interface KafkaEventLogOptions {
+  readonly brokers: string[];
+  readonly clientId?: string;
+  /** Namespace for topics (`<prefix><stream>`) and consumer groups (`<prefix><stream>.<group>`). Default `ridecast.`. */
+  readonly topicPrefix?: string;
+  /**
+   * Partitions the adapter creates a topic with and spreads keys over (murmur2 of the key, as the Java
+   * client does). Default 1: a total order for read(). See the comment on getKafkaEventLog.
+   */
+  readonly partitions?: number;
+  /** Create missing topics at start (needs CreateTopics rights; the librdkafka mock has no CreateTopics). Default true. */
+  readonly createTopics?: boolean;
+  /** retention.ms of the topics the adapter creates. Default: rides and drivers forever (-1), GPS one day. */
+  readonly retentionMs?: Partial<Record<StreamName, number>>;
+  /** Events read() serves per stream, newest kept. Default: driver-locations 100 000; rides and drivers all. */
+  readonly readWindow?: Partial<Record<StreamName, number>>;
+  /** Idempotent producer (no duplicates on retry). Default true; the librdkafka mock cannot (see test/support/kafka.ts). */
+  readonly idempotent?: boolean;
+  /** Deliveries of one event to a group before it goes to `<topic>.dead`. Default 5. */
+  readonly maxDeliveries?: number;
+  /** Backoff between deliveries: retryDelayMs × attempt. Default 200. */
+  readonly retryDelayMs?: number;
+  /** How long append/readKey/read wait for this process's index to reach the broker's offsets. Default 15 000. */
+  readonly catchUpTimeoutMs?: number;
+  readonly pingTimeoutMs?: number;
+  readonly consumer?: {
+    readonly sessionTimeoutMs?: number;
+    readonly rebalanceTimeoutMs?: number;
+    readonly heartbeatIntervalMs?: number;
+    /** How long the broker holds a fetch that has nothing yet. */
+    readonly maxWaitTimeMs?: number;
+  };
+  /** kafkajs retries for connections and requests. */
+  readonly retry?: { readonly initialRetryTimeMs?: number; readonly retries?: number };
+  /** What kafkajs itself logs (through `logger`). Default `error`. */
+  readonly kafkaLogLevel?: KafkaLogLevel;
+  readonly logger?: Logger;
+}
+
+export type KafkaEventLog = EventLog & {
+  /** Events this log's subscriptions set aside as dead letters. */
+  deadLetterCount(): number;
+};
+
+const DEFAULT_RETENTION_MS: Record<StreamName, number> = { rides: -1, drivers: -1, 'driver-locations': 86_400_000 };
+const keepsHistory = (stream: StreamName) => stream !== 'driver-locations';
+
+/**
+ * The event log on Kafka (kafkajs). One topic per stream, `<topicPrefix><stream>`; the entity key is
+ * the record key, so one entity's events share a partition and keep their order; the value is the
+ * event as plain JSON. position = `<partition>-<offset>`, eventId = `<stream>:<position>`.
+ *
+ * Kafka can neither read one key nor write conditionally, so each process materializes the topics
+ * in memory (./stream-index.ts): a background reader consumes rides and drivers from the beginning
+ * (GPS only once someone read()s it); readKey, read and version checks first wait until that index
+ * has reached the broker's high watermarks, so they see every write acknowledged before the call.
+ * Appends add their own records at once, so a process reads its own writes without a round trip.
+ * The cost: memory for every ride and driver event, and a full replay when a process starts.
+ *
+ * Concurrency, honestly: expectedVersion is checked under a per-key lock in this process, against an
+ * index just caught up with the broker. Two processes can still both pass the check for the same
+ * version in the same moment, and both writes land: Kafka would need a single writer per partition
+ * (partition ownership through a group, or a fenced transactional producer per partition), which this
+ * adapter does not provide. Run one writer process for rides and drivers, or use the Redis adapter,
+ * whose append is one atomic script.
+ *
+ * Partitions: read() needs one order per stream. With one partition (the default) it is the
+ * partition's offset order, exact. With several, it is (recordedAtMs, partition, offset), the same in
+ * every process but only as good as the writers' clocks, while work-sharing groups get parallelism.
+ * The librdkafka mock auto-creates topics with 4 partitions; with `partitions: 1` the adapter writes
+ * only partition 0 of them, so a group member holding partitions 1-3 simply gets nothing.
+ */
+export function getKafkaEventLog(options: KafkaEventLogOptions): KafkaEventLog {
+  const prefix = options.topicPrefix ?? 'ridecast.';
+  const partitions = Math.max(1, options.partitions ?? 1);
+  const idempotent = options.idempotent ?? true;
+  const maxDeliveries = options.maxDeliveries ?? 5;
+  const retryDelayMs = options.retryDelayMs ?? 200;
+  const catchUpTimeoutMs = options.catchUpTimeoutMs ?? 15_000;
+  const pingTimeoutMs = options.pingTimeoutMs ?? 3_000;
+  const logger: Logger = options.logger ?? console;
+  const retry = { initialRetryTime: options.retry?.initialRetryTimeMs ?? 300, retries: options.retry?.retries ?? 5 };
+  const consumerConfig: Omit<ConsumerConfig, 'groupId'> = {
+    sessionTimeout: options.consumer?.sessionTimeoutMs ?? 30_000,
+    rebalanceTimeout: options.consumer?.rebalanceTimeoutMs ?? 60_000,
+    heartbeatInterval: options.consumer?.heartbeatIntervalMs ?? 3_000,
+    maxWaitTimeInMs: options.consumer?.maxWaitTimeMs ?? 1_000,
+    retry,
+  };
+  const topicOf = (stream: StreamName) => `${prefix}${stream}`;
+  const deadTopicOf = (stream: StreamName) => `${prefix}${stream}.dead`;
+
+  const kafka = new Kafka({
+    clientId: options.clientId ?? 'ridecast',
+    brokers: options.brokers,
+    retry,
+    logLevel: kafkaLogLevel[options.kafkaLogLevel ?? 'error'],
+    logCreator: kafkaLogs(logger),
+  });
+  const admin = kafka.admin();
+  const producer = kafka.producer({
+    idempotent,
+    // One request in flight per broker: a retried batch can never overtake the next one, so order per key holds.
+    maxInFlightRequests: 1,
+    // Idempotence needs unbounded retries (kafkajs warns otherwise); without it, fail as the client retry says.
+    retry: idempotent ? { ...retry, retries: Number.MAX_SAFE_INTEGER } : retry,
+    createPartitioner: partitionerOver(partitions),
+  });
+
+  const indexes = new Map<StreamName, StreamIndex>(
+    STREAMS.map((s) => [s, createStreamIndex({ keepHistory: keepsHistory(s), maxEvents: (options.readWindow ?? {})[s] ?? (keepsHistory(s) ? Infinity : 100_000) })]),
+  );
+  const indexOf = (stream: StreamName) => indexes.get(stream)!;
+  const readers = new Map<'history' | 'gps', Promise<IndexReader>>();
+  const subs = new Set<Subscription>();
+  const withKey = keyLock();
+  let started: Promise<void> | null = null;
+  let deadLetters = 0;
+  let closed = false;
+
+  const assertOpen = () => {
+    if (closed) throw new DomainError('LOG_CLOSED', 503, 'the event log is closed');
+  };
+
+  function start(): Promise<void> {
+    started ??= (async () => {
+      await admin.connect();
+      await producer.connect();
+      if (options.createTopics ?? true) await createMissingTopics();
+    })().catch((err: unknown) => {
+      started = null; // the next call tries again
+      throw err;
+    });
+    return started;
+  }
+
+  async function createMissingTopics(): Promise<void> {
+    const retention = { ...DEFAULT_RETENTION_MS, ...options.retentionMs };
+    try {
+      const existing = new Set(await admin.listTopics());
+      const wanted = STREAMS.flatMap((s) => [
+        { topic: topicOf(s), numPartitions: partitions, configEntries: [{ name: 'retention.ms', value: String(retention[s]) }] },
+        { topic: deadTopicOf(s), numPartitions: 1, configEntries: [{ name: 'retention.ms', value: String(retention[s]) }] },
+      ]).filter((t) => !existing.has(t.topic));
+      if (wanted.length > 0) await admin.createTopics({ topics: wanted, waitForLeaders: true });
+    } catch (err) {
+      logger.warn({ err }, 'kafka topics not created: relying on existing or auto-created topics');
+    }
+  }
+
+  /** The reader for `stream`'s topic group: rides and drivers share one, GPS has its own (started on demand). */
+  function readerFor(stream: StreamName): Promise<IndexReader> {
+    const which = keepsHistory(stream) ? 'history' : 'gps';
+    let reader = readers.get(which);
+    if (!reader) {
+      const streams = STREAMS.filter((s) => keepsHistory(s) === (which === 'history'));
+      reader = start().then(() =>
+        startIndexReader(kafka, streams.map((s) => ({ stream: s, topic: topicOf(s), index: indexOf(s) })), prefix, consumerConfig),
+      );
+      readers.set(which, reader);
+      reader.catch(() => readers.delete(which));
+    }
+    return reader;
+  }
+
+  /** Waits until the index holds everything the broker had acknowledged when this was called. */
+  async function catchUp(stream: StreamName): Promise<void> {
+    await readerFor(stream);
+    const index = indexOf(stream);
+    const offsets: PartitionOffsets[] = (await admin.fetchTopicOffsets(topicOf(stream))).map((p) => ({
+      partition: p.partition,
+      low: Number(p.low),
+      high: Number(p.high),
+    }));
+    for (const p of offsets) index.startAt(p.partition, p.low);
+    await index.waitUntil(() => index.covers(offsets), catchUpTimeoutMs);
+  }
+
+  async function produce(stream: StreamName, key: string, events: readonly Event[], versionAt: (i: number) => number) {
+    const recordedAtMs = Date.now();
+    const [meta] = await producer.send({
+      topic: topicOf(stream),
+      acks: -1,
+      messages: events.map((e, i) => ({ key, value: encodeEvent(e, key, versionAt(i), recordedAtMs), timestamp: String(recordedAtMs) })),
+    });
+    if (!meta) throw new DomainError('LOG_UNAVAILABLE', 503, 'kafka acknowledged the append without an offset');
+    const { partition } = meta;
+    const base = Number(meta.baseOffset);
+    const recorded = events.map((e, i) =>
+      recordedFrom(stream, partition, base + i, { type: e.type, data: e.data, key, version: versionAt(i), recordedAtMs }),
+    );
+    return { partition, base, recorded };
+  }
+
+  async function deadLetter(stream: StreamName, group: string, event: Recorded, message: KafkaMessage, error: unknown) {
+    deadLetters++;
+    try {
+      await producer.send({
+        topic: deadTopicOf(stream),
+        acks: -1,
+        messages: [
+          {
+            key: event.metadata.key,
+            value: message.value,
+            headers: { group, eventId: event.metadata.eventId, error: error instanceof Error ? error.message : String(error) },
+          },
+        ],
+      });
+    } catch (err) {
+      logger.error({ err, eventId: event.metadata.eventId, group }, 'dead letter not recorded');
+    }
+  }
+
+  // Readers take seconds to join and replay: begin at once rather than on the first call.
+  readerFor('rides').catch((err: unknown) => logger.warn({ err }, 'kafka event log: start failed, will retry on use'));
+
+  return {
+    deadLetterCount: () => deadLetters,
+
+    async append(stream, key, events, { expectedVersion } = {}) {
+      assertOpen();
+      if (!keepsHistory(stream)) {
+        // GPS: no entity history, nothing to check against, no lock on the hot path.
+        if (expectedVersion !== undefined && expectedVersion !== 0) throw versionConflict(stream, key, expectedVersion, 0);
+        if (events.length === 0) return [];
+        await start();
+        const { partition, base, recorded } = await produce(stream, key, events, (i) => (expectedVersion === undefined ? 0 : i + 1));
+        if (readers.has('gps')) indexOf(stream).fromAppend(partition, base, recorded);
+        return recorded;
+      }
+      return withKey(`${stream}\u0000${key}`, async () => {
+        await catchUp(stream);
+        const index = indexOf(stream);
+        const current = index.versionOf(key);
+        if (expectedVersion !== undefined && expectedVersion !== current) throw versionConflict(stream, key, expectedVersion, current);
+        if (events.length === 0) return [];
+        const { partition, base, recorded } = await produce(stream, key, events, (i) => current + i + 1);
+        index.fromAppend(partition, base, recorded);
+        // Applied at once unless another process wrote just before us: then the reader fills that gap first.
+        await index.waitUntil(() => index.applied(partition, base + events.length - 1), catchUpTimeoutMs);
+        return recorded;
+      });
+    },
+
+    async readKey(stream, key) {
+      assertOpen();
+      if (!keepsHistory(stream)) return [];
+      await catchUp(stream);
+      return indexOf(stream).history(key);
+    },
+
+    async read(stream, { after, limit = Infinity } = {}) {
+      assertOpen();
+      if (after !== undefined && !parsePosition(after)) throw new DomainError('INVALID_POSITION', 400, `not a stream position: ${after}`);
+      await catchUp(stream);
+      return indexOf(stream).slice(after, limit);
+    },
+
+    async subscribe(stream, subscribeOptions) {
+      assertOpen();
+      await start();
+      const groupId = `${prefix}${stream}.${subscribeOptions.group}`;
+      const member = await joinGroup(
+        {
+          kafka,
+          admin,
+          stream,
+          topic: topicOf(stream),
+          groupId,
+          consumerConfig,
+          maxDeliveries,
+          retryDelayMs,
+          logger,
+          onDeadLetter: (event, message, error) => deadLetter(stream, subscribeOptions.group, event, message, error),
+        },
+        subscribeOptions,
+      );
+      const sub: Subscription = {
+        close: () => member.close().finally(() => subs.delete(sub)),
+        abort: () => member.abort().finally(() => subs.delete(sub)),
+      };
+      subs.add(sub);
+      return sub;
+    },
+
+    async ping() {
+      if (closed) return false;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('ping timed out')), pingTimeoutMs)));
+      try {
+        await Promise.race([start().then(() => admin.describeCluster()), timeout]);
+        return true;
+      } catch {
+        return false;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.allSettled([...subs].map((s) => s.close()));
+      const err = new DomainError('LOG_CLOSED', 503, 'the event log is closed');
+      for (const index of indexes.values()) index.close(err);
+      await Promise.allSettled([...readers.values()].map(async (r) => (await r).stop()));
+      await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+    },
+  };
+}
+
+/** Partition 0 for everything, or the Java client's murmur2 of the key over the first `n` partitions. */
+function partitionerOver(n: number): ICustomPartitioner {
+  return () => {
+    const byKey = Partitioners.DefaultPartitioner();
+    return ({ topic, partitionMetadata, message }) => {
+      if (n === 1) return 0;
+      const used = [...partitionMetadata].sort((a, b) => a.partitionId - b.partitionId).slice(0, n);
+      return byKey({ topic, partitionMetadata: used, message });
+    };
+  };
+}

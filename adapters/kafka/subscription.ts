@@ -1,0 +1,139 @@
+import type { Admin, ConsumerConfig, Kafka, KafkaMessage } from 'kafkajs';
+import type { Recorded, StreamName, SubscribeOptions, Subscription } from '../../domain/ports/event-log.ts';
+import { decodeMessage } from './codec.ts';
+import type { Logger } from './logging.ts';
+
+export interface GroupMemberSettings {
+  readonly kafka: Kafka;
+  readonly admin: Admin;
+  readonly stream: StreamName;
+  readonly topic: string;
+  readonly groupId: string;
+  readonly consumerConfig: Omit<ConsumerConfig, 'groupId'>;
+  /** Deliveries of one event (first try included) before it is set aside as a dead letter. */
+  readonly maxDeliveries: number;
+  /** Backoff between deliveries: retryDelayMs × attempt. */
+  readonly retryDelayMs: number;
+  readonly logger: Logger;
+  readonly onDeadLetter: (event: Recorded, message: KafkaMessage, error: unknown) => Promise<void>;
+}
+
+/**
+ * One member of a Kafka consumer group. The group's committed offset is the acknowledgement: an
+ * event's offset is committed only after its handler resolved, so anything a member was handed and
+ * did not finish is fetched again by whoever owns the partition next (rebalance).
+ *
+ * A failing handler is retried here, with backoff and heartbeats in between, rather than by seeking
+ * back: same redelivery, without a refetch, and the member keeps its partitions meanwhile. A handler
+ * that runs longer than the session timeout loses its partitions to the group.
+ */
+export async function joinGroup(settings: GroupMemberSettings, options: SubscribeOptions): Promise<Subscription> {
+  const { topic, logger } = settings;
+  const consumer = settings.kafka.consumer({ ...settings.consumerConfig, groupId: settings.groupId });
+  let state: 'running' | 'stopping' | 'aborted' = 'running';
+  let inFlight: Promise<void> | null = null;
+  let stopped: Promise<void> | null = null;
+  let abortNow!: () => void;
+  const aborted = new Promise<void>((r) => (abortNow = r));
+  // A function, not a comparison: TypeScript would narrow `state` across the awaits that change it.
+  const isAborted = () => state === 'aborted';
+  const pause = (ms: number) => Promise.race([aborted, new Promise<void>((r) => setTimeout(r, ms))]);
+
+  async function handle(partition: number, message: KafkaMessage, heartbeat: () => Promise<void>): Promise<void> {
+    const event = decodeMessage(settings.stream, partition, message);
+    if (event) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await options.handler(event);
+          break;
+        } catch (err) {
+          if (isAborted()) return;
+          if (attempt >= settings.maxDeliveries) {
+            await settings.onDeadLetter(event, message, err);
+            break;
+          }
+          await pause(settings.retryDelayMs * attempt);
+          if (isAborted()) return;
+          // Throws while the group rebalances: kafkajs rejoins, and the offset is still uncommitted.
+          await heartbeat();
+        }
+      }
+    }
+    if (isAborted()) return;
+    try {
+      await consumer.commitOffsets([{ topic, partition, offset: String(Number(message.offset) + 1) }]);
+    } catch (err) {
+      // The next commit covers this one; if the partition moved on, its new owner redelivers (at-least-once).
+      logger.warn({ err, groupId: settings.groupId, partition, offset: message.offset }, 'kafka offset commit failed');
+    }
+  }
+
+  try {
+    // subscribe() fetches metadata, which also creates a missing topic where the broker allows it.
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: options.from !== 'end' });
+    if (options.from === 'end') seekNewPartitionsToEnd(await endOfUncommitted(settings));
+
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ partition, message, heartbeat }) => {
+        // Closing or crashed: leave the rest uncommitted for the partition's next owner.
+        if (state !== 'running') return;
+        const work = handle(partition, message, heartbeat);
+        inFlight = work.then(
+          () => undefined,
+          () => undefined,
+        );
+        try {
+          await Promise.race([work, aborted]);
+        } finally {
+          inFlight = null;
+        }
+      },
+    });
+  } catch (err) {
+    await consumer.disconnect().catch(() => undefined);
+    throw err;
+  }
+
+  /**
+   * `from: 'end'` means the end as of subscribe(), not as of whenever the join completes (seconds
+   * later): partitions the group has never committed start at the offsets read before joining.
+   */
+  function seekNewPartitionsToEnd(ends: Map<number, string>): void {
+    if (ends.size === 0) return;
+    const stopListening = consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      stopListening();
+      for (const partition of payload.memberAssignment[topic] ?? []) {
+        const offset = ends.get(partition);
+        if (offset !== undefined) consumer.seek({ topic, partition, offset });
+      }
+    });
+  }
+
+  return {
+    async close() {
+      if (state === 'running') state = 'stopping';
+      stopped ??= (async () => {
+        while (inFlight) await Promise.race([inFlight, aborted]);
+        await consumer.disconnect();
+      })();
+      await stopped;
+    },
+    async abort() {
+      state = 'aborted';
+      abortNow();
+      stopped ??= consumer.disconnect();
+      await stopped;
+    },
+  };
+}
+
+/** High watermarks of the partitions this group has no committed offset for. */
+async function endOfUncommitted({ admin, topic, groupId }: GroupMemberSettings): Promise<Map<number, string>> {
+  const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  const has = new Set((committed?.partitions ?? []).filter((p) => Number(p.offset) >= 0).map((p) => p.partition));
+  const ends = new Map<number, string>();
+  for (const p of await admin.fetchTopicOffsets(topic)) if (!has.has(p.partition)) ends.set(p.partition, p.high);
+  return ends;
+}

@@ -1,0 +1,195 @@
+import type { Redis } from 'ioredis';
+import type { StreamName, SubscribeOptions, Subscription } from '../../domain/ports/event-log.ts';
+import { asEntries, entriesOfRead, fromEntry, type keysOf, type RawEntry } from './scripts.ts';
+
+export interface Logger {
+  warn(obj: unknown, msg?: string): void;
+  error(obj: unknown, msg?: string): void;
+}
+
+export interface GroupReaderOptions extends SubscribeOptions {
+  /** A dedicated connection: blocking reads would stall a shared one. Owned (closed) by the reader. */
+  readonly conn: Redis;
+  readonly stream: StreamName;
+  readonly keys: ReturnType<typeof keysOf>;
+  readonly claimIdleMs: number;
+  readonly maxDeliveries: number;
+  readonly blockMs: number;
+  readonly batchSize?: number;
+  readonly logger: Logger;
+  readonly onDeadLetter: () => void;
+}
+
+interface Delivery {
+  readonly entry: RawEntry;
+  /** Times Redis handed this entry out (XPENDING), this delivery included. */
+  readonly deliveries: number;
+}
+
+const DEAD_LETTER_MAXLEN = 10_000;
+
+/**
+ * One member of a consumer group, reading sequentially (so in stream order, hence per-key order,
+ * within the member). Redis Streams do not partition a group by key: two members may each hold
+ * events of one key at the same time; the port asks order per member, and handlers are idempotent.
+ *
+ * Each turn takes the first of:
+ *  1. its own pending entries (XREADGROUP … 0): at start, after an error or reconnect, after a failed
+ *     handler (then only the head, COUNT 1, so entries behind it are not counted as redelivered);
+ *  2. every ~claimIdleMs, entries idle that long on any member (XAUTOCLAIM): a crashed member's work;
+ *  3. new entries (XREADGROUP … > BLOCK, at most until the next claim check).
+ * An entry is acked only after its handler resolved. Entries re-delivered more than maxDeliveries
+ * times (XPENDING's count) go to the `:dead` stream and are acked, in one MULTI (same hash slot).
+ */
+export async function startGroupReader(o: GroupReaderOptions): Promise<Subscription> {
+  const { conn, keys, group, consumer } = o;
+  const key = keys.stream;
+  const batch = o.batchSize ?? 100;
+  await createGroup(conn, key, group, o.from ?? 'start');
+
+  let stopping = false;
+  let aborted = false;
+  /** True while a handler runs and until its ack: a graceful close waits for that, nothing else. */
+  let handling = false;
+  let ownPending = true;
+  let retrying = false;
+  let failures = 0;
+  let nextClaimAt = 0;
+  let claimCursor = '0-0';
+  let wake = () => {};
+  const woken = new Promise<void>((r) => (wake = r));
+  const pause = (ms: number) => Promise.race([woken, new Promise<void>((r) => setTimeout(r, ms).unref())]);
+
+  // Whatever a lost connection was handed but never answered sits in our PEL: read it first.
+  conn.on('ready', () => void (ownPending = true));
+
+  async function nextBatch(): Promise<Delivery[]> {
+    if (ownPending) {
+      const count = retrying ? 1 : batch;
+      const entries = entriesOfRead(await conn.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', key, '0'));
+      if (entries.length === 0) ownPending = retrying = false;
+      return withCounts(entries);
+    }
+    if (Date.now() >= nextClaimAt) {
+      const reply = (await conn.call('XAUTOCLAIM', key, group, consumer, o.claimIdleMs, claimCursor, 'COUNT', batch)) as unknown[];
+      claimCursor = typeof reply[0] === 'string' ? reply[0] : '0-0';
+      // A cursor other than 0-0 means the scan of the group's PEL goes on: continue next turn.
+      nextClaimAt = claimCursor === '0-0' ? Date.now() + o.claimIdleMs : 0;
+      const entries = asEntries(reply[1]);
+      if (entries.length > 0) return withCounts(entries);
+      if (nextClaimAt === 0) return [];
+    }
+    const block = Math.max(1, Math.min(o.blockMs, nextClaimAt - Date.now()));
+    const reply = await conn.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', batch, 'BLOCK', block, 'STREAMS', key, '>');
+    return entriesOfRead(reply).map((entry) => ({ entry, deliveries: 1 }));
+  }
+
+  async function withCounts(entries: RawEntry[]): Promise<Delivery[]> {
+    if (entries.length === 0) return [];
+    const first = entries[0]![0];
+    const last = entries[entries.length - 1]![0];
+    const pending = (await conn.call('XPENDING', key, group, first, last, entries.length + 10, consumer)) as [string, string, number, number][];
+    const counts = new Map(pending.map(([id, , , n]) => [id, Number(n)]));
+    return entries.map((entry) => ({ entry, deliveries: counts.get(entry[0]) ?? 1 }));
+  }
+
+  /** Handles one delivery; false when the batch must stop here (handler failed, or aborted). */
+  async function handle({ entry: [id, fields], deliveries }: Delivery): Promise<boolean> {
+    handling = true;
+    try {
+      if (!fields) {
+        await conn.call('XACK', key, group, id); // trimmed away by retention before it was handled
+        return true;
+      }
+      let event;
+      try {
+        event = fromEntry(o.stream, id, fields);
+      } catch (err) {
+        o.logger.error({ err, stream: o.stream, id }, 'undecodable stream entry: dead-lettered');
+        await deadLetter(id, fields, deliveries);
+        return true;
+      }
+      if (deliveries > o.maxDeliveries) {
+        o.logger.error({ stream: o.stream, group, id, deliveries }, 'event exceeded maxDeliveries: dead-lettered');
+        await deadLetter(id, fields, deliveries);
+        return true;
+      }
+      try {
+        await o.handler(event);
+      } catch (err) {
+        if (aborted) return false;
+        failures++;
+        o.logger.warn({ err, stream: o.stream, group, consumer, id, deliveries }, 'event handler failed: will retry');
+        ownPending = retrying = true;
+        handling = false;
+        // Capped below claimIdleMs so the retried entry is touched again before others may claim it.
+        await pause(Math.min(50 * 2 ** (failures - 1), o.claimIdleMs / 2, 5_000));
+        return false;
+      }
+      if (aborted) return false;
+      await conn.call('XACK', key, group, id);
+      failures = 0;
+      retrying = false;
+      return true;
+    } finally {
+      handling = false;
+    }
+  }
+
+  async function deadLetter(id: string, fields: string[], deliveries: number): Promise<void> {
+    const meta = ['originalId', id, 'group', group, 'consumer', consumer, 'deliveries', String(deliveries)];
+    const [[err] = [null]] = (await conn
+      .multi()
+      .call('XADD', keys.dead, 'MAXLEN', '~', DEAD_LETTER_MAXLEN, '*', ...fields, ...meta)
+      .call('XACK', key, group, id)
+      .exec()) ?? [[new Error('dead-letter transaction aborted')]];
+    if (err) throw err;
+    o.onDeadLetter();
+  }
+
+  const loop = (async () => {
+    let errors = 0;
+    while (!stopping) {
+      try {
+        for (const d of await nextBatch()) if (stopping || !(await handle(d))) break;
+        errors = 0;
+      } catch (err) {
+        if (stopping) break;
+        errors++;
+        ownPending = true;
+        if (/NOGROUP/.test(String(err))) await createGroup(conn, key, group, o.from ?? 'start').catch(() => undefined);
+        if (errors === 1 || errors % 50 === 0) o.logger.warn({ err, stream: o.stream, group, consumer }, 'stream read failed: retrying');
+        await pause(Math.min(50 * 2 ** errors, 2_000));
+      }
+    }
+  })();
+
+  let closing: Promise<void> | undefined;
+  return {
+    close() {
+      closing ??= (async () => {
+        stopping = true;
+        wake();
+        // No handler in flight: nothing to finish, so cut a blocking read short.
+        if (!handling) conn.disconnect();
+        await loop;
+        if (conn.status === 'ready') await conn.quit().catch(() => undefined);
+        conn.disconnect();
+      })();
+      return closing;
+    },
+    async abort() {
+      stopping = aborted = true;
+      wake();
+      conn.disconnect(); // as a crash: unacked entries stay pending for XAUTOCLAIM by another member
+    },
+  };
+}
+
+async function createGroup(conn: Redis, key: string, group: string, from: 'start' | 'end'): Promise<void> {
+  try {
+    await conn.call('XGROUP', 'CREATE', key, group, from === 'end' ? '$' : '0', 'MKSTREAM');
+  } catch (err) {
+    if (!/BUSYGROUP/.test(String(err))) throw err;
+  }
+}

@@ -1,0 +1,188 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { DomainError, versionConflict } from '../../domain/errors.ts';
+import type { EventLog, Recorded, StreamName, Subscription } from '../../domain/ports/event-log.ts';
+import { startGroupReader, type Logger } from './consumer.ts';
+import { APPEND_LUA, asEntries, fromEntry, fromHistory, keysOf, recorded } from './scripts.ts';
+
+export interface RedisEventLogOptions {
+  readonly url: string;
+  /** Namespace for every key (tests use one per log). Must not contain `{`. Default `ridecast:`. */
+  readonly prefix?: string;
+  /** Retention: `XADD … MAXLEN ~ n` per stream (approximate: Redis trims whole nodes). Histories are kept whole. */
+  readonly maxLength?: Partial<Record<StreamName, number>>;
+  /** An entry pending this long on a member is taken over by another (XAUTOCLAIM); also the claim poll interval. */
+  readonly claimIdleMs?: number;
+  /** Deliveries of one entry (XPENDING count) before it goes to the `:dead` stream. */
+  readonly maxDeliveries?: number;
+  /** Longest blocking read (XREADGROUP BLOCK); shorter when a claim check is due. */
+  readonly blockMs?: number;
+  readonly logger?: Logger;
+}
+
+export type RedisEventLog = EventLog & {
+  /** Entries this log's subscriptions set aside as dead letters. */
+  deadLetterCount(): number;
+};
+
+type AppendReply = [recordedAtMs: number | string, firstVersion: number | string, ...ids: string[]];
+type WithAppend = Redis & { ridecastAppend(...args: (string | number)[]): Promise<AppendReply> };
+
+const STREAM_ID = /^\d+-\d+$/;
+
+/**
+ * The event log on Redis Streams (key layout and Cluster reasoning in ./scripts.ts).
+ * eventId = `<stream>:<redis id>`, position = the Redis stream id.
+ */
+export function getRedisEventLog(options: RedisEventLogOptions): RedisEventLog {
+  const prefix = options.prefix ?? 'ridecast:';
+  const claimIdleMs = options.claimIdleMs ?? 30_000;
+  const maxDeliveries = options.maxDeliveries ?? 5;
+  const blockMs = options.blockMs ?? 5_000;
+  const logger: Logger = options.logger ?? console;
+  const subs = new Set<Subscription>();
+  let deadLetters = 0;
+  let closed = false;
+
+  // GPS appends are single commands on the hot path: auto-pipelining batches them per tick.
+  const main = connect(options.url, logger, 'main', { enableAutoPipelining: true }) as WithAppend;
+  main.defineCommand('ridecastAppend', { numberOfKeys: 3, lua: APPEND_LUA });
+
+  const assertOpen = () => {
+    if (closed) throw new DomainError('LOG_CLOSED', 503, 'the event log is closed');
+  };
+
+  return {
+    deadLetterCount: () => deadLetters,
+
+    async append(stream, key, events, { expectedVersion } = {}) {
+      assertOpen();
+      if (events.length === 0) return [];
+      const k = keysOf(prefix, stream);
+      const maxLen = options.maxLength?.[stream];
+      const datas = events.map((e) => JSON.stringify(e.data ?? null));
+
+      if (expectedVersion === undefined && stream === 'driver-locations') {
+        // Hot path: a plain XADD (MULTI only for several points), version 0, no entity history.
+        const at = Date.now();
+        const args = (i: number) => [k.stream, ...(maxLen ? ['MAXLEN', '~', maxLen] : []), '*',
+          'type', events[i]!.type, 'key', key, 'version', '0', 'data', datas[i]!, 'recordedAtMs', at];
+        let ids: string[];
+        if (events.length === 1) ids = [(await main.call('XADD', ...args(0))) as string];
+        else {
+          const tx = main.multi();
+          events.forEach((_, i) => tx.call('XADD', ...args(i)));
+          const replies = (await tx.exec()) ?? [];
+          ids = replies.map(([err, id]) => {
+            if (err) throw err;
+            return id as string;
+          });
+        }
+        return ids.map((id, i) => recorded(stream, id, events[i]!.type, key, 0, events[i]!.data, at));
+      }
+
+      const keepHistory = stream === 'driver-locations' ? '0' : '1';
+      const args = [key, expectedVersion ?? '', maxLen ?? '', keepHistory, ...events.flatMap((e, i) => [e.type, datas[i]!])];
+      let reply: AppendReply;
+      try {
+        reply = await main.ridecastAppend(k.stream, k.versions, k.history(key), ...args);
+      } catch (err) {
+        const m = /VERSION_CONFLICT (\d+)/.exec(String((err as Error)?.message));
+        if (m) throw versionConflict(stream, key, expectedVersion ?? 0, Number(m[1]));
+        throw err;
+      }
+      const [at, first, ...ids] = reply;
+      return ids.map((id, i) => recorded(stream, id, events[i]!.type, key, Number(first) + i, events[i]!.data, Number(at)));
+    },
+
+    async readKey(stream, key) {
+      assertOpen();
+      const items = await main.lrange(keysOf(prefix, stream).history(key), 0, -1);
+      return items.map((json) => fromHistory(stream, key, json));
+    },
+
+    async read(stream, { after, limit } = {}) {
+      assertOpen();
+      if (after !== undefined && !STREAM_ID.test(after)) throw new DomainError('INVALID_POSITION', 400, `not a stream position: ${after}`);
+      if (limit !== undefined && limit <= 0) return [];
+      const count = limit !== undefined && Number.isFinite(limit) ? ['COUNT', Math.floor(limit)] : [];
+      const reply = await main.call('XRANGE', keysOf(prefix, stream).stream, after === undefined ? '-' : `(${after}`, '+', ...count);
+      const out: Recorded[] = [];
+      for (const [id, fields] of asEntries(reply)) if (fields) out.push(fromEntry(stream, id, fields));
+      return out;
+    },
+
+    async subscribe(stream, subscribeOptions) {
+      assertOpen();
+      const conn = connect(options.url, logger, `${stream}/${subscribeOptions.group}/${subscribeOptions.consumer}`, {
+        // Fail commands during an outage so the reader's loop logs, backs off and tries again.
+        maxRetriesPerRequest: 2,
+      });
+      let reader: Subscription;
+      try {
+        reader = await startGroupReader({
+          ...subscribeOptions,
+          conn,
+          stream,
+          keys: keysOf(prefix, stream),
+          claimIdleMs,
+          maxDeliveries,
+          blockMs,
+          logger,
+          onDeadLetter: () => void deadLetters++,
+        });
+      } catch (err) {
+        conn.disconnect();
+        throw err;
+      }
+      const sub: Subscription = {
+        close: () => reader.close().finally(() => subs.delete(sub)),
+        abort: () => reader.abort().finally(() => subs.delete(sub)),
+      };
+      subs.add(sub);
+      return sub;
+    },
+
+    async ping() {
+      // Between reconnect attempts the server is known to be down: answer at once.
+      if (closed || main.status === 'reconnecting' || main.status === 'end') return false;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), 1_000)));
+      try {
+        return await Promise.race([main.ping().then((p) => p === 'PONG'), timeout]);
+      } catch {
+        return false;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.all([...subs].map((s) => s.close().catch(() => undefined)));
+      if (main.status === 'ready') await main.quit().catch(() => undefined);
+      main.disconnect();
+    },
+  };
+}
+
+/** A connection that reconnects forever (capped backoff) and logs an outage once, not per attempt. */
+function connect(url: string, logger: Logger, name: string, extra: RedisOptions): Redis {
+  const conn = new Redis(url, {
+    protocol: 2, // RESP2 reply shapes for stream commands, whatever the server speaks
+    retryStrategy: (times) => Math.min(50 * 2 ** times, 1_000),
+    ...extra,
+  });
+  let down = false;
+  const lost = (err?: unknown) => {
+    if (!down) logger.warn({ err, connection: name }, 'redis connection lost: reconnecting');
+    down = true;
+  };
+  conn.on('error', lost); // also keeps ioredis from treating errors as unhandled
+  conn.on('reconnecting', () => lost());
+  conn.on('ready', () => {
+    if (down) logger.warn({ connection: name }, 'redis connection restored');
+    down = false;
+  });
+  return conn;
+}

@@ -1,0 +1,97 @@
+import { eventIdOf, type Recorded, type StreamName } from '../../domain/ports/event-log.ts';
+
+/**
+ * Key layout, Redis Cluster-ready. Every key of one stream carries the same hash tag `{<stream>}`,
+ * so they all live in ONE hash slot:
+ *   `${prefix}{rides}`           the stream (XADD/XRANGE/XREADGROUP)
+ *   `${prefix}{rides}:v`         hash: entity key → current version
+ *   `${prefix}{rides}:k:<key>`   list: the entity's history (one JSON document per event)
+ *   `${prefix}{rides}:dead`      dead letters of the stream's consumer groups
+ * Why: an append (version check + XADD + history + version bump) is one Lua script, and a script
+ * (or MULTI) may only touch keys of one slot in a cluster. One slot per stream keeps each append
+ * atomic; a cluster still spreads the three streams (rides, drivers, driver-locations) over nodes.
+ * The prefix must not contain `{`, or it would become the hash tag.
+ */
+export function keysOf(prefix: string, stream: StreamName) {
+  const base = `${prefix}{${stream}}`;
+  return {
+    stream: base,
+    versions: `${base}:v`,
+    history: (key: string) => `${base}:k:${key}`,
+    dead: `${base}:dead`,
+  };
+}
+
+/**
+ * KEYS: stream, versions hash, history list.
+ * ARGV: entity key, expected version ('' = no check), MAXLEN ('' = keep all), keep history ('1'|'0'),
+ *       then (type, data JSON) per event.
+ * Returns { recordedAtMs, firstVersion, id1, id2, … } or the error `VERSION_CONFLICT <actual>`.
+ * Entries get plain string fields (type, key, version, data, recordedAtMs) so `redis-cli XRANGE` reads them.
+ */
+export const APPEND_LUA = `
+local key = ARGV[1]
+local current = tonumber(redis.call('HGET', KEYS[2], key) or '0')
+if ARGV[2] ~= '' and tonumber(ARGV[2]) ~= current then
+  return redis.error_reply('VERSION_CONFLICT ' .. current)
+end
+local t = redis.call('TIME')
+local now = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+local out = { now, current + 1 }
+local n = (#ARGV - 4) / 2
+for i = 1, n do
+  local etype = ARGV[3 + 2 * i]
+  local data = ARGV[4 + 2 * i]
+  local version = string.format('%d', current + i)
+  local id
+  if ARGV[3] ~= '' then
+    id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*',
+      'type', etype, 'key', key, 'version', version, 'data', data, 'recordedAtMs', now)
+  else
+    id = redis.call('XADD', KEYS[1], '*',
+      'type', etype, 'key', key, 'version', version, 'data', data, 'recordedAtMs', now)
+  end
+  if ARGV[4] == '1' then
+    redis.call('RPUSH', KEYS[3], cjson.encode({ id = id, type = etype, version = version, data = data, recordedAtMs = now }))
+  end
+  out[#out + 1] = id
+end
+redis.call('HSET', KEYS[2], key, string.format('%d', current + n))
+return out
+`;
+
+/** Decodes a stream entry's flat field list ([f1, v1, f2, v2, …]) into a recorded event. */
+export function fromEntry(stream: StreamName, id: string, fields: readonly string[]): Recorded {
+  const f: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+  const data = f['data'] === undefined ? undefined : (JSON.parse(f['data']) as unknown);
+  return recorded(stream, id, f['type'] ?? '', f['key'] ?? '', Number(f['version'] ?? 0), data, Number(f['recordedAtMs'] ?? id.split('-')[0]));
+}
+
+/** Decodes one element of an entity history list (written by APPEND_LUA). */
+export function fromHistory(stream: StreamName, key: string, json: string): Recorded {
+  const h = JSON.parse(json) as { id: string; type: string; version: string; data: string; recordedAtMs: string };
+  return recorded(stream, h.id, h.type, key, Number(h.version), JSON.parse(h.data) as unknown, Number(h.recordedAtMs));
+}
+
+export function recorded(stream: StreamName, id: string, type: string, key: string, version: number, data: unknown, recordedAtMs: number): Recorded {
+  return {
+    type,
+    data,
+    metadata: { eventId: eventIdOf(stream, id), stream, position: id, key, version, recordedAtMs },
+  };
+}
+
+/** RESP2 stream entries: [[id, fields | null], …]. Entries trimmed away come back with null fields. */
+export type RawEntry = [id: string, fields: string[] | null];
+
+export function asEntries(reply: unknown): RawEntry[] {
+  return Array.isArray(reply) ? (reply as RawEntry[]) : [];
+}
+
+/** XREADGROUP reply for one stream: [[streamKey, entries]] or null on timeout. */
+export function entriesOfRead(reply: unknown): RawEntry[] {
+  if (!Array.isArray(reply) || reply.length === 0) return [];
+  const first = reply[0] as [string, unknown];
+  return asEntries(first[1]);
+}

@@ -1,0 +1,39 @@
+import type { RideStatus } from '../ride/state.ts';
+
+/** A stored ride document: the API's ride view plus the version of the last event folded into it. */
+export interface RideDocument {
+  readonly rideId: string;
+  readonly riderId: string;
+  readonly driverId: string | null;
+  readonly status: RideStatus;
+  readonly version: number;
+  readonly [field: string]: unknown;
+}
+
+/** A point of a trip's cleaned track. */
+export interface TrackPoint {
+  readonly lat: number;
+  readonly lng: number;
+  /** Device time. */
+  readonly recordedAt: number;
+  readonly eventId: string;
+  /** When the log recorded it: orders the point among the ride's other events on replay. */
+  readonly loggedAt: number;
+}
+
+/**
+ * The rides read model (memory by default, MongoDB with READ_MODEL=mongo). Writers only move a
+ * document forward: `save` ignores a document whose version is not newer than the stored one.
+ */
+export interface RideReadModel {
+  get(rideId: string): Promise<RideDocument | null>;
+  save(doc: RideDocument): Promise<void>;
+  /** Rides not yet completed, cancelled or unmatched. */
+  active(): Promise<RideDocument[]>;
+  addTrackPoints(rideId: string, points: readonly TrackPoint[]): Promise<void>;
+  /** The trip's points in device-time order, duplicates removed. */
+  track(rideId: string): Promise<TrackPoint[]>;
+  /** Drops everything (rebuild). */
+  clear(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,129 @@
+import RBush from 'rbush';
+import knn from 'rbush-knn';
+import type { DriverEvent } from '../../domain/driver/index.ts';
+import type { Candidate } from '../../domain/matching/policy.ts';
+import type { Recorded } from '../../domain/ports/event-log.ts';
+import type { LocationRecorded } from '../../domain/tracking/events.ts';
+
+export interface FleetDriver {
+  readonly driverId: string;
+  available: boolean;
+  offeredRideId: string | null;
+  rideId: string | null;
+  /** Latest position (smoothed when the tracker provides it), by device time. */
+  position: { lat: number; lng: number; heading: number | null; speed: number | null; recordedAt: number; eventId: string } | null;
+  /** Last driver-stream version applied: redeliveries and replays change nothing. */
+  version: number;
+}
+
+interface Item {
+  minX: number;
+  minY: number;
+  maxX: number;
+  maxY: number;
+  driver: FleetDriver;
+}
+
+const RAD = Math.PI / 180;
+/** Equirectangular x, so planar kNN distances are close to metric ones at city scale. */
+const xOf = (lat: number, lng: number) => lng * Math.cos(lat * RAD);
+const DEG_M = 111_195;
+
+/**
+ * Every driver this instance knows of, and an rbush index of those who are online with a position.
+ * Fed by a broadcast consumer (each instance keeps its own); a move is remove + insert.
+ */
+export function makeFleet() {
+  const drivers = new Map<string, FleetDriver>();
+  const items = new Map<string, Item>();
+  const tree = new RBush<Item>();
+
+  const driver = (driverId: string): FleetDriver => {
+    let d = drivers.get(driverId);
+    if (!d) drivers.set(driverId, (d = { driverId, available: false, offeredRideId: null, rideId: null, position: null, version: 0 }));
+    return d;
+  };
+
+  function reindex(d: FleetDriver): void {
+    const old = items.get(d.driverId);
+    if (old) tree.remove(old);
+    items.delete(d.driverId);
+    if (!d.available || !d.position) return;
+    const x = xOf(d.position.lat, d.position.lng);
+    const item = { minX: x, maxX: x, minY: d.position.lat, maxY: d.position.lat, driver: d };
+    items.set(d.driverId, item);
+    tree.insert(item);
+  }
+
+  return {
+    get: (driverId: string) => drivers.get(driverId) ?? null,
+    all: () => drivers.values(),
+    indexedCount: () => items.size,
+
+    applyDriverEvent(event: Recorded<DriverEvent>): FleetDriver {
+      const d = driver(event.metadata.key);
+      if (event.metadata.version <= d.version) return d;
+      d.version = event.metadata.version;
+      const e = event;
+      switch (e.type) {
+        case 'DriverAvailabilityChanged':
+          d.available = e.data.available;
+          reindex(d);
+          break;
+        case 'DriverOfferHeld':
+          d.offeredRideId = e.data.rideId;
+          break;
+        case 'DriverOfferReleased':
+          if (d.offeredRideId === e.data.rideId) d.offeredRideId = null;
+          break;
+        case 'DriverAssigned':
+          d.offeredRideId = null;
+          d.rideId = e.data.rideId;
+          break;
+        case 'DriverFreed':
+          if (d.rideId === e.data.rideId) d.rideId = null;
+          break;
+      }
+      return d;
+    },
+
+    /** Moves the driver unless the point is older than what we show (a late point never moves it back). */
+    moveDriver(event: Recorded<LocationRecorded>, shown: { lat: number; lng: number; heading: number | null; speed: number | null }): boolean {
+      const d = driver(event.metadata.key);
+      if (d.position && d.position.recordedAt >= event.data.recordedAt) return false;
+      d.position = { ...shown, recordedAt: event.data.recordedAt, eventId: event.metadata.eventId };
+      reindex(d);
+      return true;
+    },
+
+    /** Online drivers with a position nearest to a point, within `maxMeters`, as matching candidates. */
+    nearest(at: { lat: number; lng: number }, limit: number, maxMeters: number, filter?: (d: FleetDriver) => boolean): Candidate[] {
+      const found = knn(tree, xOf(at.lat, at.lng), at.lat, limit, filter && ((item: Item) => filter(item.driver)), maxMeters / DEG_M);
+      return found.map(({ driver: d }) => ({
+        driverId: d.driverId,
+        lat: d.position!.lat,
+        lng: d.position!.lng,
+        fixAt: d.position!.recordedAt,
+        free: d.available && d.rideId === null && d.offeredRideId === null,
+      }));
+    },
+
+    /** Bulk load (start-up from a snapshot): rbush's OMT packing beats one insert per driver. */
+    load(snapshot: readonly FleetDriver[]): void {
+      tree.clear();
+      items.clear();
+      const batch: Item[] = [];
+      for (const d of snapshot) {
+        drivers.set(d.driverId, d);
+        if (!d.available || !d.position) continue;
+        const x = xOf(d.position.lat, d.position.lng);
+        const item = { minX: x, maxX: x, minY: d.position.lat, maxY: d.position.lat, driver: d };
+        items.set(d.driverId, item);
+        batch.push(item);
+      }
+      tree.load(batch);
+    },
+  };
+}
+
+export type Fleet = ReturnType<typeof makeFleet>;

@@ -1,0 +1,124 @@
+import { DomainError } from '../../domain/errors.ts';
+import { fold } from '../../domain/decider.ts';
+import { distanceMeters } from '../../domain/geo.ts';
+import { handle } from '../../domain/handle.ts';
+import { rankCandidates } from '../../domain/matching/policy.ts';
+import type { Recorded } from '../../domain/ports/event-log.ts';
+import { rideDecider, type RideEvent } from '../../domain/ride/index.ts';
+import type { Context } from './context.ts';
+import type { DriverService } from './drivers.ts';
+
+export interface MatcherOptions {
+  /** A ride nobody could be offered for this long is declared unmatched. */
+  readonly matchTimeoutMs: number;
+  /** How often to look again when nobody is free, and to sweep expired offers. */
+  readonly retryMs: number;
+  readonly etaSeconds?: (from: { lat: number; lng: number }, to: { lat: number; lng: number }) => number;
+}
+
+/**
+ * Offers each requested ride to the best free driver. The driver is held first (an append on the
+ * driver's stream at the version we read), so two matchers racing for one driver cannot both win;
+ * only then is the offer appended to the ride, and the hold released if the ride moved on meanwhile.
+ */
+export function makeMatcher(ctx: Context, drivers: DriverService, options: MatcherOptions) {
+  const { log, fleet, matchPolicy: policy, now } = ctx;
+  const eta = options.etaSeconds ?? ((a, b) => Math.round((distanceMeters(a, b) * 1.3) / 8));
+  const timers = new Map<string, NodeJS.Timeout>();
+  let stopped = false;
+
+  const later = (rideId: string, ms: number) => {
+    if (stopped) return;
+    clearTimeout(timers.get(rideId));
+    const timer = setTimeout(() => {
+      timers.delete(rideId);
+      void consider(rideId).catch((err) => ctx.logger.warn({ err, rideId }, 'matching failed; will retry'));
+    }, ms);
+    timer.unref();
+    timers.set(rideId, timer);
+  };
+
+  async function tryOffer(rideId: string, driverId: string, distance: number): Promise<'offered' | 'driver-taken' | 'ride-moved'> {
+    const at = now();
+    const expiresAt = at + policy.offerTimeoutMs;
+    try {
+      await drivers.command(driverId, { type: 'HoldOffer', data: { driverId, rideId, expiresAt, at } });
+    } catch (err) {
+      if (err instanceof DomainError && (err.code === 'DRIVER_UNAVAILABLE' || err.code === 'VERSION_CONFLICT')) return 'driver-taken';
+      throw err;
+    }
+    const driver = fleet.get(driverId);
+    try {
+      const etaSeconds = driver?.position ? eta(driver.position, (await rideState(rideId)).pickup) : 0;
+      await handle(log, 'rides', rideId, rideDecider, {
+        type: 'OfferRide',
+        data: { rideId, driverId, expiresAt, distanceMeters: distance, etaSeconds, at },
+      });
+      ctx.metrics.offersMade.inc();
+      return 'offered';
+    } catch (err) {
+      await drivers.command(driverId, { type: 'ReleaseOffer', data: { driverId, rideId, at: now() } });
+      if (err instanceof DomainError) return 'ride-moved';
+      throw err;
+    }
+  }
+
+  async function rideState(rideId: string) {
+    const state = fold(rideDecider, (await log.readKey('rides', rideId)) as Recorded<RideEvent>[]);
+    if (state.status === 'none') throw new DomainError('NOT_FOUND', 404, `ride ${rideId} not found`);
+    return state;
+  }
+
+  /** Looks at one ride and does what its state calls for: offer, expire, give up, or nothing. */
+  async function consider(rideId: string): Promise<void> {
+    const ride = await rideState(rideId);
+    if (ride.status === 'offered' && ride.offer) {
+      if (ride.offer.expiresAt <= now())
+        await handle(log, 'rides', rideId, rideDecider, { type: 'ExpireOffer', data: { rideId, driverId: ride.offer.driverId, at: now() } });
+      else later(rideId, ride.offer.expiresAt - now() + 5);
+      return;
+    }
+    if (ride.status !== 'requested') return;
+    const history = await log.readKey('rides', rideId);
+    const requestedAt = (history[0]?.data as { at: number }).at;
+    if (ride.rounds >= policy.maxRounds || now() - requestedAt > options.matchTimeoutMs) {
+      await handle(log, 'rides', rideId, rideDecider, { type: 'MarkUnmatched', data: { rideId, at: now() } });
+      ctx.metrics.ridesUnmatched.inc();
+      return;
+    }
+    const stopTimer = ctx.metrics.matchSeconds.startTimer();
+    const maxRadius = policy.radiiMeters.at(-1) ?? 5_000;
+    const nearby = fleet.nearest(ride.pickup, policy.limit * 4, maxRadius, (d) => d.available && !d.rideId && !d.offeredRideId);
+    const ranked = rankCandidates(ride.pickup, nearby, { now: now(), passedBy: ride.passedBy, policy });
+    for (const candidate of ranked) {
+      const outcome = await tryOffer(rideId, candidate.driverId, candidate.distanceMeters);
+      if (outcome === 'offered') {
+        stopTimer();
+        later(rideId, policy.offerTimeoutMs + 5);
+        return;
+      }
+      if (outcome === 'ride-moved') return;
+    }
+    later(rideId, options.retryMs);
+  }
+
+  return {
+    consider,
+    /** The `matcher` group's handler: a ride needs a driver again after these events. */
+    async onRideEvent(event: Recorded): Promise<void> {
+      if (event.type === 'RideRequested' || event.type === 'OfferDeclined' || event.type === 'OfferExpired' || event.type === 'RideOffered')
+        await consider(event.metadata.key);
+    },
+    /** Picks up what timers lost in a crash: rides the read model still shows as waiting. */
+    async sweep(rideIds: readonly string[]): Promise<void> {
+      for (const rideId of rideIds) if (!timers.has(rideId)) await consider(rideId).catch(() => undefined);
+    },
+    stop() {
+      stopped = true;
+      for (const t of timers.values()) clearTimeout(t);
+      timers.clear();
+    },
+  };
+}
+
+export type Matcher = ReturnType<typeof makeMatcher>;

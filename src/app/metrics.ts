@@ -1,0 +1,44 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The Prometheus metrics every part reports to; one registry per service instance. */
+export function makeMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const m = {
+    registry,
+    eventsAppended: new Counter({ name: 'ridecast_events_appended_total', help: 'Events appended to the log', labelNames: ['stream'], registers: [registry] }),
+    locationsAccepted: new Counter({ name: 'ridecast_locations_accepted_total', help: 'GPS points accepted', registers: [registry] }),
+    locationsRejected: new Counter({
+      name: 'ridecast_locations_rejected_total',
+      help: 'GPS points rejected, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    offersMade: new Counter({ name: 'ridecast_offers_total', help: 'Ride offers made', registers: [registry] }),
+    ridesUnmatched: new Counter({ name: 'ridecast_rides_unmatched_total', help: 'Rides nobody accepted', registers: [registry] }),
+    handlerFailures: new Counter({
+      name: 'ridecast_handler_failures_total',
+      help: 'Event handler failures (the event is redelivered)',
+      labelNames: ['consumer'],
+      registers: [registry],
+    }),
+    staleProjectionEvents: new Counter({
+      name: 'ridecast_projection_stale_events_total',
+      help: 'Redelivered or replayed events a projection skipped',
+      labelNames: ['projection'],
+      registers: [registry],
+    }),
+    sockets: new Gauge({ name: 'ridecast_websockets', help: 'Open WebSocket connections', registers: [registry] }),
+    socketsClosedSlow: new Counter({ name: 'ridecast_websockets_closed_slow_total', help: 'Sockets closed for not keeping up', registers: [registry] }),
+    pushed: new Counter({ name: 'ridecast_push_messages_total', help: 'Messages pushed to sockets', labelNames: ['type'], registers: [registry] }),
+    matchSeconds: new Histogram({
+      name: 'ridecast_match_seconds',
+      help: 'Time to pick and hold a driver for an offer',
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5],
+      registers: [registry],
+    }),
+  };
+  return m;
+}
+
+export type Metrics = ReturnType<typeof makeMetrics>;

@@ -1,0 +1,58 @@
+import { fold } from '../../domain/decider.ts';
+import { DomainError } from '../../domain/errors.ts';
+import type { Recorded } from '../../domain/ports/event-log.ts';
+import { rideDecider, type RideEvent, type RideOffered } from '../../domain/ride/index.ts';
+import type { Context } from './context.ts';
+import type { DriverService } from './drivers.ts';
+import type { RideService } from './rides.ts';
+
+/**
+ * What follows from a ride event on the driver's side and on the payment side: a process manager
+ * run by one work-sharing group. Every step is idempotent, so a redelivered event changes nothing.
+ */
+export function makeRideReactions(ctx: Context, drivers: DriverService, rides: RideService) {
+  const at = () => ctx.now();
+
+  async function lastOfferedDriver(rideId: string): Promise<string | null> {
+    const history = await rides.history(rideId);
+    const offered = history.filter((e): e is Recorded<RideOffered> => e.type === 'RideOffered').at(-1);
+    return offered?.data.driverId ?? null;
+  }
+
+  return async function react(event: Recorded): Promise<void> {
+    const e = event as Recorded<RideEvent>;
+    const rideId = e.metadata.key;
+    switch (e.type) {
+      case 'OfferDeclined':
+      case 'OfferExpired':
+        await drivers.command(e.data.driverId, { type: 'ReleaseOffer', data: { driverId: e.data.driverId, rideId, at: at() } });
+        return;
+      case 'RideAccepted':
+        await drivers.command(e.data.driverId, { type: 'AssignRide', data: { driverId: e.data.driverId, rideId, at: at() } });
+        return;
+      case 'RideCancelled':
+      case 'RideUnmatched': {
+        const offered = await lastOfferedDriver(rideId);
+        if (offered) await drivers.command(offered, { type: 'ReleaseOffer', data: { driverId: offered, rideId, at: at() } });
+        if (offered) await drivers.command(offered, { type: 'FreeDriver', data: { driverId: offered, rideId, at: at() } });
+        return;
+      }
+      case 'TripCompleted':
+        await drivers.command(e.data.driverId, { type: 'FreeDriver', data: { driverId: e.data.driverId, rideId, at: at() } });
+        return;
+      case 'FareCalculated': {
+        const state = fold(rideDecider, await rides.history(rideId));
+        if (state.status === 'none' || state.payment === 'captured') return;
+        const outcome = await ctx.payments.capture({ rideId, riderId: state.riderId, amount: e.data.amount, currency: e.data.currency });
+        try {
+          await rides.record(rideId, outcome);
+        } catch (err) {
+          if (!(err instanceof DomainError)) throw err;
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  };
+}

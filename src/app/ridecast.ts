@@ -1,0 +1,122 @@
+import { systemActor } from '../../domain/actor.ts';
+import type { DriverEvent } from '../../domain/driver/index.ts';
+import type { Recorded, StreamName, Subscription } from '../../domain/ports/event-log.ts';
+import type { RideEvent } from '../../domain/ride/index.ts';
+import type { ArrivalRules } from '../../domain/tracking/arrival.ts';
+import type { TrackingRules } from '../../domain/tracking/clean.ts';
+import { straightLineEta, type EtaEstimator } from '../../domain/tracking/eta.ts';
+import type { LocationRecorded } from '../../domain/tracking/events.ts';
+import { trackDistanceMeters } from '../../domain/tracking/track.ts';
+import { makeRideProjector } from '../../projections/rides/projector.ts';
+import type { Context } from './context.ts';
+import { makeDriverService } from './drivers.ts';
+import { makeLiveHub } from './live.ts';
+import { makeLocationIngestion } from './locations.ts';
+import { makeMatcher } from './matcher.ts';
+import { makeRideReactions } from './reactions.ts';
+import { makeRideService } from './rides.ts';
+import { makeTracker } from './tracker.ts';
+
+export interface RidecastOptions {
+  /** Names this instance's own consumer groups (live push, local projections). */
+  readonly instanceId: string;
+  /** The read model is this process's own (memory): project it here rather than in a shared group. */
+  readonly localReadModel: boolean;
+  readonly matchTimeoutMs: number;
+  readonly retryMs: number;
+  readonly maxBufferedBytes: number;
+  readonly trackingRules?: Partial<TrackingRules>;
+  readonly arrivalRules?: Partial<ArrivalRules>;
+  readonly eta?: EtaEstimator;
+  readonly serviceArea?: (p: { lat: number; lng: number }) => boolean;
+}
+
+/** The application: services plus the consumers that keep projections, matching and push moving. */
+export function makeRidecast(ctx: Context, options: RidecastOptions) {
+  const eta = options.eta ?? straightLineEta();
+  const drivers = makeDriverService(ctx);
+  const rides = makeRideService(ctx, { serviceArea: options.serviceArea, tripDistance: trackDistanceMeters });
+  const locations = makeLocationIngestion(ctx, options.trackingRules);
+  const hub = makeLiveHub(ctx, {
+    maxBufferedBytes: options.maxBufferedBytes,
+    rideView: (rideId) => rides.current(rideId),
+    rideHistory: (rideId) => rides.history(rideId),
+    latestLocation: (rideId) => tracker.latestLocation(rideId),
+  });
+  const tracker = makeTracker(ctx, hub, {
+    eta,
+    arrival: options.arrivalRules ?? {},
+    markArrived: (rideId) => rides.arrive(systemActor, rideId, true),
+  });
+  const matcher = makeMatcher(ctx, drivers, {
+    matchTimeoutMs: options.matchTimeoutMs,
+    retryMs: options.retryMs,
+    etaSeconds: (from, to) => eta.estimateSeconds(from, to, { speedMps: null }),
+  });
+  const react = makeRideReactions(ctx, drivers, rides);
+  const projector = makeRideProjector(ctx.readModel, () => ctx.metrics.staleProjectionEvents.inc({ projection: 'rides' }));
+  const subscriptions: Subscription[] = [];
+  let sweeper: NodeJS.Timeout | undefined;
+
+  const guarded = (name: string, handler: (e: Recorded) => Promise<void> | void) => async (e: Recorded) => {
+    try {
+      await handler(e);
+    } catch (err) {
+      ctx.metrics.handlerFailures.inc({ consumer: name });
+      ctx.logger.warn({ err, consumer: name, eventId: e.metadata.eventId }, 'event handler failed; it will be redelivered');
+      throw err;
+    }
+  };
+
+  async function consume(stream: StreamName, group: string, handler: (e: Recorded) => Promise<void> | void) {
+    subscriptions.push(
+      await ctx.log.subscribe(stream, { group, consumer: options.instanceId, from: 'start', handler: guarded(group, handler) }),
+    );
+  }
+
+  return {
+    rides,
+    drivers,
+    locations,
+    hub,
+    tracker,
+    matcher,
+    readModel: ctx.readModel,
+    fleet: ctx.fleet,
+
+    async start(): Promise<void> {
+      const local = `local-${options.instanceId}`;
+      await consume('drivers', local, (e) => void ctx.fleet.applyDriverEvent(e as Recorded<DriverEvent>));
+      await consume('rides', local, async (e) => {
+        if (options.localReadModel) await projector.onRideEvent(e as Recorded<RideEvent>);
+        tracker.onRideEvent(e as Recorded<RideEvent>);
+      });
+      await consume('driver-locations', local, async (e) => {
+        if (e.type !== 'LocationRecorded') return;
+        if (options.localReadModel) await projector.onLocation(e as Recorded<LocationRecorded>);
+        await tracker.onLocation(e as Recorded<LocationRecorded>);
+      });
+      if (!options.localReadModel) {
+        await consume('rides', 'read-model', (e) => projector.onRideEvent(e as Recorded<RideEvent>));
+        await consume('driver-locations', 'read-model', (e) =>
+          e.type === 'LocationRecorded' ? projector.onLocation(e as Recorded<LocationRecorded>) : undefined,
+        );
+      }
+      await consume('rides', 'matcher', (e) => matcher.onRideEvent(e));
+      await consume('rides', 'reactions', react);
+      sweeper = setInterval(() => {
+        const waiting = [...tracker.activeRides()].filter(([, r]) => r.status === 'requested' || r.status === 'offered').map(([id]) => id);
+        void matcher.sweep(waiting);
+      }, options.retryMs * 2);
+      sweeper.unref();
+    },
+
+    async stop(): Promise<void> {
+      clearInterval(sweeper);
+      matcher.stop();
+      await Promise.all(subscriptions.splice(0).map((s) => s.close()));
+    },
+  };
+}
+
+export type Ridecast = ReturnType<typeof makeRidecast>;

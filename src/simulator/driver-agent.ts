@@ -1,0 +1,254 @@
+import { isLatLng, type LatLng } from '../../domain/geo.ts';
+import { ApiError, type LocationPoint, type UserSession } from './api-client.ts';
+import { followRoute, gpsFix, type Motion, type RouteFollower } from './movement.ts';
+import type { Random } from './random.ts';
+import { routeBetween, streetPointNear } from './routing.ts';
+import type { StatsBook } from './stats.ts';
+import { openStream, type Stream, type StreamMessage } from './stream.ts';
+import type { StreetGraph } from './streets.ts';
+
+/** What every driver shares with the fleet. */
+export interface DriverContext {
+  readonly baseUrl: string;
+  readonly graph: StreetGraph;
+  readonly stats: StatsBook;
+  readonly acceptProbability: number;
+  readonly offlineChancePerMinute: number;
+  /** True when too many requests are in flight: optional traffic (location posts) waits. */
+  congested(): boolean;
+  /** News about a ride, so its simulated rider knows without asking the server. */
+  onRideStatus(rideId: string, status: string): void;
+}
+
+export type DriverStatus = 'offline' | 'available' | 'on_trip';
+
+export interface DriverAgent {
+  readonly status: DriverStatus;
+  readonly connected: boolean;
+  /** Goes online and opens the driver's socket. */
+  start(): Promise<void>;
+  /**
+   * Advances the car by `seconds` of driving and takes whatever decision is due; `now` is the
+   * simulation clock (ms) that waits are measured on. Never throws.
+   */
+  tick(now: number, seconds: number): void;
+  /** Closes the socket and goes offline (best effort). */
+  stop(): Promise<void>;
+}
+
+interface Job {
+  readonly rideId: string;
+  readonly pickup: LatLng;
+  readonly dropoff: LatLng;
+  failures: number;
+}
+
+type Phase =
+  | { kind: 'offline'; until: number }
+  | { kind: 'idle'; follower: RouteFollower | null; parkedUntil: number }
+  | { kind: 'accepting'; rideId: string }
+  | { kind: 'to_pickup'; job: Job; follower: RouteFollower }
+  | { kind: 'boarding'; job: Job; until: number }
+  | { kind: 'on_trip'; job: Job; follower: RouteFollower };
+
+const MAX_BATCH = 100;
+/** A refusal that retrying will not change: the ride was cancelled, taken or is not ours. */
+const isFinalRefusal = (err: unknown) => err instanceof ApiError && [403, 404, 409].includes(err.status);
+
+export function createDriverAgent(session: UserSession, ctx: DriverContext, rng: Random, startAt: LatLng): DriverAgent {
+  let phase: Phase = { kind: 'idle', follower: null, parkedUntil: 0 };
+  let motion: Motion = { position: startAt, heading: rng.between(0, 360), speed: 0 };
+  let busy = false;
+  let posting = false;
+  let stopped = false;
+  let nextFlush = 0;
+  let clock = 0;
+  let stream: Stream | null = null;
+  const buffer: LocationPoint[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+
+  const later = (ms: number, fn: () => void) => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      if (!stopped) fn();
+    }, ms);
+    timers.add(t);
+  };
+
+  /** Runs one call at a time per driver; failures are already counted by the client. */
+  const act = (call: () => Promise<void>, onFailure: (err: unknown) => void = () => {}) => {
+    busy = true;
+    call()
+      .catch(onFailure)
+      .finally(() => (busy = false));
+  };
+
+  const setAvailability = (available: boolean) => session.call('PUT', '/v1/drivers/me/availability', { available });
+
+  const jobFailed = (job: Job) => (err: unknown) => {
+    if (isFinalRefusal(err) || ++job.failures > 5) finishJob(job.rideId);
+  };
+
+  const finishJob = (rideId: string) => {
+    stream?.send({ type: 'unsubscribe', rideId });
+    phase = { kind: 'idle', follower: null, parkedUntil: clock + rng.between(5_000, 30_000) };
+  };
+
+  const currentJob = (): Job | null => ('job' in phase ? phase.job : null);
+
+  const drive = (to: LatLng) => followRoute(routeBetween(ctx.graph, motion.position, to), rng);
+
+  const decide = (now: number, seconds: number) => {
+    const p = phase;
+    switch (p.kind) {
+      case 'offline':
+        if (now >= p.until) act(async () => {
+          await setAvailability(true);
+          phase = { kind: 'idle', follower: null, parkedUntil: 0 };
+        });
+        return;
+      case 'idle':
+        if (rng.chance((ctx.offlineChancePerMinute * seconds) / 60)) {
+          act(async () => {
+            await setAvailability(false);
+            if (phase.kind !== 'idle') return;
+            phase = { kind: 'offline', until: now + rng.between(60_000, 300_000) };
+            buffer.length = 0;
+          });
+        } else if ((!p.follower || p.follower.arrived) && now >= p.parkedUntil) {
+          // Idle drivers cruise a few blocks or wait at the kerb, as real ones do between fares.
+          if (rng.chance(0.4)) phase = { kind: 'idle', follower: null, parkedUntil: now + rng.between(20_000, 90_000) };
+          else {
+            const r = rng.between(300, 1500) / 111_320;
+            const a = rng.between(0, 2 * Math.PI);
+            const near = { lat: motion.position.lat + r * Math.sin(a), lng: motion.position.lng + r * Math.cos(a) };
+            phase = { kind: 'idle', follower: drive(streetPointNear(ctx.graph, near, rng)), parkedUntil: 0 };
+          }
+        }
+        return;
+      case 'to_pickup':
+        if (p.follower.arrived) act(async () => {
+          await session.call('POST', `/v1/rides/${encodeURIComponent(p.job.rideId)}/arrive`);
+          if (phase === p) phase = { kind: 'boarding', job: p.job, until: now + rng.between(5_000, 20_000) };
+        }, jobFailed(p.job));
+        return;
+      case 'boarding':
+        if (now >= p.until) act(async () => {
+          await session.call('POST', `/v1/rides/${encodeURIComponent(p.job.rideId)}/start`);
+          if (phase === p) phase = { kind: 'on_trip', job: p.job, follower: drive(p.job.dropoff) };
+        }, jobFailed(p.job));
+        return;
+      case 'on_trip':
+        if (p.follower.arrived) act(async () => {
+          await session.call('POST', `/v1/rides/${encodeURIComponent(p.job.rideId)}/complete`);
+          ctx.stats.count('ridesCompleted');
+          ctx.onRideStatus(p.job.rideId, 'completed');
+          if (phase === p) finishJob(p.job.rideId);
+        }, jobFailed(p.job));
+        return;
+      case 'accepting':
+        return;
+    }
+  };
+
+  const flush = (now: number) => {
+    nextFlush = now + rng.between(2_000, 3_000);
+    if (posting || phase.kind === 'offline' || buffer.length === 0 || ctx.congested()) return;
+    const points = buffer.splice(0, MAX_BATCH);
+    posting = true;
+    session
+      .call<{ accepted?: number; rejected?: number }>('POST', '/v1/drivers/me/locations', { points })
+      .then((res) => {
+        ctx.stats.count('locationsSent', typeof res?.accepted === 'number' ? res.accepted : points.length);
+        if (typeof res?.rejected === 'number') ctx.stats.count('locationsRejected', res.rejected);
+      })
+      .catch((err: unknown) => {
+        // Keep what the server never saw; drop what it refused as invalid.
+        if (err instanceof ApiError && err.status !== 0 && err.status !== 429 && err.status < 500) return;
+        buffer.unshift(...points);
+        if (buffer.length > MAX_BATCH) buffer.splice(0, buffer.length - MAX_BATCH);
+      })
+      .finally(() => (posting = false));
+  };
+
+  const onOffer = (m: StreamMessage) => {
+    const rideId = m.rideId;
+    const pickup = m.pickup as LatLng | undefined;
+    const dropoff = m.dropoff as LatLng | undefined;
+    if (typeof rideId !== 'string' || !pickup || !dropoff || !isLatLng(pickup) || !isLatLng(dropoff)) return;
+    ctx.stats.count('offersReceived');
+    const path = `/v1/rides/${encodeURIComponent(rideId)}`;
+    const expiresAt = typeof m.expiresAt === 'string' || typeof m.expiresAt === 'number' ? new Date(m.expiresAt).getTime() : NaN;
+    const window = Number.isFinite(expiresAt) ? Math.max(0, expiresAt - Date.now() - 500) : 3_000;
+    const think = Math.min(window, rng.between(800, 3_000));
+    if (phase.kind !== 'idle' || busy || !rng.chance(ctx.acceptProbability)) {
+      ctx.stats.count('offersDeclined');
+      later(think, () => void session.call('POST', `${path}/decline`).catch(() => {}));
+      return;
+    }
+    phase = { kind: 'accepting', rideId };
+    later(think, () =>
+      act(
+        async () => {
+          await session.call('POST', `${path}/accept`);
+          ctx.stats.count('offersAccepted');
+          ctx.onRideStatus(rideId, 'accepted');
+          stream?.send({ type: 'subscribe', rideId });
+          phase = { kind: 'to_pickup', job: { rideId, pickup, dropoff, failures: 0 }, follower: drive(pickup) };
+        },
+        () => (phase = { kind: 'idle', follower: null, parkedUntil: 0 }),
+      ),
+    );
+  };
+
+  const onMessage = (m: StreamMessage) => {
+    if (m.type === 'ride.offer') return onOffer(m);
+    if (m.type !== 'ride.status' || typeof m.rideId !== 'string' || typeof m.status !== 'string') return;
+    ctx.onRideStatus(m.rideId, m.status);
+    if ((m.status === 'cancelled' || m.status === 'unmatched') && currentJob()?.rideId === m.rideId) finishJob(m.rideId);
+  };
+
+  return {
+    get status(): DriverStatus {
+      return phase.kind === 'offline' ? 'offline' : phase.kind === 'idle' || phase.kind === 'accepting' ? 'available' : 'on_trip';
+    },
+    get connected() {
+      return stream?.connected ?? false;
+    },
+    async start() {
+      await setAvailability(true);
+      stream = openStream({
+        baseUrl: ctx.baseUrl,
+        token: () => session.token,
+        refreshToken: () => session.refresh(),
+        onMessage,
+        // After a reconnect, listen again to the ride in hand so a cancellation is not missed.
+        onOpen: () => {
+          const job = currentJob();
+          if (job) stream?.send({ type: 'subscribe', rideId: job.rideId });
+        },
+      });
+      nextFlush = Date.now() + rng.between(0, 3_000);
+    },
+    tick(now, seconds) {
+      if (stopped) return;
+      clock = now;
+      const p = phase;
+      motion = 'follower' in p && p.follower ? p.follower.advance(seconds) : { ...motion, speed: 0 };
+      if (p.kind !== 'offline') {
+        buffer.push(gpsFix(motion, rng, new Date()));
+        if (buffer.length > MAX_BATCH) buffer.shift();
+      }
+      if (!busy) decide(now, seconds);
+      // Posting follows the wall clock whatever the simulation speed: it is load on a real server.
+      if (Date.now() >= nextFlush) flush(Date.now());
+    },
+    async stop() {
+      stopped = true;
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      stream?.close();
+      if (phase.kind !== 'offline') await setAvailability(false).catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,234 @@
+import { randomBytes } from 'node:crypto';
+import { ApiError, createApiClient, createUser, openSession, type ApiClient, type RequestOptions, type Role, type UserSession } from './api-client.ts';
+import { createDriverAgent, type DriverAgent, type DriverContext } from './driver-agent.ts';
+import { createRandom } from './random.ts';
+import { createRiderPool } from './rider-pool.ts';
+import { randomStreetPoint } from './routing.ts';
+import { createStatsBook, formatStats, type FleetStats } from './stats.ts';
+import { generateStreets, type CityConfig, type StreetGraph } from './streets.ts';
+
+export interface Credentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+/** Accepts console and pino alike: only the message form is used. */
+export interface FleetLogger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface FleetOptions {
+  /** The server's own http(s) URL; the fleet speaks only the public HTTP/WS contract to it. */
+  readonly baseUrl: string;
+  readonly drivers: number;
+  readonly ridersPerMinute: number;
+  /** Admin access for creating the fleet's users: a token, or credentials to log in with. */
+  readonly adminToken?: string;
+  readonly credentials?: Credentials;
+  /** Existing accounts to use before creating any. */
+  readonly accounts?: { readonly drivers?: readonly Credentials[]; readonly riders?: readonly Credentials[] };
+  readonly seed?: number;
+  /** The city to drive in; ignored when `streets` is given. */
+  readonly city?: Partial<CityConfig>;
+  /** A graph already generated (say, the one the map draws), to drive on exactly the same streets. */
+  readonly streets?: StreetGraph;
+  readonly logger?: FleetLogger;
+  /** Share of offers accepted (default 0.9). */
+  readonly acceptProbability?: number;
+  /** Share of rides the rider cancels before the trip starts (default 0.05). */
+  readonly cancelProbability?: number;
+  /** Chance per minute that an idle driver goes offline for 1–5 minutes (default 0.03). */
+  readonly offlineChancePerMinute?: number;
+  /** Progress line every so often through `logger.info` (default 10 000 ms; 0 turns it off). */
+  readonly progressIntervalMs?: number;
+  /** Location posts are held back while this many requests are in flight (default 256). */
+  readonly maxInFlight?: number;
+  /** Drivers logging in at once during start-up (default 16). */
+  readonly startupConcurrency?: number;
+  /**
+   * Simulated driving seconds per real second (default 1). Above 1 trips finish sooner, for
+   * tests and quick demos, but reported speeds no longer match the distance between fixes.
+   */
+  readonly timeScale?: number;
+}
+
+export interface Fleet {
+  /** Resolves when every driver has started (or given up); rejects when admin access fails. */
+  readonly ready: Promise<void>;
+  stats(): FleetStats;
+  /** Stops ticking, takes drivers offline, closes sockets. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const silent: FleetLogger = { info: () => {}, warn: () => {}, error: () => {} };
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function check(options: FleetOptions) {
+  const count = (name: string, v: number) => {
+    if (!Number.isInteger(v) || v < 0) throw new RangeError(`${name} must be a whole number ≥ 0, got ${v}`);
+  };
+  count('drivers', options.drivers);
+  if (!(options.ridersPerMinute >= 0 && Number.isFinite(options.ridersPerMinute))) throw new RangeError(`ridersPerMinute must be ≥ 0, got ${options.ridersPerMinute}`);
+  if (options.timeScale !== undefined && !(options.timeScale > 0 && options.timeScale <= 100)) throw new RangeError(`timeScale must be in (0, 100], got ${options.timeScale}`);
+  for (const k of ['acceptProbability', 'cancelProbability', 'offlineChancePerMinute'] as const) {
+    const v = options[k];
+    if (v !== undefined && !(v >= 0 && v <= 1)) throw new RangeError(`${k} must be between 0 and 1, got ${v}`);
+  }
+  try {
+    new URL(options.baseUrl);
+  } catch {
+    throw new RangeError(`baseUrl is not a URL: ${options.baseUrl}`);
+  }
+}
+
+/**
+ * Starts a simulated fleet against a running server: drivers that go online, take offers,
+ * drive the streets and report GPS; riders who request and sometimes cancel. It runs in the
+ * background; failed calls are counted, never thrown.
+ */
+export function startFleet(options: FleetOptions): Fleet {
+  check(options);
+  const log = options.logger ?? silent;
+  const seed = options.seed ?? 42;
+  const rng = createRandom(seed);
+  const graph = options.streets ?? generateStreets(options.city);
+  const stats = createStatsBook(Date.now());
+  const maxInFlight = options.maxInFlight ?? 256;
+  const runId = randomBytes(4).toString('hex');
+  const password = randomBytes(12).toString('base64url');
+  const drivers: DriverAgent[] = [];
+  let inFlight = 0;
+  let stopping = false;
+  let driversFailed = 0;
+
+  const raw = createApiClient(options.baseUrl, { onOutcome: ({ ok, code }) => stats.request(ok, code) });
+  const api: ApiClient = {
+    baseUrl: raw.baseUrl,
+    request<T>(method: string, path: string, opts?: RequestOptions) {
+      inFlight++;
+      return raw.request<T>(method, path, opts).finally(() => inFlight--);
+    },
+  };
+
+  let adminToken: (() => string) | null = options.adminToken ? () => options.adminToken! : null;
+  const adminReady: Promise<void> = options.credentials
+    ? openSession(api, options.credentials.username, options.credentials.password).then((s) => void (adminToken = () => s.token))
+    : Promise.resolve();
+
+  /** The n-th account of a role: a given one if there is, else a new user the admin creates. */
+  const account = async (role: Role, n: number, given: readonly Credentials[] | undefined): Promise<UserSession> => {
+    const existing = given?.[n];
+    if (existing) return openSession(api, existing.username, existing.password);
+    if (!adminToken) throw new ApiError(0, 'NO_ADMIN', `no admin access to create a ${role}`);
+    const username = `sim${runId}${role[0]}${n - (given?.length ?? 0)}`;
+    await createUser(api, adminToken(), username, password, role).catch((err: unknown) => {
+      if (!(err instanceof ApiError && err.status === 409)) throw err;
+    });
+    return openSession(api, username, password);
+  };
+
+  const ctx: DriverContext = {
+    baseUrl: api.baseUrl,
+    graph,
+    stats,
+    acceptProbability: options.acceptProbability ?? 0.9,
+    offlineChancePerMinute: options.offlineChancePerMinute ?? 0.03,
+    congested: () => inFlight >= maxInFlight,
+    onRideStatus: (rideId, status) => riders.noteStatus(rideId, status),
+  };
+
+  let riderCount = 0;
+  const riders = createRiderPool({
+    graph,
+    stats,
+    rng: createRandom(seed ^ 0x5eed),
+    ridersPerMinute: options.ridersPerMinute,
+    cancelProbability: options.cancelProbability ?? 0.05,
+    maxRiders: Math.max(10, Math.ceil(options.ridersPerMinute * 15)),
+    runId,
+    newRider: async () => {
+      await adminReady;
+      if (stopping) return null;
+      const n = riderCount++;
+      return account('rider', n, options.accounts?.riders).catch((err: unknown) => {
+        if (n < 3) log.warn(`fleet: rider ${n} could not start: ${err instanceof Error ? err.message : err}`);
+        return null;
+      });
+    },
+  });
+
+  const startDriver = async (i: number) => {
+    for (let attempt = 1; !stopping; attempt++) {
+      try {
+        const session = await account('driver', i, options.accounts?.drivers);
+        const agent = createDriverAgent(session, ctx, createRandom(seed * 7919 + i + 1), randomStreetPoint(graph, rng));
+        await agent.start();
+        if (stopping) return void (await agent.stop());
+        drivers.push(agent);
+        return;
+      } catch (err) {
+        if (attempt >= 3) {
+          driversFailed++;
+          if (driversFailed <= 3) log.warn(`fleet: driver ${i} could not start: ${err instanceof Error ? err.message : err}`);
+          return;
+        }
+        await sleep(1_000 * attempt);
+      }
+    }
+  };
+
+  const ready = adminReady.then(async () => {
+    let next = 0;
+    const worker = async () => {
+      while (!stopping && next < options.drivers) await startDriver(next++);
+    };
+    await Promise.all(Array.from({ length: Math.min(options.startupConcurrency ?? 16, options.drivers) }, worker));
+    if (!stopping) log.info(`fleet: ${drivers.length}/${options.drivers} drivers started (run ${runId})`);
+  });
+  ready.catch((err: unknown) => log.error(`fleet: cannot log in as admin: ${err instanceof Error ? err.message : err}`));
+
+  const timeScale = options.timeScale ?? 1;
+  let last = Date.now();
+  let simulated = last;
+  const ticker = setInterval(() => {
+    const now = Date.now();
+    const seconds = Math.min(5, (now - last) / 1000);
+    last = now;
+    simulated += seconds * timeScale * 1000;
+    for (const d of drivers) d.tick(simulated, seconds * timeScale);
+    riders.tick(now, seconds);
+    stats.sample(now);
+  }, 1_000);
+  const progressEvery = options.progressIntervalMs ?? 10_000;
+  const progress = progressEvery > 0 ? setInterval(() => log.info(`fleet: ${formatStats(snapshot())}`), progressEvery) : null;
+
+  const snapshot = () => {
+    let online = 0;
+    let onTrip = 0;
+    let sockets = 0;
+    for (const d of drivers) {
+      if (d.status !== 'offline') online++;
+      if (d.status === 'on_trip') onTrip++;
+      if (d.connected) sockets++;
+    }
+    return stats.snapshot({ driversTotal: options.drivers, driversReady: drivers.length, driversOnline: online, driversOnTrip: onTrip, socketsConnected: sockets, riders: riders.size });
+  };
+
+  let stopped: Promise<void> | null = null;
+  return {
+    ready,
+    stats: snapshot,
+    stop() {
+      stopped ??= (async () => {
+        stopping = true;
+        clearInterval(ticker);
+        if (progress) clearInterval(progress);
+        await Promise.race([Promise.all(drivers.map((d) => d.stop())), sleep(5_000)]);
+        for (let waited = 0; inFlight > 0 && waited < 3_000; waited += 50) await sleep(50);
+      })();
+      return stopped;
+    },
+  };
+}

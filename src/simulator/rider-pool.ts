@@ -1,0 +1,177 @@
+import { distanceMeters, type LatLng } from '../../domain/geo.ts';
+import { ApiError, FINISHED, type RideView, type UserSession } from './api-client.ts';
+import type { Random } from './random.ts';
+import { randomStreetPoint, streetPointNear } from './routing.ts';
+import type { StatsBook } from './stats.ts';
+import type { StreetGraph } from './streets.ts';
+
+export interface RiderPoolOptions {
+  readonly graph: StreetGraph;
+  readonly stats: StatsBook;
+  readonly rng: Random;
+  readonly ridersPerMinute: number;
+  readonly cancelProbability: number;
+  /** Makes (or reuses) one more rider account; null when none can be had. */
+  newRider(): Promise<UserSession | null>;
+  readonly maxRiders: number;
+  /** Prefix for Idempotency-Key values, unique per run. */
+  readonly runId: string;
+}
+
+export interface RiderPool {
+  readonly size: number;
+  tick(now: number, seconds: number): void;
+  /** A status seen elsewhere (by a driver), which spares the rider a poll. */
+  noteStatus(rideId: string, status: string): void;
+}
+
+interface ActiveRide {
+  readonly rideId: string;
+  status: string;
+  lastNewsAt: number;
+  cancelAt: number | null;
+}
+
+interface Rider {
+  readonly session: UserSession;
+  ride: ActiveRide | null;
+  busy: boolean;
+  /** After a 409 RIDE_IN_PROGRESS for a ride we lost track of, the rider sits out a while. */
+  restUntil: number;
+  requests: number;
+}
+
+/** Without news for this long, a rider asks the server how the ride is going. */
+const POLL_AFTER_MS = 20_000;
+
+/** Where people are: a few busy places (stations, the old town) and a thinner spread everywhere else. */
+function demandModel(graph: StreetGraph, rng: Random) {
+  const hotspots = Array.from({ length: 4 }, () => ({ at: randomStreetPoint(graph, rng), spread: rng.between(250, 600) }));
+  const around = (p: LatLng, metres: number): LatLng => {
+    const north = (rng.gaussian() * metres) / 111_320;
+    const east = (rng.gaussian() * metres) / (111_320 * Math.cos((p.lat * Math.PI) / 180));
+    return streetPointNear(graph, { lat: p.lat + north, lng: p.lng + east }, rng);
+  };
+  const somewhere = () => {
+    if (!rng.chance(0.65)) return randomStreetPoint(graph, rng);
+    const h = rng.pick(hotspots);
+    return around(h.at, h.spread);
+  };
+  return {
+    pickup: somewhere,
+    /** A dropoff 800 m – 4.5 km away, so trips are a few minutes, not the whole city. */
+    dropoff(pickup: LatLng): LatLng {
+      let best = somewhere();
+      for (let i = 0; i < 12; i++) {
+        const d = distanceMeters(pickup, best);
+        if (d >= 800 && d <= 4_500) return best;
+        best = somewhere();
+      }
+      return best;
+    },
+  };
+}
+
+export function createRiderPool(opts: RiderPoolOptions): RiderPool {
+  const { rng, stats } = opts;
+  const riders: Rider[] = [];
+  const byRide = new Map<string, Rider>();
+  const demand = demandModel(opts.graph, rng);
+  let creating = 0;
+  let owed = 0;
+
+  const settle = (rider: Rider, status: string, now: number) => {
+    const ride = rider.ride;
+    if (!ride) return;
+    ride.lastNewsAt = now;
+    if (ride.status === status) return;
+    ride.status = status;
+    if (!FINISHED.has(status)) return;
+    if (status === 'unmatched') stats.count('ridesUnmatched');
+    byRide.delete(ride.rideId);
+    rider.ride = null;
+  };
+
+  const request = (rider: Rider, now: number) => {
+    const pickup = demand.pickup();
+    const dropoff = demand.dropoff(pickup);
+    rider.busy = true;
+    const key = `${opts.runId}-${riders.indexOf(rider)}-${++rider.requests}`;
+    rider.session
+      .call<{ rideId: string; status: string }>('POST', '/v1/rides', { pickup, dropoff }, { 'idempotency-key': key })
+      .then(({ rideId, status }) => {
+        stats.count('ridesRequested');
+        const cancelAt = rng.chance(opts.cancelProbability) ? now + rng.between(5_000, 90_000) : null;
+        rider.ride = { rideId, status, lastNewsAt: now, cancelAt };
+        byRide.set(rideId, rider);
+      })
+      .catch((err: unknown) => {
+        if (err instanceof ApiError && err.code === 'RIDE_IN_PROGRESS') rider.restUntil = now + 120_000;
+      })
+      .finally(() => (rider.busy = false));
+  };
+
+  const cancel = (rider: Rider, ride: ActiveRide, now: number) => {
+    ride.cancelAt = null;
+    rider.busy = true;
+    rider.session
+      .call('POST', `/v1/rides/${encodeURIComponent(ride.rideId)}/cancel`, { reason: 'changed my mind' })
+      .then(() => {
+        stats.count('ridesCancelled');
+        settle(rider, 'cancelled', now);
+      })
+      .catch(() => {})
+      .finally(() => (rider.busy = false));
+  };
+
+  const poll = (rider: Rider, ride: ActiveRide, now: number) => {
+    rider.busy = true;
+    ride.lastNewsAt = now;
+    rider.session
+      .call<RideView>('GET', `/v1/rides/${encodeURIComponent(ride.rideId)}`)
+      .then((view) => settle(rider, view.status, Date.now()))
+      .catch((err: unknown) => {
+        if (err instanceof ApiError && (err.status === 404 || err.status === 403)) settle(rider, 'cancelled', Date.now());
+      })
+      .finally(() => (rider.busy = false));
+  };
+
+  const grow = () => {
+    creating++;
+    opts
+      .newRider()
+      .then((session) => {
+        if (session) riders.push({ session, ride: null, busy: false, restUntil: 0, requests: 0 });
+      })
+      .catch(() => {})
+      .finally(() => creating--);
+  };
+
+  return {
+    get size() {
+      return riders.length;
+    },
+    tick(now, seconds) {
+      // Requests arrive as a Poisson process; ones that find no free rider wait (a few at most).
+      owed = Math.min(owed + rng.poisson((opts.ridersPerMinute * seconds) / 60), 20);
+      for (const rider of riders) {
+        if (rider.busy) continue;
+        const ride = rider.ride;
+        if (ride) {
+          const cancellable = ride.status === 'requested' || ride.status === 'offered' || ride.status === 'accepted' || ride.status === 'arrived';
+          if (ride.cancelAt !== null && now >= ride.cancelAt && cancellable) cancel(rider, ride, now);
+          else if (now - ride.lastNewsAt > POLL_AFTER_MS) poll(rider, ride, now);
+        } else if (owed > 0 && now >= rider.restUntil) {
+          owed--;
+          request(rider, now);
+        }
+      }
+      // New riders sign up while demand outruns the ones we have, a few at a time.
+      while (owed > creating && creating < 4 && riders.length + creating < opts.maxRiders) grow();
+    },
+    noteStatus(rideId, status) {
+      const rider = byRide.get(rideId);
+      if (rider) settle(rider, status, Date.now());
+    },
+  };
+}

@@ -1,0 +1,158 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getRedisEventLog, type RedisEventLog, type RedisEventLogOptions } from '../adapters/redis/event-log.ts';
+import type { Recorded } from '../domain/ports/event-log.ts';
+import { eventLogContract } from './contract/event-log.contract.ts';
+import { startRedis, type RedisServer } from './support/redis.ts';
+import { sleep, waitFor } from './support/wait.ts';
+
+let server: RedisServer;
+let counter = 0;
+const warnings: unknown[] = [];
+const logger = { warn: (o: unknown) => void warnings.push(o), error: (o: unknown) => void warnings.push(o) };
+
+beforeAll(async () => {
+  server = await startRedis({ aof: true });
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+const makeLog = (extra: Partial<RedisEventLogOptions> = {}): RedisEventLog =>
+  getRedisEventLog({ url: server.url, prefix: `t${++counter}:`, claimIdleMs: 300, blockMs: 1_000, logger, ...extra });
+
+eventLogContract('redis', async () => makeLog(), { settleMs: 400 });
+
+describe('redis event log specifics', () => {
+  const nOf = (e: Recorded) => (e.data as { n: number }).n;
+  const gps = (n: number) => ({ type: 'DriverLocationReported', data: { n, lat: 52.5, lng: 13.4 } });
+  let plain: Redis;
+  beforeAll(() => {
+    plain = new Redis(server.url, { protocol: 2 });
+  });
+  afterAll(() => plain.disconnect());
+
+  it('trims a stream to about maxLength (MAXLEN ~) and keeps GPS points versionless', async () => {
+    const log = makeLog({ maxLength: { 'driver-locations': 50 } });
+    const prefix = `t${counter}:`;
+    try {
+      for (let n = 1; n <= 600; n += 10) await log.append('driver-locations', 'd_1', Array.from({ length: 10 }, (_, i) => gps(n + i)));
+      const [one] = await log.append('driver-locations', 'd_1', [gps(601)]);
+      expect(one!.metadata.version).toBe(0);
+      const len = await plain.xlen(`${prefix}{driver-locations}`);
+      // Approximate trimming drops whole radix-tree nodes (100 entries by default).
+      expect(len).toBeGreaterThanOrEqual(50);
+      expect(len).toBeLessThanOrEqual(50 + 100);
+      const kept = await log.read('driver-locations');
+      expect(kept.length).toBe(len);
+      expect(nOf(kept.at(-1)!)).toBe(601);
+      expect(await log.readKey('driver-locations', 'd_1')).toEqual([]);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('keeps entity histories whole when the stream itself is trimmed', async () => {
+    const log = makeLog({ maxLength: { rides: 1 } });
+    try {
+      for (let v = 0; v < 300; v++) await log.append('rides', 'r_1', [{ type: 'Numbered', data: { n: v + 1 } }], { expectedVersion: v });
+      expect((await log.read('rides')).length).toBeLessThan(300);
+      const history = await log.readKey('rides', 'r_1');
+      expect(history.map((e) => e.metadata.version)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('sets an event aside as a dead letter after maxDeliveries and moves on', async () => {
+    const log = makeLog({ maxDeliveries: 3 });
+    const prefix = `t${counter}:`;
+    const attempts: number[] = [];
+    const handled: number[] = [];
+    const sub = await log.subscribe('rides', {
+      group: 'poisoned',
+      consumer: 'c1',
+      handler: async (e) => {
+        if (nOf(e) === 2) {
+          attempts.push(2);
+          throw new Error('poison');
+        }
+        handled.push(nOf(e));
+      },
+    });
+    try {
+      for (let n = 1; n <= 3; n++) await log.append('rides', 'r_1', [{ type: 'Numbered', data: { n } }]);
+      await waitFor(() => handled.includes(3), 'the event after the poison one', 10_000);
+      expect(attempts).toHaveLength(3);
+      expect(handled).toEqual([1, 3]);
+      expect(log.deadLetterCount()).toBe(1);
+      const dead = (await plain.xrange(`${prefix}{rides}:dead`, '-', '+')) as [string, string[]][];
+      expect(dead).toHaveLength(1);
+      const fields = dead[0]![1];
+      expect(JSON.parse(fields[fields.indexOf('data') + 1]!)).toEqual({ n: 2 });
+      expect(fields[fields.indexOf('group') + 1]).toBe('poisoned');
+      expect(await plain.call('XPENDING', `${prefix}{rides}`, 'poisoned')).toEqual([0, null, null, null]);
+    } finally {
+      await sub.close();
+      await log.close();
+    }
+  });
+
+  it('writes entries that a plain XRANGE (as redis-cli) shows as readable fields and JSON', async () => {
+    const log = makeLog();
+    const prefix = `t${counter}:`;
+    try {
+      const [e] = await log.append('rides', 'r_9', [{ type: 'RideRequested', data: { riderId: 'u_1', pickup: { lat: 1.5, lng: 2 } } }], { expectedVersion: 0 });
+      const entries = (await plain.xrange(`${prefix}{rides}`, '-', '+')) as [string, string[]][];
+      expect(entries).toHaveLength(1);
+      const [id, fields] = entries[0]!;
+      expect(id).toBe(e!.metadata.position);
+      const f = Object.fromEntries(fields.map((v, i, a) => (i % 2 === 0 ? [v, a[i + 1]] : null)).filter((x) => x !== null));
+      expect(f).toMatchObject({ type: 'RideRequested', key: 'r_9', version: '1', recordedAtMs: String(e!.metadata.recordedAtMs) });
+      expect(JSON.parse(f.data!)).toEqual({ riderId: 'u_1', pickup: { lat: 1.5, lng: 2 } });
+      expect(Math.abs(e!.metadata.recordedAtMs - Date.now())).toBeLessThan(60_000);
+      expect(await plain.hget(`${prefix}{rides}:v`, 'r_9')).toBe('1');
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('delivers everything appended before and after a redis-server restart (AOF), losing nothing', async () => {
+    const log = makeLog();
+    const seen = new Set<number>();
+    // A slow handler, so the restart lands while entries are read but not yet acknowledged.
+    const handler = async (e: Recorded) => {
+      await sleep(15);
+      seen.add(nOf(e));
+    };
+    const sub = await log.subscribe('rides', { group: 'survivor', consumer: 'c1', handler });
+    try {
+      for (let n = 1; n <= 20; n++) await log.append('rides', `r_${n % 3}`, [{ type: 'Numbered', data: { n } }]);
+      await waitFor(() => seen.size >= 5, 'some events before the restart', 10_000);
+      await server.restart();
+      expect(seen.size).toBeLessThan(20);
+      await waitFor(() => log.ping(), 'the log to reconnect', 15_000, 100);
+      for (let n = 21; n <= 40; n++) await log.append('rides', `r_${n % 3}`, [{ type: 'Numbered', data: { n } }]);
+      await waitFor(() => seen.size >= 40, 'all 40 events after the restart', 20_000);
+      expect([...seen].sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+      expect((await log.read('rides')).map(nOf)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    } finally {
+      await sub.close();
+      await log.close();
+    }
+  });
+
+  it('answers ping false while redis is down, true again once it is back', async () => {
+    const log = makeLog();
+    try {
+      expect(await log.ping()).toBe(true);
+      await server.kill();
+      await waitFor(async () => !(await log.ping()), 'ping to report the outage', 5_000, 50);
+      await server.start();
+      await waitFor(() => log.ping(), 'ping to recover', 15_000, 100);
+      await sleep(50);
+    } finally {
+      await log.close();
+    }
+  });
+});
