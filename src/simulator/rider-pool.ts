@@ -46,12 +46,28 @@ const POLL_AFTER_MS = 20_000;
 
 /** Where people are: a few busy places (stations, the old town) and a thinner spread everywhere else. */
 function demandModel(graph: StreetGraph, rng: Random) {
-  const hotspots = Array.from({ length: 4 }, () => ({ at: randomStreetPoint(graph, rng), spread: rng.between(250, 600) }));
-  const around = (p: LatLng, metres: number): LatLng => {
-    const north = (rng.gaussian() * metres) / 111_320;
-    const east = (rng.gaussian() * metres) / (111_320 * Math.cos((p.lat * Math.PI) / 180));
-    return streetPointNear(graph, { lat: p.lat + north, lng: p.lng + east }, rng);
+  const lats = graph.nodes.map((n) => n.lat);
+  const lngs = graph.nodes.map((n) => n.lng);
+  const [south, north, west, east] = [Math.min(...lats), Math.max(...lats), Math.min(...lngs), Math.max(...lngs)];
+  /** Inside the city, `margin` (a share of its size) away from the edge. */
+  const inside = (p: LatLng, margin: number) =>
+    p.lat >= south + (north - south) * margin && p.lat <= north - (north - south) * margin &&
+    p.lng >= west + (east - west) * margin && p.lng <= east - (east - west) * margin;
+  const sample = (draw: () => LatLng, margin: number) => {
+    for (let i = 0; i < 10; i++) {
+      const p = draw();
+      if (inside(p, margin)) return p;
+    }
+    return randomStreetPoint(graph, rng);
   };
+  const hotspots = Array.from({ length: 4 }, () => ({ at: sample(() => randomStreetPoint(graph, rng), 0.2), spread: rng.between(250, 600) }));
+  // Points that would fall outside the box are drawn again rather than piling up on its edge.
+  const around = (p: LatLng, metres: number): LatLng =>
+    sample(() => {
+      const dNorth = (rng.gaussian() * metres) / 111_320;
+      const dEast = (rng.gaussian() * metres) / (111_320 * Math.cos((p.lat * Math.PI) / 180));
+      return streetPointNear(graph, { lat: p.lat + dNorth, lng: p.lng + dEast }, rng);
+    }, 0.01);
   const somewhere = () => {
     if (!rng.chance(0.65)) return randomStreetPoint(graph, rng);
     const h = rng.pick(hotspots);

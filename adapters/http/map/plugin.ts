@@ -3,7 +3,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { errorBody } from '../errors.ts';
-import { errors } from '../schemas.ts';
+import { ErrorBody } from '../schemas.ts';
 import { loadMapAssets, type Asset } from './assets.ts';
 
 const StreetFeatureCollection = Type.Object({
@@ -87,7 +87,7 @@ export const mapPlugin = fp(
         schema: {
           hide: true,
           params: Type.Object({ '*': Type.String({ maxLength: 200 }) }),
-          response: { 200: Type.String(), 304: Type.Null(), ...errors(404) },
+          response: { 200: Type.String(), 304: Type.Null(), 404: ErrorBody },
         },
       },
       (request, reply) => {

@@ -1,0 +1,71 @@
+import fastifyRateLimit from '@fastify/rate-limit';
+import fastifyWebsocket from '@fastify/websocket';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Accounts } from '../../src/app/accounts.ts';
+import type { Ridecast } from '../../src/app/ridecast.ts';
+import { authPlugin } from './auth.ts';
+import { installErrorHandling } from './errors.ts';
+import { authRoutes } from './routes/auth.ts';
+import { driverRoutes } from './routes/drivers.ts';
+import { opsRoutes } from './routes/ops.ts';
+import { rideRoutes } from './routes/rides.ts';
+import { streamRoute, type StreamOptions } from './stream.ts';
+
+export interface AppDeps {
+  readonly ridecast: Ridecast;
+  readonly accounts: Accounts;
+  readonly registry: Registry;
+  readonly jwtSecret: string;
+  readonly tokenTtlSeconds?: number;
+  readonly readiness: Record<string, () => Promise<boolean>>;
+  readonly fleetSnapshot: StreamOptions['fleetSnapshot'];
+  readonly maxSocketsPerUser?: number;
+  readonly socketMessagesPerSecond?: number;
+  readonly bodyLimitBytes?: number;
+  /** Requests per user (or per address, before login) per minute; over it, 429 with Retry-After. */
+  readonly rateLimitPerMinute?: number;
+  /** Extra plugins (the live map) registered after the API. */
+  readonly plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
+  readonly fastify?: FastifyServerOptions;
+}
+
+/** Builds the HTTP + WebSocket app without listening: tests `inject`, the server entry `listen`s. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const tokenTtl = deps.tokenTtlSeconds ?? 3600;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: deps.bodyLimitBytes ?? 64 * 1024,
+    ...deps.fastify,
+  });
+  installErrorHandling(app);
+  await app.register(authPlugin, { secret: deps.jwtSecret, expiresInSeconds: tokenTtl });
+  await app.register(fastifyRateLimit, {
+    max: deps.rateLimitPerMinute ?? 1_200,
+    timeWindow: 60_000,
+    // Per user when a valid token names one (verified, so a forged token cannot drain someone else's bucket).
+    keyGenerator: (request) => {
+      const header = request.headers.authorization;
+      try {
+        if (header?.startsWith('Bearer ')) return `user:${app.jwt.verify<{ sub: string }>(header.slice(7)).sub}`;
+      } catch {
+        // an invalid token is answered 401 by the route; it counts against the sender's address
+      }
+      return `ip:${request.ip}`;
+    },
+    allowList: (request) => request.url === '/healthz' || request.url === '/readyz' || request.url === '/metrics',
+  });
+  await app.register(fastifyWebsocket, { options: { maxPayload: 16 * 1024 } });
+  authRoutes(app, { accounts: deps.accounts, expiresIn: tokenTtl });
+  rideRoutes(app, { ridecast: deps.ridecast, shareTtlSeconds: 6 * 3600 });
+  driverRoutes(app, { ridecast: deps.ridecast });
+  opsRoutes(app, { checks: deps.readiness, registry: deps.registry });
+  streamRoute(app, {
+    ridecast: deps.ridecast,
+    maxSocketsPerUser: deps.maxSocketsPerUser ?? 20,
+    messagesPerSecond: deps.socketMessagesPerSecond ?? 50,
+    fleetSnapshot: deps.fleetSnapshot,
+  });
+  for (const plugin of deps.plugins ?? []) await plugin(app);
+  return app;
+}

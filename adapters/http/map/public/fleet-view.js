@@ -1,0 +1,167 @@
+// Drivers, active rides and demand on the map, fed by the stream. Positions are applied once
+// per animation frame: hundreds of drivers report every few seconds and the map only needs
+// the latest point of each.
+
+const COLORS = { available: '#16a34a', on_trip: '#2563eb', offline: '#9aa5b1', pickup: '#f59e0b', dropoff: '#dc2626' };
+const FINISHED = new Set(['completed', 'cancelled', 'unmatched']);
+const SILENT_DRIVER_MS = 120_000;
+const DEMAND_WINDOW_MS = 15 * 60_000;
+const MAX_PATH = 1000;
+
+const isPoint = (p) => p && Number.isFinite(p.lat) && Number.isFinite(p.lng);
+
+export function createFleetView(map, { fetchRide }) {
+  const renderer = L.canvas({ padding: 0.2 });
+  const layers = {
+    heat: L.heatLayer([], { radius: 22, blur: 18, maxZoom: 16, minOpacity: 0.25 }),
+    rides: L.layerGroup(),
+    drivers: L.layerGroup(),
+  };
+  for (const layer of Object.values(layers)) layer.addTo(map);
+
+  const drivers = new Map(); // driverId → { marker, status, heardAt }
+  const rides = new Map(); // rideId → { status, driverId, pickup, dropoff, markers: [], path }
+  const pending = new Map(); // driverId → latest message, applied on the next frame
+  let demand = []; // [{ lat, lng, at }]
+  let frame = 0;
+
+  const driverStyle = (status) => ({
+    radius: status === 'on_trip' ? 6 : 5,
+    color: '#fff',
+    weight: 1.5,
+    fillColor: COLORS[status] ?? COLORS.available,
+    fillOpacity: status === 'offline' ? 0.45 : 0.95,
+  });
+
+  const placeDriver = (driverId, lat, lng, status) => {
+    let d = drivers.get(driverId);
+    if (!d) {
+      const marker = L.circleMarker([lat, lng], { renderer, ...driverStyle(status) }).bindTooltip(driverId);
+      d = { marker, status };
+      drivers.set(driverId, d);
+      layers.drivers.addLayer(marker);
+    } else {
+      d.marker.setLatLng([lat, lng]);
+      if (d.status !== status) d.marker.setStyle(driverStyle(status));
+    }
+    d.status = status;
+    d.heardAt = Date.now();
+  };
+
+  const setDriverStatus = (driverId, status) => {
+    const d = drivers.get(driverId);
+    if (d && d.status !== status) {
+      d.status = status;
+      d.marker.setStyle(driverStyle(status));
+    }
+  };
+
+  const flush = () => {
+    frame = 0;
+    for (const m of pending.values()) {
+      const ride = m.rideId ? rides.get(m.rideId) : null;
+      placeDriver(m.driverId, m.lat, m.lng, m.rideId ? 'on_trip' : drivers.get(m.driverId)?.status === 'offline' ? 'offline' : 'available');
+      if (ride?.path && ride.path.getLatLngs().length < MAX_PATH) ride.path.addLatLng([m.lat, m.lng]);
+    }
+    pending.clear();
+  };
+
+  const addDemand = (p, at = Date.now()) => {
+    demand.push({ lat: p.lat, lng: p.lng, at });
+    layers.heat.addLatLng([p.lat, p.lng]);
+  };
+
+  const drawRide = (ride) => {
+    if (ride.markers.length || !isPoint(ride.pickup) || !isPoint(ride.dropoff)) return;
+    ride.line = L.polyline([ride.pickup, ride.dropoff], { renderer, color: '#334155', weight: 1, dashArray: '3 6', opacity: 0.3, interactive: false });
+    ride.path = L.polyline([], { renderer, color: COLORS.on_trip, weight: 3, opacity: 0.75, interactive: false });
+    ride.markers = [
+      L.circleMarker(ride.pickup, { renderer, radius: 4, color: COLORS.pickup, weight: 2, fillColor: '#fff', fillOpacity: 1 }).bindTooltip(`pickup ${ride.rideId}`),
+      L.circleMarker(ride.dropoff, { renderer, radius: 4, color: COLORS.dropoff, weight: 2, fillColor: '#fff', fillOpacity: 1 }).bindTooltip(`dropoff ${ride.rideId}`),
+    ];
+    for (const layer of [ride.line, ride.path, ...ride.markers]) layers.rides.addLayer(layer);
+  };
+
+  const removeRide = (rideId) => {
+    const ride = rides.get(rideId);
+    if (!ride) return;
+    for (const layer of [ride.line, ride.path, ...ride.markers]) if (layer) layers.rides.removeLayer(layer);
+    rides.delete(rideId);
+  };
+
+  const upsertRide = (r) => {
+    let ride = rides.get(r.rideId);
+    if (!ride) {
+      ride = { rideId: r.rideId, status: r.status, driverId: null, pickup: null, dropoff: null, markers: [] };
+      rides.set(r.rideId, ride);
+    }
+    ride.status = r.status ?? ride.status;
+    if (r.driverId !== undefined) ride.driverId = r.driverId;
+    if (isPoint(r.pickup)) ride.pickup = r.pickup;
+    if (isPoint(r.dropoff)) ride.dropoff = r.dropoff;
+    drawRide(ride);
+    return ride;
+  };
+
+  // Drivers that went quiet have logged off or lost signal: stop showing them as available.
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const [driverId, d] of drivers) {
+      if (now - d.heardAt > SILENT_DRIVER_MS) {
+        layers.drivers.removeLayer(d.marker);
+        drivers.delete(driverId);
+      }
+    }
+    const cutoff = now - DEMAND_WINDOW_MS;
+    if (demand.length && demand[0].at < cutoff) {
+      demand = demand.filter((p) => p.at >= cutoff);
+      layers.heat.setLatLngs(demand.map((p) => [p.lat, p.lng]));
+    }
+  }, 10_000);
+
+  return {
+    layers,
+    snapshot(message) {
+      for (const rideId of [...rides.keys()]) removeRide(rideId);
+      for (const d of message.drivers ?? []) if (isPoint(d)) placeDriver(d.driverId, d.lat, d.lng, d.status);
+      for (const r of message.rides ?? []) {
+        const ride = upsertRide(r);
+        if (isPoint(ride.pickup) && demand.length < 5000) addDemand(ride.pickup);
+      }
+    },
+    driverLocation(message) {
+      if (!isPoint(message) || typeof message.driverId !== 'string') return;
+      pending.set(message.driverId, message);
+      if (!frame) frame = requestAnimationFrame(flush);
+    },
+    rideStatus(message) {
+      if (typeof message.rideId !== 'string') return;
+      const ride = upsertRide(message);
+      if (message.status === 'requested' && isPoint(message.pickup) && !ride.counted) {
+        ride.counted = true;
+        addDemand(message.pickup);
+      }
+      if (ride.driverId) setDriverStatus(ride.driverId, FINISHED.has(ride.status) ? 'available' : 'on_trip');
+      if (FINISHED.has(ride.status)) setTimeout(() => rides.get(ride.rideId)?.status === ride.status && removeRide(ride.rideId), 4000);
+      else if (!isPoint(ride.pickup) && !ride.fetching) {
+        // The message did not say where: ask once for the ride view, which does.
+        ride.fetching = true;
+        fetchRide(ride.rideId).then((view) => view && upsertRide({ rideId: view.rideId, pickup: view.pickup, dropoff: view.dropoff }));
+      }
+    },
+    counts() {
+      let available = 0;
+      let onTrip = 0;
+      for (const d of drivers.values()) {
+        if (d.status === 'available') available++;
+        else if (d.status === 'on_trip') onTrip++;
+      }
+      return { available, onTrip, rides: rides.size, demand: demand.length };
+    },
+    clear() {
+      clearInterval(sweep);
+      if (frame) cancelAnimationFrame(frame);
+      for (const layer of Object.values(layers)) map.removeLayer(layer);
+    },
+  };
+}

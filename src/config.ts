@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Tariff } from '../domain/fare.ts';
+
+export interface Config {
+  port: number;
+  host: string;
+  transport: 'memory' | 'redis' | 'kafka';
+  redisUrl: string | null;
+  kafkaBrokers: string[];
+  readModel: 'memory' | 'mongo';
+  mongoUrl: string | null;
+  jwtSecret: string;
+  adminUsername: string;
+  adminPassword: string;
+  /** The embedded demo: generated secrets, demo users printed at start-up, simulator on. */
+  demo: boolean;
+  simulate: number;
+  ridersPerMinute: number;
+  logLevel: string;
+  tlsCert: string | null;
+  tlsKey: string | null;
+  instanceId: string;
+  streamPrefix: string;
+  tariff: Tariff;
+  offerTimeoutMs: number;
+  matchTimeoutMs: number;
+  locationRetention: number;
+  rideRetention: number;
+  serviceArea: string | null;
+  zones: string | null;
+  rateLimitPerMinute: number;
+}
+
+/** A setting that is missing or wrong: start-up stops with this one line. */
+export class ConfigError extends Error {}
+
+/** Reads and checks the environment. Throws ConfigError naming the first bad setting. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const str = (name: string, fallback?: string) => {
+    const v = env[name];
+    if (v !== undefined && v !== '') return v;
+    if (fallback === undefined) throw new ConfigError(`${name} is required`);
+    return fallback;
+  };
+  const int = (name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+    return n;
+  };
+  const num = (name: string, fallback: number) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < 0) throw new ConfigError(`${name} must be a non-negative number, got "${raw}"`);
+    return n;
+  };
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+    const v = str(name, fallback);
+    if (!allowed.includes(v as T)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${v}"`);
+    return v as T;
+  };
+
+  const transport = oneOf('TRANSPORT', ['memory', 'redis', 'kafka'] as const, 'memory');
+  const readModel = oneOf('READ_MODEL', ['memory', 'mongo'] as const, 'memory');
+  // The embedded default is a demo unless told otherwise; anything backed by real infrastructure is not.
+  const demo = env.DEMO !== undefined ? env.DEMO === '1' || env.DEMO === 'true' : transport === 'memory';
+  const jwtSecret = demo ? str('JWT_SECRET', randomBytes(32).toString('hex')) : str('JWT_SECRET');
+  if (jwtSecret.length < 16) throw new ConfigError('JWT_SECRET must be at least 16 characters');
+  const tlsCert = env.TLS_CERT || null;
+  const tlsKey = env.TLS_KEY || null;
+  if (!!tlsCert !== !!tlsKey) throw new ConfigError(`${tlsCert ? 'TLS_KEY' : 'TLS_CERT'} is required when the other TLS setting is set`);
+  const port = int('PORT', 3000, 0, 65535);
+
+  return {
+    port,
+    host: str('HOST', '127.0.0.1'),
+    transport,
+    redisUrl: transport === 'redis' ? str('REDIS_URL') : (env.REDIS_URL ?? null),
+    kafkaBrokers: transport === 'kafka' ? str('KAFKA_BROKERS').split(',').map((b) => b.trim()).filter(Boolean) : [],
+    readModel,
+    mongoUrl: readModel === 'mongo' ? str('MONGO_URL') : (env.MONGO_URL ?? null),
+    jwtSecret,
+    adminUsername: str('ADMIN_USERNAME', 'admin'),
+    adminPassword: demo ? str('ADMIN_PASSWORD', randomBytes(6).toString('hex')) : str('ADMIN_PASSWORD'),
+    demo,
+    simulate: int('SIMULATE', demo ? 40 : 0, 0, 100_000),
+    ridersPerMinute: int('RIDERS_PER_MINUTE', 20, 0, 100_000),
+    logLevel: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    tlsCert,
+    tlsKey,
+    instanceId: str('INSTANCE_ID', `${hostname()}-${port}-${process.pid}`),
+    streamPrefix: str('STREAM_PREFIX', 'ridecast:'),
+    tariff: {
+      currency: str('FARE_CURRENCY', 'EUR'),
+      base: num('FARE_BASE', 2.5),
+      perKm: num('FARE_PER_KM', 1.2),
+      perMinute: num('FARE_PER_MINUTE', 0.3),
+      minimum: num('FARE_MINIMUM', 5),
+    },
+    offerTimeoutMs: int('OFFER_TIMEOUT_MS', 15_000, 1_000),
+    matchTimeoutMs: int('MATCH_TIMEOUT_MS', 120_000, 1_000),
+    locationRetention: int('LOCATION_RETENTION', 1_000_000, 1_000),
+    rideRetention: int('RIDE_RETENTION', 10_000_000, 1_000),
+    serviceArea: env.SERVICE_AREA || null,
+    zones: env.ZONES || null,
+    rateLimitPerMinute: int('RATE_LIMIT_PER_MINUTE', 1_200, 1),
+  };
+}

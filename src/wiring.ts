@@ -1,0 +1,125 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { defaultMatchPolicy, type MatchPolicy } from '../domain/matching/policy.ts';
+import type { EventLog } from '../domain/ports/event-log.ts';
+import type { Claims } from '../domain/ports/claims.ts';
+import type { PaymentGateway } from '../domain/ports/payment.ts';
+import type { RideReadModel } from '../domain/ports/read-model.ts';
+import type { UserStore } from '../domain/ports/users.ts';
+import type { ArrivalRules } from '../domain/tracking/arrival.ts';
+import type { TrackingRules } from '../domain/tracking/clean.ts';
+import { buildApp } from '../adapters/http/app.ts';
+import { getInMemoryClaims } from '../adapters/memory/claims.ts';
+import { getInMemoryEventLog } from '../adapters/memory/event-log.ts';
+import { getInMemoryPaymentLedger } from '../adapters/memory/payment-ledger.ts';
+import { getInMemoryReadModel } from '../adapters/memory/read-model.ts';
+import { getInMemoryUserStore } from '../adapters/memory/users.ts';
+import { makeFleet } from '../projections/fleet/index.ts';
+import { makeAccounts } from './app/accounts.ts';
+import type { Context } from './app/context.ts';
+import { makeMetrics } from './app/metrics.ts';
+import { makeRidecast } from './app/ridecast.ts';
+import type { Config } from './config.ts';
+
+/** The ports a deployment provides; anything left out gets its embedded (in-memory) adapter. */
+export interface Infrastructure {
+  log?: EventLog;
+  claims?: Claims;
+  users?: UserStore;
+  readModel?: RideReadModel;
+  payments?: PaymentGateway;
+  /** Closes what the infrastructure opened (connections), after the app has stopped. */
+  close?: () => Promise<void>;
+}
+
+export interface Tuning {
+  matchPolicy?: Partial<MatchPolicy>;
+  trackingRules?: Partial<TrackingRules>;
+  arrivalRules?: Partial<ArrivalRules>;
+  retryMs?: number;
+  maxBufferedBytes?: number;
+  serviceArea?: (p: { lat: number; lng: number }) => boolean;
+  plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
+  now?: () => number;
+}
+
+export type Logger = Context['logger'];
+const quiet: Logger = { info() {}, warn() {}, error() {} };
+
+/** Wires one service instance from configuration and infrastructure. Starts consumers; does not listen. */
+export async function makeService(config: Config, infra: Infrastructure = {}, tuning: Tuning = {}, logger: Logger = quiet) {
+  const metrics = makeMetrics();
+  const log = infra.log ?? getInMemoryEventLog({ maxLength: { 'driver-locations': config.locationRetention } });
+  const readModel = infra.readModel ?? getInMemoryReadModel();
+  const payments = infra.payments ?? getInMemoryPaymentLedger();
+  const ctx: Context = {
+    log,
+    claims: infra.claims ?? getInMemoryClaims(),
+    readModel,
+    users: infra.users ?? getInMemoryUserStore(),
+    payments,
+    fleet: makeFleet(),
+    metrics,
+    tariff: config.tariff,
+    matchPolicy: { ...defaultMatchPolicy, offerTimeoutMs: config.offerTimeoutMs, ...tuning.matchPolicy },
+    now: tuning.now ?? Date.now,
+    newId: (prefix) => `${prefix}_${randomBytes(9).toString('base64url')}`,
+    logger,
+  };
+  const accounts = makeAccounts(ctx.users, ctx.newId);
+  const ridecast = makeRidecast(ctx, {
+    instanceId: config.instanceId,
+    localReadModel: !infra.readModel || config.readModel === 'memory',
+    matchTimeoutMs: config.matchTimeoutMs,
+    retryMs: tuning.retryMs ?? 1_000,
+    maxBufferedBytes: tuning.maxBufferedBytes ?? 1024 * 1024,
+    trackingRules: tuning.trackingRules,
+    arrivalRules: tuning.arrivalRules,
+    serviceArea: tuning.serviceArea,
+  });
+  await ridecast.start();
+  await accounts.ensure(config.adminUsername, config.adminPassword, 'admin');
+
+  const app = await buildApp({
+    ridecast,
+    accounts,
+    registry: metrics.registry,
+    jwtSecret: config.jwtSecret,
+    readiness: { log: () => log.ping(), readModel: async () => true },
+    rateLimitPerMinute: config.rateLimitPerMinute,
+    fleetSnapshot: async () => fleetSnapshot(ctx, ridecast),
+    plugins: tuning.plugins,
+    fastify: config.tlsCert && config.tlsKey ? { https: { cert: config.tlsCert, key: config.tlsKey } } as never : undefined,
+  });
+
+  return {
+    app,
+    ctx,
+    ridecast,
+    accounts,
+    payments,
+    /** Graceful stop: no new requests, consumers finish and acknowledge, sockets told we are going. */
+    async close() {
+      ridecast.hub.closeAll();
+      await app.close();
+      await ridecast.stop();
+      await infra.close?.();
+      await log.close();
+    },
+  };
+}
+
+export type Service = Awaited<ReturnType<typeof makeService>>;
+
+async function fleetSnapshot(ctx: Context, ridecast: ReturnType<typeof makeRidecast>) {
+  const drivers = [...ctx.fleet.all()]
+    .filter((d) => d.position)
+    .map((d) => ({
+      driverId: d.driverId,
+      lat: d.position!.lat,
+      lng: d.position!.lng,
+      status: d.rideId ? 'on_trip' : d.available ? 'available' : 'offline',
+    }));
+  const rides = [...ridecast.tracker.activeRides()].map(([rideId, r]) => ({ rideId, status: r.status, pickup: r.pickup, dropoff: r.dropoff, driverId: r.driverId }));
+  return { drivers, rides };
+}

@@ -1,0 +1,39 @@
+import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core';
+
+/** The system Chromium, headless and offline-friendly: no sandbox (containers), no GPU, no background traffic. */
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+}
+
+export interface WatchedPage {
+  page: Page;
+  /** Console errors and uncaught exceptions seen so far, as text. */
+  errors: string[];
+  /** Requests that left for another host: the page must need none. */
+  external: string[];
+}
+
+/**
+ * Opens a page that records console errors, page errors and any request to a host other
+ * than `origin`, which is blocked (the map must work with no internet).
+ */
+export async function openPage(browser: Browser, origin: string): Promise<WatchedPage> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  const external: string[] = [];
+  page.on('console', (m: ConsoleMessage) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => errors.push(`page: ${e.message}`));
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith(origin) || url.startsWith('data:')) return route.continue();
+    external.push(url);
+    return route.abort();
+  });
+  return { page, errors, external };
+}
