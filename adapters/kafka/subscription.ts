@@ -106,7 +106,12 @@ export async function joinGroup(settings: GroupMemberSettings, options: Subscrib
       stopListening();
       for (const partition of payload.memberAssignment[topic] ?? []) {
         const offset = ends.get(partition);
-        if (offset !== undefined) consumer.seek({ topic, partition, offset });
+        if (offset === undefined) continue;
+        try {
+          consumer.seek({ topic, partition, offset });
+        } catch (err) {
+          logger.warn({ err, groupId: settings.groupId, partition }, 'kafka seek to the end failed; starting at the latest offset');
+        }
       }
     });
   }

@@ -1,5 +1,6 @@
 import { isLatLng, type LatLng } from '../../domain/geo.ts';
-import { ApiError, type LocationPoint, type UserSession } from './api-client.ts';
+import { ApiError, type UserSession } from './api-client.ts';
+import { createLocationReporter } from './location-reporter.ts';
 import { followRoute, gpsFix, type Motion, type RouteFollower } from './movement.ts';
 import type { Random } from './random.ts';
 import { routeBetween, streetPointNear } from './routing.ts';
@@ -51,7 +52,6 @@ type Phase =
   | { kind: 'boarding'; job: Job; until: number }
   | { kind: 'on_trip'; job: Job; follower: RouteFollower };
 
-const MAX_BATCH = 100;
 /** A refusal that retrying will not change: the ride was cancelled, taken or is not ours. */
 const isFinalRefusal = (err: unknown) => err instanceof ApiError && [403, 404, 409].includes(err.status);
 
@@ -59,12 +59,10 @@ export function createDriverAgent(session: UserSession, ctx: DriverContext, rng:
   let phase: Phase = { kind: 'idle', follower: null, parkedUntil: 0 };
   let motion: Motion = { position: startAt, heading: rng.between(0, 360), speed: 0 };
   let busy = false;
-  let posting = false;
   let stopped = false;
-  let nextFlush = 0;
   let clock = 0;
   let stream: Stream | null = null;
-  const buffer: LocationPoint[] = [];
+  const reporter = createLocationReporter(session, ctx.stats, rng);
   const timers = new Set<NodeJS.Timeout>();
 
   const later = (ms: number, fn: () => void) => {
@@ -113,7 +111,7 @@ export function createDriverAgent(session: UserSession, ctx: DriverContext, rng:
             await setAvailability(false);
             if (phase.kind !== 'idle') return;
             phase = { kind: 'offline', until: now + rng.between(60_000, 300_000) };
-            buffer.length = 0;
+            reporter.clear();
           });
         } else if ((!p.follower || p.follower.arrived) && now >= p.parkedUntil) {
           // Idle drivers cruise a few blocks or wait at the kerb, as real ones do between fares.
@@ -149,26 +147,6 @@ export function createDriverAgent(session: UserSession, ctx: DriverContext, rng:
       case 'accepting':
         return;
     }
-  };
-
-  const flush = (now: number) => {
-    nextFlush = now + rng.between(2_000, 3_000);
-    if (posting || phase.kind === 'offline' || buffer.length === 0 || ctx.congested()) return;
-    const points = buffer.splice(0, MAX_BATCH);
-    posting = true;
-    session
-      .call<{ accepted?: number; rejected?: number }>('POST', '/v1/drivers/me/locations', { points })
-      .then((res) => {
-        ctx.stats.count('locationsSent', typeof res?.accepted === 'number' ? res.accepted : points.length);
-        if (typeof res?.rejected === 'number') ctx.stats.count('locationsRejected', res.rejected);
-      })
-      .catch((err: unknown) => {
-        // Keep what the server never saw; drop what it refused as invalid.
-        if (err instanceof ApiError && err.status !== 0 && err.status !== 429 && err.status < 500) return;
-        buffer.unshift(...points);
-        if (buffer.length > MAX_BATCH) buffer.splice(0, buffer.length - MAX_BATCH);
-      })
-      .finally(() => (posting = false));
   };
 
   const onOffer = (m: StreamMessage) => {
@@ -228,20 +206,16 @@ export function createDriverAgent(session: UserSession, ctx: DriverContext, rng:
           if (job) stream?.send({ type: 'subscribe', rideId: job.rideId });
         },
       });
-      nextFlush = Date.now() + rng.between(0, 3_000);
     },
     tick(now, seconds) {
       if (stopped) return;
       clock = now;
       const p = phase;
       motion = 'follower' in p && p.follower ? p.follower.advance(seconds) : { ...motion, speed: 0 };
-      if (p.kind !== 'offline') {
-        buffer.push(gpsFix(motion, rng, new Date()));
-        if (buffer.length > MAX_BATCH) buffer.shift();
-      }
+      if (p.kind !== 'offline') reporter.record(gpsFix(motion, rng, new Date()));
       if (!busy) decide(now, seconds);
       // Posting follows the wall clock whatever the simulation speed: it is load on a real server.
-      if (Date.now() >= nextFlush) flush(Date.now());
+      reporter.maybeFlush(Date.now(), phase.kind !== 'offline' && !ctx.congested());
     },
     async stop() {
       stopped = true;

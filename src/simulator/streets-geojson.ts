@@ -79,3 +79,16 @@ function chains(graph: StreetGraph, edgeIds: readonly number[]): number[][] {
   }
   return result;
 }
+
+/** The city box as a GeoJSON Polygon (closed ring, [lng, lat]), e.g. as the demo's service area. */
+export function cityOutline(graph: StreetGraph): { type: 'Polygon'; coordinates: Position[][] } {
+  let [south, north, west, east] = [Infinity, -Infinity, Infinity, -Infinity];
+  for (const n of graph.nodes) {
+    south = Math.min(south, n.lat);
+    north = Math.max(north, n.lat);
+    west = Math.min(west, n.lng);
+    east = Math.max(east, n.lng);
+  }
+  const ring: Position[] = [[west, south], [east, south], [east, north], [west, north], [west, south]];
+  return { type: 'Polygon', coordinates: [ring.map(([lng, lat]): Position => [round6(lng), round6(lat)])] };
+}

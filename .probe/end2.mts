@@ -1,0 +1,14 @@
+import { getKafkaEventLog } from '../adapters/kafka/event-log.ts';
+import { startKafka } from '../test/support/kafka.ts';
+const k = await startKafka();
+const log = getKafkaEventLog({ brokers: k.brokers, topicPrefix: 'p.', createTopics: false, idempotent: false, consumer: { sessionTimeoutMs: 4000, heartbeatIntervalMs: 300, maxWaitTimeMs: 100 } });
+await log.append('rides', 'r_1', [{ type: 'N', data: { n: 1 } }]);
+const seen: number[] = [];
+const subP = log.subscribe('rides', { group: 'live', consumer: 'x', from: 'end', handler: async (e) => void seen.push((e.data as { n: number }).n) });
+await new Promise((r) => setTimeout(r, 500));
+await log.append('rides', 'r_1', [{ type: 'N', data: { n: 2 } }]);
+const sub = await subP;
+await log.append('rides', 'r_1', [{ type: 'N', data: { n: 3 } }]);
+await new Promise((r) => setTimeout(r, 1000));
+console.log(JSON.stringify(seen));
+await sub.close(); await log.close(); await k.stop();

@@ -1,0 +1,31 @@
+import type { Redis } from 'ioredis';
+
+import { DomainError } from '../../domain/errors.ts';
+import type { User, UserStore } from '../../domain/ports/users.ts';
+
+/** Claims the name and stores the account in one script, so two instances cannot both create it. */
+const CREATE_LUA = `
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 1`;
+
+/** Accounts on Redis, shared by every instance: `{users}` keeps both hashes in one Cluster slot. */
+export function getRedisUserStore(redis: Redis, prefix = 'ridecast:'): UserStore {
+  const byName = `${prefix}{users}:by-name`;
+  const byId = `${prefix}{users}:by-id`;
+  const parse = (json: string | null) => (json ? (JSON.parse(json) as User) : null);
+  return {
+    async create(user) {
+      const created = await redis.eval(CREATE_LUA, 2, byName, byId, user.username, user.userId, JSON.stringify(user));
+      if (created === 0) throw new DomainError('USERNAME_TAKEN', 409, `username ${user.username} is taken`);
+    },
+    async findByUsername(username) {
+      const userId = await redis.hget(byName, username);
+      return userId ? parse(await redis.hget(byId, userId)) : null;
+    },
+    async findById(userId) {
+      return parse(await redis.hget(byId, userId));
+    },
+  };
+}
+
