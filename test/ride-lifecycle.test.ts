@@ -1,18 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, startService } from './support/service.ts';
-import { waitFor } from './support/wait.ts';
+import { allTransports } from './support/transports.ts';
+import { waitFor as waitUntil } from './support/wait.ts';
 
 const pickup = { lat: 38.7223, lng: -9.1393 };
 const dropoff = { lat: 38.7369, lng: -9.1427 };
 
-describe('a whole ride through HTTP alone (embedded default)', () => {
+describe.each(allTransports())('a whole ride through HTTP alone on $name', (transport) => {
   let service: Awaited<ReturnType<typeof startService>>;
   let api: ReturnType<typeof client>;
+  const waitFor = <T>(check: () => T | Promise<T>, what: string) => waitUntil(check, what, transport.patienceMs);
   beforeAll(async () => {
-    service = await startService();
+    await transport.setUp();
+    service = await startService(transport.infra());
     api = client(service.app);
   });
-  afterAll(() => service.close());
+  afterAll(async () => {
+    await service?.close();
+    await transport.tearDown();
+  });
 
   const eventCount = async () => (await service.ctx.log.read('rides')).length + (await service.ctx.log.read('drivers')).length;
 
@@ -60,7 +66,7 @@ describe('a whole ride through HTTP alone (embedded default)', () => {
     }, 'the payment to be captured');
     expect(paid.fare).toEqual({ amount: expect.any(Number), currency: 'EUR' });
     expect(paid.fare.amount).toBeGreaterThanOrEqual(5);
-    expect(service.payments.charges()).toEqual([{ rideId, amount: paid.fare.amount, currency: 'EUR' }]);
+    expect(service.ledger.charges()).toEqual([{ rideId, amount: paid.fare.amount, currency: 'EUR' }]);
 
     const rated = await api.post(`/v1/rides/${rideId}/rating`, rider.token, { stars: 5, comment: 'smooth' });
     expect(rated).toMatchObject({ status: 201, body: { rating: { stars: 5, comment: 'smooth' } } });

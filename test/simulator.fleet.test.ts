@@ -24,7 +24,7 @@ describe('fleet simulator against a contract stand-in', () => {
       ridersPerMinute: 120,
       credentials: admin,
       streets,
-      timeScale: 20,
+      timeScale: 50,
       cancelProbability: 0,
       progressIntervalMs: 0,
     });

@@ -1,58 +1,21 @@
-import { Kafka, Partitioners, type ConsumerConfig, type ICustomPartitioner, type KafkaMessage } from 'kafkajs';
+import type { KafkaMessage } from 'kafkajs';
 import { DomainError, versionConflict } from '../../domain/errors.ts';
 import { STREAMS, type Event, type EventLog, type Recorded, type StreamName, type Subscription } from '../../domain/ports/event-log.ts';
+import { createClients, createMissingTopics, type KafkaEventLogOptions } from './client.ts';
 import { encodeEvent, parsePosition, recordedFrom } from './codec.ts';
 import { startIndexReader, type IndexReader } from './index-reader.ts';
 import { keyLock } from './key-lock.ts';
-import { kafkaLogLevel, kafkaLogs, type KafkaLogLevel, type Logger } from './logging.ts';
+import type { Logger } from './logging.ts';
 import { createStreamIndex, type PartitionOffsets, type StreamIndex } from './stream-index.ts';
 import { joinGroup } from './subscription.ts';
 
-export interface KafkaEventLogOptions {
-  readonly brokers: string[];
-  readonly clientId?: string;
-  /** Namespace for topics (`<prefix><stream>`) and consumer groups (`<prefix><stream>.<group>`). Default `ridecast.`. */
-  readonly topicPrefix?: string;
-  /**
-   * Partitions the adapter creates a topic with and spreads keys over (murmur2 of the key, as the Java
-   * client does). Default 1: a total order for read(). See the comment on getKafkaEventLog.
-   */
-  readonly partitions?: number;
-  /** Create missing topics at start (needs CreateTopics rights; the librdkafka mock has no CreateTopics). Default true. */
-  readonly createTopics?: boolean;
-  /** retention.ms of the topics the adapter creates. Default: rides and drivers forever (-1), GPS one day. */
-  readonly retentionMs?: Partial<Record<StreamName, number>>;
-  /** Events read() serves per stream, newest kept. Default: driver-locations 100 000; rides and drivers all. */
-  readonly readWindow?: Partial<Record<StreamName, number>>;
-  /** Idempotent producer (no duplicates on retry). Default true; the librdkafka mock cannot (see test/support/kafka.ts). */
-  readonly idempotent?: boolean;
-  /** Deliveries of one event to a group before it goes to `<topic>.dead`. Default 5. */
-  readonly maxDeliveries?: number;
-  /** Backoff between deliveries: retryDelayMs × attempt. Default 200. */
-  readonly retryDelayMs?: number;
-  /** How long append/readKey/read wait for this process's index to reach the broker's offsets. Default 15 000. */
-  readonly catchUpTimeoutMs?: number;
-  readonly pingTimeoutMs?: number;
-  readonly consumer?: {
-    readonly sessionTimeoutMs?: number;
-    readonly rebalanceTimeoutMs?: number;
-    readonly heartbeatIntervalMs?: number;
-    /** How long the broker holds a fetch that has nothing yet. */
-    readonly maxWaitTimeMs?: number;
-  };
-  /** kafkajs retries for connections and requests. */
-  readonly retry?: { readonly initialRetryTimeMs?: number; readonly retries?: number };
-  /** What kafkajs itself logs (through `logger`). Default `error`. */
-  readonly kafkaLogLevel?: KafkaLogLevel;
-  readonly logger?: Logger;
-}
+export type { KafkaEventLogOptions } from './client.ts';
 
 export type KafkaEventLog = EventLog & {
   /** Events this log's subscriptions set aside as dead letters. */
   deadLetterCount(): number;
 };
 
-const DEFAULT_RETENTION_MS: Record<StreamName, number> = { rides: -1, drivers: -1, 'driver-locations': 86_400_000 };
 const keepsHistory = (stream: StreamName) => stream !== 'driver-locations';
 
 /**
@@ -83,39 +46,14 @@ const keepsHistory = (stream: StreamName) => stream !== 'driver-locations';
 export function getKafkaEventLog(options: KafkaEventLogOptions): KafkaEventLog {
   const prefix = options.topicPrefix ?? 'ridecast.';
   const partitions = Math.max(1, options.partitions ?? 1);
-  const idempotent = options.idempotent ?? true;
   const maxDeliveries = options.maxDeliveries ?? 5;
   const retryDelayMs = options.retryDelayMs ?? 200;
   const catchUpTimeoutMs = options.catchUpTimeoutMs ?? 15_000;
   const pingTimeoutMs = options.pingTimeoutMs ?? 3_000;
   const logger: Logger = options.logger ?? console;
-  const retry = { initialRetryTime: options.retry?.initialRetryTimeMs ?? 300, retries: options.retry?.retries ?? 5 };
-  const consumerConfig: Omit<ConsumerConfig, 'groupId'> = {
-    sessionTimeout: options.consumer?.sessionTimeoutMs ?? 30_000,
-    rebalanceTimeout: options.consumer?.rebalanceTimeoutMs ?? 60_000,
-    heartbeatInterval: options.consumer?.heartbeatIntervalMs ?? 3_000,
-    maxWaitTimeInMs: options.consumer?.maxWaitTimeMs ?? 1_000,
-    retry,
-  };
+  const { kafka, admin, producer, consumerConfig } = createClients(options, logger);
   const topicOf = (stream: StreamName) => `${prefix}${stream}`;
   const deadTopicOf = (stream: StreamName) => `${prefix}${stream}.dead`;
-
-  const kafka = new Kafka({
-    clientId: options.clientId ?? 'ridecast',
-    brokers: options.brokers,
-    retry,
-    logLevel: kafkaLogLevel[options.kafkaLogLevel ?? 'error'],
-    logCreator: kafkaLogs(logger),
-  });
-  const admin = kafka.admin();
-  const producer = kafka.producer({
-    idempotent,
-    // One request in flight per broker: a retried batch can never overtake the next one, so order per key holds.
-    maxInFlightRequests: 1,
-    // Idempotence needs unbounded retries (kafkajs warns otherwise); without it, fail as the client retry says.
-    retry: idempotent ? { ...retry, retries: Number.MAX_SAFE_INTEGER } : retry,
-    createPartitioner: partitionerOver(partitions),
-  });
 
   const indexes = new Map<StreamName, StreamIndex>(
     STREAMS.map((s) => [s, createStreamIndex({ keepHistory: keepsHistory(s), maxEvents: (options.readWindow ?? {})[s] ?? (keepsHistory(s) ? Infinity : 100_000) })]),
@@ -136,26 +74,12 @@ export function getKafkaEventLog(options: KafkaEventLogOptions): KafkaEventLog {
     started ??= (async () => {
       await admin.connect();
       await producer.connect();
-      if (options.createTopics ?? true) await createMissingTopics();
+      if (options.createTopics ?? true) await createMissingTopics(admin, { prefix, partitions, retentionMs: options.retentionMs, logger });
     })().catch((err: unknown) => {
       started = null; // the next call tries again
       throw err;
     });
     return started;
-  }
-
-  async function createMissingTopics(): Promise<void> {
-    const retention = { ...DEFAULT_RETENTION_MS, ...options.retentionMs };
-    try {
-      const existing = new Set(await admin.listTopics());
-      const wanted = STREAMS.flatMap((s) => [
-        { topic: topicOf(s), numPartitions: partitions, configEntries: [{ name: 'retention.ms', value: String(retention[s]) }] },
-        { topic: deadTopicOf(s), numPartitions: 1, configEntries: [{ name: 'retention.ms', value: String(retention[s]) }] },
-      ]).filter((t) => !existing.has(t.topic));
-      if (wanted.length > 0) await admin.createTopics({ topics: wanted, waitForLeaders: true });
-    } catch (err) {
-      logger.warn({ err }, 'kafka topics not created: relying on existing or auto-created topics');
-    }
   }
 
   /** The reader for `stream`'s topic group: rides and drivers share one, GPS has its own (started on demand). */
@@ -316,17 +240,5 @@ export function getKafkaEventLog(options: KafkaEventLogOptions): KafkaEventLog {
       await Promise.allSettled([...readers.values()].map(async (r) => (await r).stop()));
       await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
     },
-  };
-}
-
-/** Partition 0 for everything, or the Java client's murmur2 of the key over the first `n` partitions. */
-function partitionerOver(n: number): ICustomPartitioner {
-  return () => {
-    const byKey = Partitioners.DefaultPartitioner();
-    return ({ topic, partitionMetadata, message }) => {
-      if (n === 1) return 0;
-      const used = [...partitionMetadata].sort((a, b) => a.partitionId - b.partitionId).slice(0, n);
-      return byKey({ topic, partitionMetadata: used, message });
-    };
   };
 }

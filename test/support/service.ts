@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { getInMemoryPaymentLedger } from '../../adapters/memory/payment-ledger.ts';
 import { loadConfig } from '../../src/config.ts';
 import { makeService, type Infrastructure, type Tuning } from '../../src/wiring.ts';
 
@@ -18,8 +19,9 @@ export async function startService(infra: Infrastructure = {}, tuning: Tuning = 
     INSTANCE_ID: `test-${Math.random().toString(36).slice(2, 8)}`,
     ...env,
   });
-  const service = await makeService(config, infra, { retryMs: 200, arrivalRules: { dwellMs: 60_000 }, ...tuning });
-  return { ...service, config };
+  const ledger = getInMemoryPaymentLedger();
+  const service = await makeService(config, { payments: ledger, ...infra }, { retryMs: 200, arrivalRules: { dwellMs: 60_000 }, ...tuning });
+  return { ...service, config, ledger };
 }
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -1,0 +1,103 @@
+import { Kafka, Partitioners, type Admin, type ConsumerConfig, type ICustomPartitioner } from 'kafkajs';
+import { STREAMS, type StreamName } from '../../domain/ports/event-log.ts';
+import { kafkaLogLevel, kafkaLogs, type KafkaLogLevel, type Logger } from './logging.ts';
+
+export interface KafkaEventLogOptions {
+  readonly brokers: string[];
+  readonly clientId?: string;
+  /** Namespace for topics (`<prefix><stream>`) and consumer groups (`<prefix><stream>.<group>`). Default `ridecast.`. */
+  readonly topicPrefix?: string;
+  /**
+   * Partitions the adapter creates a topic with and spreads keys over (murmur2 of the key, as the Java
+   * client does). Default 1: a total order for read(). See the comment on getKafkaEventLog.
+   */
+  readonly partitions?: number;
+  /** Create missing topics at start (needs CreateTopics rights; the librdkafka mock has no CreateTopics). Default true. */
+  readonly createTopics?: boolean;
+  /** retention.ms of the topics the adapter creates. Default: rides and drivers forever (-1), GPS one day. */
+  readonly retentionMs?: Partial<Record<StreamName, number>>;
+  /** Events read() serves per stream, newest kept. Default: driver-locations 100 000; rides and drivers all. */
+  readonly readWindow?: Partial<Record<StreamName, number>>;
+  /** Idempotent producer (no duplicates on retry). Default true; the librdkafka mock cannot (see test/support/kafka.ts). */
+  readonly idempotent?: boolean;
+  /** Deliveries of one event to a group before it goes to `<topic>.dead`. Default 5. */
+  readonly maxDeliveries?: number;
+  /** Backoff between deliveries: retryDelayMs × attempt. Default 200. */
+  readonly retryDelayMs?: number;
+  /** How long append/readKey/read wait for this process's index to reach the broker's offsets. Default 15 000. */
+  readonly catchUpTimeoutMs?: number;
+  readonly pingTimeoutMs?: number;
+  readonly consumer?: {
+    readonly sessionTimeoutMs?: number;
+    readonly rebalanceTimeoutMs?: number;
+    readonly heartbeatIntervalMs?: number;
+    /** How long the broker holds a fetch that has nothing yet. */
+    readonly maxWaitTimeMs?: number;
+  };
+  /** kafkajs retries for connections and requests. */
+  readonly retry?: { readonly initialRetryTimeMs?: number; readonly retries?: number };
+  /** What kafkajs itself logs (through `logger`). Default `error`. */
+  readonly kafkaLogLevel?: KafkaLogLevel;
+  readonly logger?: Logger;
+}
+
+const DEFAULT_RETENTION_MS: Record<StreamName, number> = { rides: -1, drivers: -1, 'driver-locations': 86_400_000 };
+
+/** The kafkajs client, admin and producer as the options ask, and the settings every consumer shares. */
+export function createClients(options: KafkaEventLogOptions, logger: Logger) {
+  const idempotent = options.idempotent ?? true;
+  const retry = { initialRetryTime: options.retry?.initialRetryTimeMs ?? 300, retries: options.retry?.retries ?? 5 };
+  const consumerConfig: Omit<ConsumerConfig, 'groupId'> = {
+    sessionTimeout: options.consumer?.sessionTimeoutMs ?? 30_000,
+    rebalanceTimeout: options.consumer?.rebalanceTimeoutMs ?? 60_000,
+    heartbeatInterval: options.consumer?.heartbeatIntervalMs ?? 3_000,
+    maxWaitTimeInMs: options.consumer?.maxWaitTimeMs ?? 1_000,
+    retry,
+  };
+  const kafka = new Kafka({
+    clientId: options.clientId ?? 'ridecast',
+    brokers: options.brokers,
+    retry,
+    logLevel: kafkaLogLevel[options.kafkaLogLevel ?? 'error'],
+    logCreator: kafkaLogs(logger),
+  });
+  const producer = kafka.producer({
+    idempotent,
+    // One request in flight per broker: a retried batch can never overtake the next one, so order per key holds.
+    maxInFlightRequests: 1,
+    // Idempotence needs unbounded retries (kafkajs warns otherwise); without it, fail as the client retry says.
+    retry: idempotent ? { ...retry, retries: Number.MAX_SAFE_INTEGER } : retry,
+    createPartitioner: partitionerOver(Math.max(1, options.partitions ?? 1)),
+  });
+  return { kafka, admin: kafka.admin(), producer, consumerConfig };
+}
+
+/** Creates the stream topics and their `.dead` topics that do not exist yet; a refusal is logged, not thrown. */
+export async function createMissingTopics(
+  admin: Admin,
+  { prefix, partitions, retentionMs, logger }: { prefix: string; partitions: number; retentionMs?: Partial<Record<StreamName, number>>; logger: Logger },
+): Promise<void> {
+  const retention = { ...DEFAULT_RETENTION_MS, ...retentionMs };
+  try {
+    const existing = new Set(await admin.listTopics());
+    const wanted = STREAMS.flatMap((s) => [
+      { topic: `${prefix}${s}`, numPartitions: partitions, configEntries: [{ name: 'retention.ms', value: String(retention[s]) }] },
+      { topic: `${prefix}${s}.dead`, numPartitions: 1, configEntries: [{ name: 'retention.ms', value: String(retention[s]) }] },
+    ]).filter((t) => !existing.has(t.topic));
+    if (wanted.length > 0) await admin.createTopics({ topics: wanted, waitForLeaders: true });
+  } catch (err) {
+    logger.warn({ err }, 'kafka topics not created: relying on existing or auto-created topics');
+  }
+}
+
+/** Partition 0 for everything, or the Java client's murmur2 of the key over the first `n` partitions. */
+function partitionerOver(n: number): ICustomPartitioner {
+  return () => {
+    const byKey = Partitioners.DefaultPartitioner();
+    return ({ topic, partitionMetadata, message }) => {
+      if (n === 1) return 0;
+      const used = [...partitionMetadata].sort((a, b) => a.partitionId - b.partitionId).slice(0, n);
+      return byKey({ topic, partitionMetadata: used, message });
+    };
+  };
+}

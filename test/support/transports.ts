@@ -1,0 +1,70 @@
+import { Redis } from 'ioredis';
+import { getKafkaEventLog } from '../../adapters/kafka/event-log.ts';
+import { getRedisClaims } from '../../adapters/redis/claims.ts';
+import { getRedisEventLog } from '../../adapters/redis/event-log.ts';
+import { getRedisUserStore } from '../../adapters/redis/users.ts';
+import type { Infrastructure } from '../../src/wiring.ts';
+import { startKafka, type KafkaCluster } from './kafka.ts';
+import { startRedis, type RedisServer } from './redis.ts';
+
+/** A transport a suite can run on: started once per file, handing out fresh namespaces per service. */
+export interface TestTransport {
+  readonly name: 'memory' | 'redis' | 'kafka';
+  /** Starts the backing server (if any). */
+  setUp(): Promise<void>;
+  /** Infrastructure for one service instance; `shared` namespaces let two instances share one log. */
+  infra(namespace?: string): Infrastructure;
+  tearDown(): Promise<void>;
+  /** How long consumers may take to see an event (a broker's rebalance is slower than memory). */
+  readonly patienceMs: number;
+}
+
+let counter = 0;
+const fresh = () => `t${process.pid}x${++counter}`;
+
+export function memoryTransport(): TestTransport {
+  return { name: 'memory', patienceMs: 15_000, async setUp() {}, infra: () => ({}), async tearDown() {} };
+}
+
+export function redisTransport(): TestTransport {
+  let server: RedisServer | undefined;
+  return {
+    name: 'redis',
+    patienceMs: 20_000,
+    async setUp() {
+      server = await startRedis({ aof: true, appendfsync: 'everysec' });
+    },
+    infra(namespace = fresh()) {
+      const prefix = `${namespace}:`;
+      const redis = new Redis(server!.url, { protocol: 2 } as never);
+      return {
+        log: getRedisEventLog({ url: server!.url, prefix, claimIdleMs: 1_000, blockMs: 500 }),
+        claims: getRedisClaims(redis, prefix),
+        users: getRedisUserStore(redis, prefix),
+        close: async () => void (await redis.quit().catch(() => redis.disconnect())),
+      };
+    },
+    async tearDown() {
+      await server?.stop();
+    },
+  };
+}
+
+export function kafkaTransport(): TestTransport {
+  let cluster: KafkaCluster | undefined;
+  return {
+    name: 'kafka',
+    patienceMs: 45_000,
+    async setUp() {
+      cluster = await startKafka();
+    },
+    infra(namespace = fresh()) {
+      return { log: getKafkaEventLog({ brokers: cluster!.brokers, topicPrefix: `${namespace}.` }) };
+    },
+    async tearDown() {
+      await cluster?.stop();
+    },
+  };
+}
+
+export const allTransports = () => [memoryTransport(), redisTransport(), kafkaTransport()];
