@@ -1,8 +1,13 @@
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.ts';
+import { loadZonesFromEnv } from '../adapters/geo/zones.ts';
+import { mapPlugin } from '../adapters/http/map/plugin.ts';
 import { makeInfrastructure } from './infrastructure.ts';
-import { makeService } from './wiring.ts';
+import { startFleet } from './simulator/fleet.ts';
+import { streetsToGeoJson } from './simulator/streets-geojson.ts';
+import { generateStreets } from './simulator/streets.ts';
+import { makeService, type Logger } from './wiring.ts';
 
 /** The server entry: configuration → infrastructure → service → listen, and a graceful stop. */
 async function main(): Promise<void> {
@@ -18,12 +23,29 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const logger = pino({ level: config.logLevel });
+  let zones;
+  try {
+    zones = loadZonesFromEnv(process.env);
+  } catch (err) {
+    console.error(`ridecast: configuration error: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  // The simulated city: the map draws these streets and the simulator drives on them.
+  const streets = generateStreets();
   const infra = await makeInfrastructure(config, logger);
-  const service = await makeService(config, infra, {}, logger);
+  const service = await makeService(
+    config,
+    infra,
+    {
+      serviceArea: config.serviceArea ? (p) => zones.inServiceArea(p) : undefined,
+      plugins: [async (app) => void (await app.register(mapPlugin, { streets: streetsToGeoJson(streets), ...(process.env.MAP_TILE_URL && { tileUrl: process.env.MAP_TILE_URL }) }))],
+    },
+    logger,
+  );
   const address = await service.app.listen({ port: config.port, host: config.host });
   logger.info({ address, transport: config.transport, readModel: config.readModel }, 'ridecast is listening');
 
-  const stopFleet = async () => undefined;
+  const stopFleet = config.simulate > 0 ? startSimulation(config, address, streets, logger) : async () => undefined;
   if (config.demo) printDemo(config, address);
 
   let stopping = false;
@@ -39,6 +61,22 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** The demo's city comes alive: the simulator drives through the public API like any client. */
+function startSimulation(config: Config, address: string, streets: ReturnType<typeof generateStreets>, logger: Logger) {
+  const log = logger.info.bind(logger) as (m: string) => void;
+  const fleet = startFleet({
+    baseUrl: address,
+    drivers: config.simulate,
+    ridersPerMinute: config.ridersPerMinute,
+    credentials: { username: config.adminUsername, password: config.adminPassword },
+    streets,
+    logger: { info: log, warn: (m) => logger.warn(m), error: (m) => logger.error(m) },
+    progressIntervalMs: 30_000,
+  });
+  fleet.ready.catch((err: Error) => logger.error({ err: err.message }, 'the simulator could not start'));
+  return () => fleet.stop();
 }
 
 function printDemo(config: Config, address: string): void {

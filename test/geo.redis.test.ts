@@ -5,7 +5,9 @@ import { distanceMeters, type LatLng } from '../domain/geo.ts';
 import type { Recorded } from '../domain/ports/event-log.ts';
 import type { LocationRecorded } from '../domain/tracking/events.ts';
 import { makeFleet } from '../projections/fleet/index.ts';
+import { getInMemoryEventLog } from '../adapters/memory/event-log.ts';
 import { makeRedisGeoProjection, type RedisGeoOptions } from '../projections/geo/redis-geo.ts';
+import { rebuildDriverPositions } from '../projections/rebuild.ts';
 import { startRedis, type RedisServer } from './support/redis.ts';
 
 // ---- event builders -------------------------------------------------------------------------
@@ -275,6 +277,43 @@ describe('Redis GEO projection of available drivers', () => {
     const shuffled = [...events].sort(() => random() - 0.5);
     for (const e of shuffled) expect(await apply(e), `${e.type} ${e.metadata.eventId} applied twice`).toBe(false);
     expect(await dump(geo.keys)).toEqual(before);
+  });
+
+  it('rebuilds from the log to exactly what the live projection holds', async () => {
+    clock = T0 + 40_000;
+    const random = rng(99);
+    let logClock = T0;
+    const log = getInMemoryEventLog({ now: () => (logClock += 5) });
+    const live = projection({ staleAfterMs: 30_000 });
+    for (let step = 0; step < 600; step++) {
+      const i = Math.floor(random() * 30);
+      const id = `d_${i}`;
+      const r = random();
+      if (r < 0.75) {
+        const p = scatter(random, BERLIN, 10_000);
+        const recordedAt = T0 + step * 60 - (r < 0.05 ? 5_000 : 0); // some late points
+        const [e] = await log.append('driver-locations', id, [fix(id, p, recordedAt)]);
+        await live.onLocation(e!);
+      } else {
+        const state = (await log.readKey('drivers', id)).length;
+        const pick = random();
+        const event = pick < 0.4
+          ? { type: 'DriverAvailabilityChanged', data: { driverId: id, available: random() < 0.7, at: T0 } }
+          : pick < 0.7
+            ? { type: 'DriverAssigned', data: { driverId: id, rideId: `r_${step}`, at: T0 } }
+            : { type: 'DriverFreed', data: { driverId: id, rideId: `r_${step - 1}`, at: T0 } };
+        const [e] = await log.append('drivers', id, [event], { expectedVersion: state });
+        await live.onDriverEvent(e!);
+        if (random() < 0.2) await live.onDriverEvent(e!);
+      }
+    }
+    await live.sweepStale();
+    const rebuilt = projection({ staleAfterMs: 30_000 });
+    await rebuilt.onLocation(fix('d_ghost', BERLIN, T0 + 39_000)); // whatever was there before goes
+    const result = await rebuildDriverPositions(log, rebuilt, { pageSize: 16 });
+    expect(result.events).toBe((await log.read('drivers')).length + (await log.read('driver-locations')).length);
+    expect(await live.count()).toBeGreaterThan(0);
+    expect(await dump(rebuilt.keys)).toEqual(await dump(live.keys));
   });
 
   it('answers nearby exactly as a brute-force haversine scan over 500 random drivers', async () => {

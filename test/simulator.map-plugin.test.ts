@@ -49,11 +49,15 @@ describe('live map plugin', async () => {
   });
 
   it('serves nothing outside its table', async () => {
-    for (const url of ['/map/nope.js', '/map/index.html', '/map/%2e%2e/plugin.ts', '/map/vendor/leaflet/leaflet-src.js']) {
+    for (const url of ['/map/nope.js', '/map/index.html', '/map/vendor/leaflet/leaflet-src.js', '/map/..%2fplugin.ts']) {
       const res = await app.inject({ url });
       expect(res.statusCode, url).toBe(404);
       expect(res.json(), url).toEqual({ statusCode: 404, code: 'NOT_FOUND', error: 'Not Found', message: expect.stringMatching(/^no map asset /) });
     }
+    // A dot-dot path is resolved before routing: it never reaches the map's handler at all.
+    const escape = await app.inject({ url: '/map/%2e%2e/plugin.ts' });
+    expect(escape.statusCode).toBe(404);
+    expect(escape.body).not.toContain('fastify-plugin');
   });
 
   it('serves the street network it was given, and no tile server by default', async () => {

@@ -1,11 +1,13 @@
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyWebsocket from '@fastify/websocket';
+import { Ajv } from 'ajv';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
+import { DomainError } from '../../domain/errors.ts';
 import type { Accounts } from '../../src/app/accounts.ts';
 import type { Ridecast } from '../../src/app/ridecast.ts';
 import { authPlugin } from './auth.ts';
-import { installErrorHandling } from './errors.ts';
+import { frameworkErrors, installErrorHandling } from './errors.ts';
 import { authRoutes } from './routes/auth.ts';
 import { driverRoutes } from './routes/drivers.ts';
 import { opsRoutes } from './routes/ops.ts';
@@ -30,14 +32,32 @@ export interface AppDeps {
   readonly fastify?: FastifyServerOptions;
 }
 
+/** RFC 3339 date-time that also means a real instant (`Date.parse` finite: no 23:59:60, no 30 February). */
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+const dateTime = { type: 'string' as const, validate: (s: string) => DATE_TIME.test(s) && Number.isFinite(Date.parse(s)) };
+
+/**
+ * Validation. JSON bodies are checked as sent: no coercion (`null`, `true`, `"12"` or `[12]` are not a
+ * latitude) and no silent stripping (an unknown field is a 400 that names it). Query strings, params
+ * and headers are text by nature, so there numbers are parsed from strings; they must be finite.
+ */
+function validatorCompiler() {
+  const common = { useDefaults: true, allErrors: false, formats: { 'date-time': dateTime } } as const;
+  const body = new Ajv({ ...common, coerceTypes: false, removeAdditional: false });
+  const text = new Ajv({ ...common, coerceTypes: 'array', removeAdditional: true });
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) => (httpPart === 'body' ? body : text).compile(schema);
+}
+
 /** Builds the HTTP + WebSocket app without listening: tests `inject`, the server entry `listen`s. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const tokenTtl = deps.tokenTtlSeconds ?? 3600;
   const app = Fastify({
     logger: false,
     bodyLimit: deps.bodyLimitBytes ?? 64 * 1024,
+    frameworkErrors,
     ...deps.fastify,
   });
+  app.setValidatorCompiler(validatorCompiler());
   installErrorHandling(app);
   await app.register(authPlugin, { secret: deps.jwtSecret, expiresInSeconds: tokenTtl });
   await app.register(fastifyRateLimit, {
@@ -46,13 +66,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Per user when a valid token names one (verified, so a forged token cannot drain someone else's bucket).
     keyGenerator: (request) => {
       const header = request.headers.authorization;
+      const query = request.query as { access_token?: unknown } | undefined;
+      const token = header?.startsWith('Bearer ') ? header.slice(7) : typeof query?.access_token === 'string' ? query.access_token : undefined;
       try {
-        if (header?.startsWith('Bearer ')) return `user:${app.jwt.verify<{ sub: string }>(header.slice(7)).sub}`;
+        if (token) return `user:${app.jwt.verify<{ sub: string }>(token).sub}`;
       } catch {
         // an invalid token is answered 401 by the route; it counts against the sender's address
       }
       return `ip:${request.ip}`;
     },
+    // The contract's shape and code; the plugin has already set Retry-After.
+    errorResponseBuilder: (_request, context) =>
+      new DomainError('RATE_LIMITED', context.statusCode, `too many requests; retry in ${context.after}`),
     allowList: (request) => request.url === '/healthz' || request.url === '/readyz' || request.url === '/metrics',
   });
   await app.register(fastifyWebsocket, { options: { maxPayload: 16 * 1024 } });

@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../../domain/errors.ts';
 
 /** Fastify's own error codes, renamed to the contract's stable ones. */
@@ -10,6 +10,26 @@ const RENAMED: Record<string, { code: string; status?: number }> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'UNSUPPORTED_MEDIA_TYPE' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'INVALID_CONTENT_LENGTH' },
   FST_ERR_RATE_LIMIT_EXCEEDED: { code: 'RATE_LIMITED', status: 429 },
+  FST_ERR_BAD_URL: { code: 'BAD_URL', status: 400 },
+  FST_ERR_MAX_PARAM_LENGTH: { code: 'URL_TOO_LONG', status: 414 },
+};
+
+/** A 4xx that carries no code of its own (or only an internal Fastify one) gets one from its status. */
+const BY_STATUS: Record<number, string> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  406: 'NOT_ACCEPTABLE',
+  408: 'REQUEST_TIMEOUT',
+  409: 'CONFLICT',
+  411: 'LENGTH_REQUIRED',
+  413: 'BODY_TOO_LARGE',
+  414: 'URL_TOO_LONG',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
+  431: 'HEADERS_TOO_LARGE',
 };
 
 export const errorBody = (statusCode: number, code: string, message: string) => ({
@@ -19,6 +39,44 @@ export const errorBody = (statusCode: number, code: string, message: string) => 
   message,
 });
 
+interface AjvLikeError {
+  keyword: string;
+  instancePath?: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+/**
+ * The one validation error worth telling: with unions (`anyOf`) every branch reports its first
+ * failure, so the deepest one (the branch that got furthest) is the one that names the real field;
+ * among equals, a value of the right type that breaks a rule beats a wrong type, which beats a missing one.
+ */
+function pickError(errors: readonly AjvLikeError[]): AjvLikeError | undefined {
+  const depth = (e: AjvLikeError) => (e.instancePath ? e.instancePath.split('/').length : 0);
+  const rank = (e: AjvLikeError) => (e.keyword === 'required' ? 2 : e.keyword === 'type' ? 1 : 0);
+  const candidates = errors.filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf');
+  if (candidates.length === 0) return errors[0];
+  return [...candidates].sort((a, b) => depth(b) - depth(a) || rank(a) - rank(b))[0];
+}
+
+/** `body.pickup.lat must be <= 90`, `body.pickup must have required property 'pickup'`, `body.extra is not allowed`. */
+export function validationMessage(where: string, errors: readonly AjvLikeError[]): string {
+  const first = pickError(errors);
+  if (!first) return `${where} is invalid`;
+  const field = `${where}${first.instancePath ?? ''}`.replace(/\//g, '.');
+  if (first.keyword === 'required') return `${field}.${String(first.params?.missingProperty)} ${first.message ?? 'is required'}`;
+  if (first.keyword === 'additionalProperties') return `${field}.${String(first.params?.additionalProperty)} is not allowed`;
+  return `${field} ${first.message ?? 'is invalid'}`;
+}
+
+/** Failures Fastify meets before routing (a URL it cannot decode, a too-long parameter) leave in the same shape. */
+export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const renamed = RENAMED[err.code];
+  const status = renamed?.status ?? err.statusCode ?? 400;
+  if (status >= 500) return void reply.status(500).send(errorBody(500, 'INTERNAL', 'something went wrong on our side'));
+  void reply.status(status).send(errorBody(status, renamed?.code ?? BY_STATUS[status] ?? 'BAD_REQUEST', err.message));
+}
+
 /**
  * Every failure leaves in Fastify's shape with a stable `code`. Bad input is 400 naming the field;
  * a 5xx hides its cause from the client and logs it.
@@ -27,21 +85,22 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof DomainError) return reply.status(err.statusCode).send(errorBody(err.statusCode, err.code, err.message));
     if (err.validation) {
-      const where = err.validationContext ?? 'body';
-      const first = err.validation[0];
-      const field = first ? `${where}${first.instancePath || ''}`.replace(/\//g, '.') : where;
-      const missing = first?.keyword === 'required' ? `.${(first.params as { missingProperty: string }).missingProperty}` : '';
-      return reply.status(400).send(errorBody(400, 'VALIDATION_ERROR', `${field}${missing} ${first?.message ?? 'is invalid'}`));
+      const message = validationMessage(err.validationContext ?? 'body', err.validation as AjvLikeError[]);
+      return reply.status(400).send(errorBody(400, 'VALIDATION_ERROR', message));
     }
     if (err.code?.startsWith('FST_JWT') || err.statusCode === 401)
       return reply.status(401).send(errorBody(401, 'UNAUTHORIZED', 'a valid bearer token is required'));
     const renamed = err.code ? RENAMED[err.code] : undefined;
     const status = renamed?.status ?? err.statusCode ?? 500;
-    if (status >= 500) {
+    if (status >= 500 || status < 400) {
       request.log.error({ err }, 'request failed');
-      return reply.status(status).send(errorBody(status, 'INTERNAL', 'something went wrong on our side'));
+      const shown = status >= 500 && status <= 599 ? status : 500;
+      return reply.status(shown).send(errorBody(shown, 'INTERNAL', 'something went wrong on our side'));
     }
-    return reply.status(status).send(errorBody(status, renamed?.code ?? err.code ?? 'BAD_REQUEST', err.message));
+    // Fastify's internal codes (FST_…) are not the contract's: name the failure by its status instead.
+    const own = err.code && !err.code.startsWith('FST_') ? err.code : undefined;
+    const code = renamed?.code ?? own ?? BY_STATUS[status] ?? 'BAD_REQUEST';
+    return reply.status(status).send(errorBody(status, code, err.message));
   });
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send(errorBody(404, 'ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),

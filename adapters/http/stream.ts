@@ -1,5 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { DomainError } from '../../domain/errors.ts';
@@ -7,18 +6,29 @@ import type { Peer } from '../../src/app/live.ts';
 import type { Ridecast } from '../../src/app/ridecast.ts';
 import type { TokenClaims } from './auth.ts';
 import { toGpsPoint } from './routes/drivers.ts';
-import { Point } from './schemas.ts';
+import { Point, RideParams } from './schemas.ts';
 
-const RideId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
-const ClientMessageSchema = Type.Union([
-    Type.Object({ type: Type.Literal('subscribe'), rideId: RideId, after: Type.Optional(Type.String({ maxLength: 128 })) }),
+const RideId = RideParams.properties.rideId;
+/** One schema per message type, so an error names the field of the message the client meant to send. */
+const MESSAGE_SCHEMAS = {
+  subscribe: Type.Union([
+    Type.Object({ type: Type.Literal('subscribe'), rideId: RideId, after: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })) }),
     Type.Object({ type: Type.Literal('subscribe'), fleet: Type.Literal(true) }),
-    Type.Object({ type: Type.Literal('unsubscribe'), rideId: RideId }),
-    Type.Composite([Type.Object({ type: Type.Literal('location') }), Point]),
-    Type.Object({ type: Type.Literal('ping') }),
-]);
-const ClientMessage = TypeCompiler.Compile(ClientMessageSchema);
-type ClientMessage = Static<typeof ClientMessageSchema>;
+  ]),
+  unsubscribe: Type.Object({ type: Type.Literal('unsubscribe'), rideId: RideId }),
+  // The same point schema, and the same validator, as `POST /v1/drivers/me/locations`.
+  location: Point,
+  ping: Type.Object({ type: Type.Literal('ping') }),
+} satisfies Record<string, TSchema>;
+type MessageType = keyof typeof MESSAGE_SCHEMAS;
+const TYPES = Object.keys(MESSAGE_SCHEMAS) as MessageType[];
+
+type ClientMessage =
+  | { type: 'subscribe'; rideId: string; after?: string }
+  | { type: 'subscribe'; fleet: true }
+  | { type: 'unsubscribe'; rideId: string }
+  | ({ type: 'location' } & Static<typeof Point>)
+  | { type: 'ping' };
 
 export interface StreamOptions {
   readonly ridecast: Ridecast;
@@ -34,6 +44,17 @@ function tokenOf(request: FastifyRequest): string | undefined {
   if (header?.startsWith('Bearer ')) return header.slice(7);
   const query = request.query as { access_token?: unknown };
   return typeof query.access_token === 'string' ? query.access_token : undefined;
+}
+
+type AjvError = { instancePath?: string; keyword?: string; message?: string; params?: Record<string, unknown> };
+
+/** The HTTP error handler's wording (`body.lat must be <= 90`), with `message` for `body`. */
+function describe(errors: readonly AjvError[] | null | undefined): string {
+  const first = errors?.[0];
+  if (!first) return 'message is invalid';
+  const field = `message${first.instancePath ?? ''}`.replace(/\//g, '.');
+  const missing = first.keyword === 'required' ? `.${String(first.params?.missingProperty)}` : '';
+  return `${field}${missing} ${first.message ?? 'is invalid'}`;
 }
 
 /** `GET /v1/stream`: live push and driver ingestion over one WebSocket (API.md, "Live stream"). */
@@ -73,26 +94,43 @@ export function streamRoute(app: FastifyInstance, options: StreamOptions) {
       const reply = (m: object) => socket.readyState === socket.OPEN && socket.send(JSON.stringify(m));
       const fail = (code: string, message: string, rideId?: string) => reply({ type: 'error', code, message, ...(rideId && { rideId }) });
 
+      /** The message checked against its type's schema with Fastify's own validator (as HTTP bodies are). */
+      function parse(raw: unknown): ClientMessage | { error: string; message: string } {
+        if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { error: 'VALIDATION_ERROR', message: 'message must be an object' };
+        const type = (raw as { type?: unknown }).type;
+        if (typeof type !== 'string' || !TYPES.includes(type as MessageType))
+          return { error: 'UNKNOWN_TYPE', message: `message.type must be one of ${TYPES.join(', ')}` };
+        if (type === 'location') {
+          const { type: _type, ...point } = raw as Record<string, unknown>;
+          const validate = request.compileValidationSchema(MESSAGE_SCHEMAS.location, 'body');
+          if (!validate(point)) return { error: 'VALIDATION_ERROR', message: describe(validate.errors as AjvError[]) };
+          return { type: 'location', ...(point as Static<typeof Point>) };
+        }
+        const validate = request.compileValidationSchema(MESSAGE_SCHEMAS[type as MessageType], 'body');
+        if (!validate(raw)) return { error: 'VALIDATION_ERROR', message: describe(validate.errors as AjvError[]) };
+        return raw as ClientMessage;
+      }
+
       socket.on('message', (raw, isBinary) => {
         const now = Date.now();
         tokens = Math.min(options.messagesPerSecond * 2, tokens + ((now - refilledAt) / 1000) * options.messagesPerSecond);
         refilledAt = now;
         if (tokens < 1) return fail('RATE_LIMITED', `at most ${options.messagesPerSecond} messages per second`);
         tokens -= 1;
-        let message: unknown;
+        if (isBinary) return fail('INVALID_JSON', 'messages must be JSON text');
+        let json: unknown;
         try {
-          message = isBinary ? undefined : JSON.parse(raw.toString());
+          json = JSON.parse(raw.toString());
         } catch {
           return fail('INVALID_JSON', 'messages must be JSON text');
         }
-        if (!ClientMessage.Check(message)) {
-          const first = ClientMessage.Errors(message).First();
-          return fail('VALIDATION_ERROR', first ? `message${first.path.replace(/\//g, '.')} ${first.message}` : 'unknown message');
-        }
+        const message = parse(json);
+        if ('error' in message) return fail(message.error, message.message);
         void handle(message).catch((err: unknown) => {
-          if (err instanceof DomainError) return fail(err.code, err.message, 'rideId' in message ? message.rideId : undefined);
+          const rideId = 'rideId' in message ? message.rideId : undefined;
+          if (err instanceof DomainError) return fail(err.code, err.message, rideId);
           request.log.error({ err }, 'stream message failed');
-          fail('INTERNAL', 'something went wrong on our side');
+          fail('INTERNAL', 'something went wrong on our side', rideId);
         });
       });
       socket.on('close', () => hub.disconnect(peer));

@@ -16,7 +16,7 @@ export interface KafkaEventLogOptions {
   readonly createTopics?: boolean;
   /** retention.ms of the topics the adapter creates. Default: rides and drivers forever (-1), GPS one day. */
   readonly retentionMs?: Partial<Record<StreamName, number>>;
-  /** Events read() serves per stream, newest kept. Default: driver-locations 100 000; rides and drivers all. */
+  /** About how many events read() serves per stream, newest kept. Default: driver-locations 100 000; rides and drivers all. */
   readonly readWindow?: Partial<Record<StreamName, number>>;
   /** Idempotent producer (no duplicates on retry). Default true; the librdkafka mock cannot (see test/support/kafka.ts). */
   readonly idempotent?: boolean;

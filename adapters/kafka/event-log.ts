@@ -88,11 +88,15 @@ export function getKafkaEventLog(options: KafkaEventLogOptions): KafkaEventLog {
     let reader = readers.get(which);
     if (!reader) {
       const streams = STREAMS.filter((s) => keepsHistory(s) === (which === 'history'));
+      const forget = () => {
+        if (readers.get(which) === reader) readers.delete(which);
+      };
+      // A reader that stops for good is replaced on the next call; the index skips what it already holds.
       reader = start().then(() =>
-        startIndexReader(kafka, streams.map((s) => ({ stream: s, topic: topicOf(s), index: indexOf(s) })), prefix, consumerConfig),
+        startIndexReader(kafka, streams.map((s) => ({ stream: s, topic: topicOf(s), index: indexOf(s) })), prefix, consumerConfig, forget),
       );
       readers.set(which, reader);
-      reader.catch(() => readers.delete(which));
+      reader.catch(forget);
     }
     return reader;
   }
@@ -209,6 +213,10 @@ export function getKafkaEventLog(options: KafkaEventLogOptions): KafkaEventLog {
         },
         subscribeOptions,
       );
+      if (closed) {
+        await member.close();
+        assertOpen();
+      }
       const sub: Subscription = {
         close: () => member.close().finally(() => subs.delete(sub)),
         abort: () => member.abort().finally(() => subs.delete(sub)),

@@ -18,16 +18,21 @@ export interface IndexReader {
  * Feeds topics, from their oldest retained record, into their in-memory indexes. kafkajs only
  * consumes through a group, so the reader has a group of its own (one member, so every partition,
  * and a fresh name per process, so every process reads everything); it never commits.
- * Resolves once the group is joined.
+ * Resolves once the group is joined; `onGivenUp` is called if the consumer stops for good.
  */
 export async function startIndexReader(
   kafka: Kafka,
   topics: readonly IndexedTopic[],
   groupPrefix: string,
   consumerConfig: Omit<ConsumerConfig, 'groupId'>,
+  onGivenUp: () => void,
 ): Promise<IndexReader> {
   const byTopic = new Map(topics.map((t) => [t.topic, t]));
   const consumer = kafka.consumer({ ...consumerConfig, groupId: `${groupPrefix}index.${randomUUID()}` });
+  // kafkajs restarts a crashed consumer itself unless the error is not retriable.
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (!payload.restart) onGivenUp();
+  });
   try {
     await consumer.connect();
     await consumer.subscribe({ topics: topics.map((t) => t.topic), fromBeginning: true });

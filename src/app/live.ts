@@ -5,7 +5,7 @@ import type { RideEvent, RideOffered } from '../../domain/ride/index.ts';
 import { FINAL_STATUSES } from '../../domain/ride/index.ts';
 import { canSeeView, type RideView } from '../../projections/rides/view.ts';
 import type { Context } from './context.ts';
-import { rideStatusMessage, type LocationMessage } from './messages.ts';
+import { foldRideContexts, rideOfferMessage, rideStatusMessage, type LocationMessage, type RideContext } from './messages.ts';
 
 /** One connected socket, as the hub sees it. The HTTP adapter makes it from a WebSocket. */
 export interface Peer {
@@ -33,27 +33,35 @@ export interface LiveHubOptions {
 export const SLOW_CONSUMER = 1013;
 
 /**
+ * One peer's watch of one ride. Everything it is sent goes through `pass`, which keeps it in log
+ * order and free of repeats however replay, snapshot and live push overlap.
+ */
+interface Watch {
+  readonly rideId: string;
+  /** The ride version last sent: a ride event at or below it was already seen. */
+  version: number;
+  /** Device time of the last location sent: an older or equal one was seen, or is late. */
+  locationAt: number;
+  /** While the watch replays from the log, live messages wait here (then pass the same filter). */
+  queue: { message: Message; version?: number; last?: boolean }[] | null;
+  ended: boolean;
+}
+
+/** What a peer may see of one ride event: all of it, this one and then no more, or nothing. */
+type Verdict = 'yes' | 'last' | 'no';
+
+/**
  * Who watches what, and delivery to them. Every instance runs one, fed by its own broadcast
  * consumer, so a rider's socket may live on any instance.
  */
 export function makeLiveHub(ctx: Context, options: LiveHubOptions) {
+  const peers = new Set<Peer>();
   const byRide = new Map<string, Set<Peer>>();
   const byUser = new Map<string, Set<Peer>>();
+  const watches = new Map<Peer, Map<string, Watch>>();
   const fleetWatchers = new Set<Peer>();
-  /** While a peer replays a ride, live messages for it wait here so order holds and nothing is lost. */
-  const replaying = new Map<Peer, Map<string, Message[]>>();
-
-  /** `queueFor`: the ride whose replay this message must wait behind (offers wait for nothing). */
-  function deliver(peer: Peer, message: Message, queueFor = message.rideId): void {
-    const queue = queueFor ? replaying.get(peer)?.get(queueFor) : undefined;
-    if (queue) return void queue.push(message);
-    if (peer.buffered() > options.maxBufferedBytes) {
-      ctx.metrics.socketsClosedSlow.inc();
-      return peer.close(SLOW_CONSUMER, 'SLOW_CONSUMER');
-    }
-    peer.send(JSON.stringify(message));
-    ctx.metrics.pushed.inc({ type: message.type });
-  }
+  /** The last offer each driver peer was sent, so a reconnect lookup and the live push never both arrive. */
+  const offersSent = new WeakMap<Peer, string>();
 
   const add = <K>(map: Map<K, Set<Peer>>, key: K, peer: Peer) => {
     let set = map.get(key);
@@ -66,6 +74,68 @@ export function makeLiveHub(ctx: Context, options: LiveHubOptions) {
     if (set?.size === 0) map.delete(key);
   };
 
+  /** Sends, unless the peer is too far behind: then it is dropped and closed (1013), never buffered further. */
+  function send(peer: Peer, message: Message): boolean {
+    if (!peers.has(peer)) return false;
+    if (peer.buffered() > options.maxBufferedBytes) {
+      ctx.metrics.socketsClosedSlow.inc();
+      forget(peer);
+      peer.close(SLOW_CONSUMER, 'SLOW_CONSUMER');
+      return false;
+    }
+    peer.send(JSON.stringify(message));
+    ctx.metrics.pushed.inc({ type: message.type });
+    return true;
+  }
+
+  function forget(peer: Peer): void {
+    if (!peers.delete(peer)) return;
+    remove(byUser, peer.actor.userId, peer);
+    for (const watch of watches.get(peer)?.values() ?? []) {
+      watch.ended = true;
+      remove(byRide, watch.rideId, peer);
+    }
+    watches.delete(peer);
+    fleetWatchers.delete(peer);
+    ctx.metrics.sockets.dec();
+  }
+
+  function endWatch(peer: Peer, watch: Watch, tell: boolean): void {
+    if (watch.ended) return;
+    watch.ended = true;
+    remove(byRide, watch.rideId, peer);
+    const mine = watches.get(peer);
+    if (mine?.get(watch.rideId) === watch) mine.delete(watch.rideId);
+    if (tell) send(peer, { type: 'unsubscribed', rideId: watch.rideId });
+  }
+
+  /** Whether `peer` may see the ride as it stands after `e`, `context` being the ride after it. */
+  function verdict(peer: Peer, context: RideContext): Verdict {
+    if (peer.shareRideId !== undefined)
+      return peer.shareRideId !== context.rideId ? 'no' : FINAL_STATUSES.has(context.status) ? 'last' : 'yes';
+    const { userId } = peer.actor;
+    if (isStaff(peer.actor) || userId === context.riderId || userId === context.driverId || userId === context.offeredTo) return 'yes';
+    // The driver who declined or let the offer lapse hears that much, and then nothing more of the ride.
+    if (userId === context.offerEndedFor) return 'last';
+    return 'no';
+  }
+
+  /** Sends a ride-scoped message through the watch's filter (order, no repeats). */
+  function pass(peer: Peer, watch: Watch, message: Message, version?: number, last = false): void {
+    if (watch.ended) return;
+    if (watch.queue) return void watch.queue.push({ message, version, last });
+    if (message.type === 'driver.location') {
+      const at = Date.parse(message.recordedAt as string);
+      if (at <= watch.locationAt) return;
+      watch.locationAt = at;
+    } else if (version !== undefined) {
+      if (version <= watch.version) return;
+      watch.version = version;
+    }
+    send(peer, message);
+    if (last) endWatch(peer, watch, true);
+  }
+
   async function authorize(peer: Peer, rideId: string): Promise<RideView> {
     const view = await options.rideView(rideId);
     if (peer.shareRideId !== undefined) {
@@ -77,97 +147,174 @@ export function makeLiveHub(ctx: Context, options: LiveHubOptions) {
     return view;
   }
 
-  /** Sends what the peer missed after `after`, in log order, or says it cannot (trimmed or unknown). */
-  async function replay(peer: Peer, rideId: string, after: string): Promise<void> {
-    const history = (await options.rideHistory(rideId)).map((e) => ({ at: e.metadata.recordedAtMs, message: rideStatusMessage(e) as Message }));
-    const track = (await ctx.readModel.track(rideId)).map((p) => ({
-      at: p.loggedAt,
-      message: { type: 'driver.location', rideId, driverId: null, lat: p.lat, lng: p.lng, heading: null, speed: null,
-        recordedAt: new Date(p.recordedAt).toISOString(), etaSeconds: null, eventId: p.eventId } as Message,
+  /**
+   * The ride's story from the log: ride events (with the context each left) and the trip's track,
+   * merged by the time the log recorded them. Locations are shown as the track has them (raw).
+   */
+  async function story(rideId: string) {
+    const history = foldRideContexts(await options.rideHistory(rideId));
+    const items: { at: number; message: Message; version?: number; deviceAt?: number }[] = history.map(({ event, context }) => ({
+      at: event.metadata.recordedAtMs,
+      message: rideStatusMessage(event, context) as Message,
+      version: event.metadata.version,
     }));
-    const merged = [...history, ...track].sort((a, b) => a.at - b.at);
-    const from = merged.findIndex((m) => m.message.eventId === after);
-    if (from < 0) {
-      deliver(peer, { type: 'error', code: 'REPLAY_GAP', rideId, message: `cannot replay after ${after}: reload the ride` });
-      return snapshot(peer, rideId);
+    const driverAt = (at: number) => history.filter((h) => h.event.metadata.recordedAtMs <= at).at(-1)?.context?.driverId ?? null;
+    for (const p of await ctx.readModel.track(rideId)) {
+      items.push({
+        at: p.loggedAt,
+        deviceAt: p.recordedAt,
+        message: {
+          type: 'driver.location', rideId, driverId: driverAt(p.loggedAt), lat: p.lat, lng: p.lng, heading: null, speed: null,
+          recordedAt: new Date(p.recordedAt).toISOString(), etaSeconds: null, eventId: p.eventId,
+        },
+      });
     }
-    for (const m of merged.slice(from + 1)) deliver(peer, m.message);
+    // Stable: within one millisecond ride events come first, and each stream keeps its own order.
+    items.sort((a, b) => a.at - b.at);
+    return { history, items };
   }
 
-  async function snapshot(peer: Peer, rideId: string): Promise<void> {
-    const last = (await options.rideHistory(rideId)).at(-1);
-    if (last) deliver(peer, rideStatusMessage(last));
-    const location = options.latestLocation(rideId);
-    if (location) deliver(peer, location as unknown as Message);
+  /** Sends what the peer missed after `after`, in log order, or says it cannot (trimmed or unknown) and sends the state. */
+  async function replay(peer: Peer, watch: Watch, after: string): Promise<void> {
+    const { items } = await story(watch.rideId);
+    const from = items.findIndex((m) => m.message.eventId === after);
+    if (from < 0) {
+      send(peer, { type: 'error', code: 'REPLAY_GAP', rideId: watch.rideId, message: `cannot replay after ${after}: here is the current state` });
+      return snapshot(peer, watch);
+    }
+    // What the client saw up to `after` is its baseline: nothing at or before it comes again.
+    for (const item of items.slice(0, from + 1)) {
+      if (item.version !== undefined) watch.version = Math.max(watch.version, item.version);
+      if (item.deviceAt !== undefined) watch.locationAt = Math.max(watch.locationAt, item.deviceAt);
+    }
+    const queue = watch.queue;
+    watch.queue = null;
+    try {
+      for (const item of items.slice(from + 1)) pass(peer, watch, item.message, item.version);
+    } finally {
+      watch.queue = queue;
+    }
+  }
+
+  async function snapshot(peer: Peer, watch: Watch): Promise<void> {
+    const history = foldRideContexts(await options.rideHistory(watch.rideId));
+    const last = history.at(-1);
+    const queue = watch.queue;
+    watch.queue = null;
+    try {
+      if (last) pass(peer, watch, rideStatusMessage(last.event, last.context) as Message, last.event.metadata.version);
+      const location = options.latestLocation(watch.rideId);
+      if (location) pass(peer, watch, location as unknown as Message);
+    } finally {
+      watch.queue = queue;
+    }
+  }
+
+  /** A driver who (re)connects while an offer for them is open is told about it at once. */
+  async function pendingOffer(peer: Peer): Promise<void> {
+    const rideId = ctx.fleet.get(peer.actor.userId)?.offeredRideId;
+    if (!rideId) return;
+    const history = await options.rideHistory(rideId);
+    const folded = foldRideContexts(history).at(-1);
+    const offered = history.filter((e): e is Recorded<RideOffered> => e.type === 'RideOffered').at(-1);
+    if (!folded?.context || !offered || folded.context.offeredTo !== peer.actor.userId || offered.data.expiresAt <= ctx.now()) return;
+    sendOffer(peer, rideOfferMessage(offered, folded.context));
+  }
+
+  function sendOffer(peer: Peer, offer: ReturnType<typeof rideOfferMessage>): void {
+    if (offersSent.get(peer) === offer.eventId) return;
+    if (send(peer, offer)) offersSent.set(peer, offer.eventId);
   }
 
   return {
     connect(peer: Peer) {
+      if (peers.has(peer)) return;
+      peers.add(peer);
       add(byUser, peer.actor.userId, peer);
       ctx.metrics.sockets.inc();
+      if (peer.actor.role === 'driver' && peer.shareRideId === undefined)
+        void pendingOffer(peer).catch((err) => ctx.logger.warn({ err }, 'pending offer lookup failed'));
     },
+    /** Idempotent: a socket's `error` and `close` both end here. */
     disconnect(peer: Peer) {
-      remove(byUser, peer.actor.userId, peer);
-      for (const [rideId, set] of byRide) if (set.has(peer)) remove(byRide, rideId, peer);
-      fleetWatchers.delete(peer);
-      replaying.delete(peer);
-      ctx.metrics.sockets.dec();
+      forget(peer);
     },
     socketsOf: (userId: string) => byUser.get(userId)?.size ?? 0,
+    /** Rides this peer watches (tests, diagnostics). */
+    watching: (peer: Peer) => [...(watches.get(peer)?.keys() ?? [])],
 
+    /**
+     * Starts (or restarts) a watch: `subscribed`, then the replay after `after` or the current state,
+     * then live. Live messages that arrive meanwhile wait and pass the same filter, so the client
+     * sees the log's order with nothing twice.
+     */
     async subscribe(peer: Peer, rideId: string, after?: string): Promise<void> {
       await authorize(peer, rideId);
-      const waiting = new Map(replaying.get(peer) ?? []).set(rideId, []);
-      replaying.set(peer, waiting);
+      if (!peers.has(peer)) return;
+      const mine = watches.get(peer) ?? new Map<string, Watch>();
+      watches.set(peer, mine);
+      const earlier = mine.get(rideId);
+      if (earlier) endWatch(peer, earlier, false);
+      const watch: Watch = { rideId, version: 0, locationAt: -Infinity, queue: [], ended: false };
+      mine.set(rideId, watch);
       add(byRide, rideId, peer);
       try {
-        peer.send(JSON.stringify({ type: 'subscribed', rideId }));
-        if (after) await replay(peer, rideId, after);
-        else await snapshot(peer, rideId);
+        send(peer, { type: 'subscribed', rideId });
+        if (after) await replay(peer, watch, after);
+        else await snapshot(peer, watch);
       } finally {
-        const queued = replaying.get(peer)?.get(rideId) ?? [];
-        replaying.get(peer)?.delete(rideId);
-        const sent = new Set<string>();
-        for (const m of queued) if (!m.eventId || !sent.has(m.eventId)) (sent.add(m.eventId ?? ''), deliver(peer, m));
+        const queued = watch.queue ?? [];
+        watch.queue = null;
+        for (const q of queued) pass(peer, watch, q.message, q.version, q.last);
       }
     },
     unsubscribe(peer: Peer, rideId: string) {
-      remove(byRide, rideId, peer);
+      const watch = watches.get(peer)?.get(rideId);
+      if (watch) endWatch(peer, watch, false);
     },
     watchFleet(peer: Peer, snapshotMessage: Message) {
       if (!isStaff(peer.actor)) throw new DomainError('FORBIDDEN', 403, 'only operators may watch the whole fleet');
+      if (!peers.has(peer)) return;
       fleetWatchers.add(peer);
-      deliver(peer, snapshotMessage);
+      send(peer, snapshotMessage);
     },
 
-    /** A ride event: `ride.status` to the ride's watchers, `ride.offer` to the offered driver. */
-    publishRideEvent(e: Recorded<RideEvent>, extra: Record<string, unknown> = {}) {
-      const message = { ...rideStatusMessage(e), ...extra } as Message;
-      for (const peer of byRide.get(e.metadata.key) ?? []) deliver(peer, message);
-      for (const peer of fleetWatchers) deliver(peer, message);
-      if (e.type === 'RideOffered') publishOffer(e as Recorded<RideOffered>, extra);
+    /** A ride event, `context` being the ride after it: `ride.status` to the watchers who may still see the ride. */
+    publishRideEvent(e: Recorded<RideEvent>, context: RideContext) {
+      const message = rideStatusMessage(e, context) as Message;
+      for (const peer of [...(byRide.get(e.metadata.key) ?? [])]) {
+        const watch = watches.get(peer)?.get(e.metadata.key);
+        if (!watch) continue;
+        const v = verdict(peer, context);
+        if (v === 'no') endWatch(peer, watch, true);
+        else pass(peer, watch, message, e.metadata.version, v === 'last');
+      }
+      for (const peer of fleetWatchers) send(peer, message);
+    },
+    /** `ride.offer` to the offered driver's sockets, without any subscription. */
+    publishOffer(e: Recorded<RideOffered>, ride: { pickup: RideContext['pickup']; dropoff: RideContext['dropoff'] }) {
+      const offer = rideOfferMessage(e, ride);
+      for (const peer of [...(byUser.get(e.data.driverId) ?? [])]) if (peer.shareRideId === undefined) sendOffer(peer, offer);
     },
     publishLocation(message: LocationMessage) {
-      if (message.rideId) for (const peer of byRide.get(message.rideId) ?? []) deliver(peer, message as unknown as Message);
-      for (const peer of fleetWatchers) deliver(peer, message as unknown as Message);
+      if (message.rideId)
+        for (const peer of [...(byRide.get(message.rideId) ?? [])]) {
+          const watch = watches.get(peer)?.get(message.rideId);
+          if (watch) pass(peer, watch, message as unknown as Message);
+        }
+      for (const peer of fleetWatchers) send(peer, message as unknown as Message);
     },
     publishToFleet(message: Message) {
-      for (const peer of fleetWatchers) deliver(peer, message);
+      for (const peer of fleetWatchers) send(peer, message);
     },
     /** Closes every socket (shutdown) with 1001 going away. */
     closeAll() {
-      for (const set of byUser.values()) for (const peer of set) peer.close(1001, 'server shutting down');
+      for (const peer of [...peers]) {
+        forget(peer);
+        peer.close(1001, 'server shutting down');
+      }
     },
   };
-
-  function publishOffer(e: Recorded<RideOffered>, extra: Record<string, unknown>) {
-    const { driverId, expiresAt, distanceMeters, etaSeconds } = e.data;
-    const offer = {
-      type: 'ride.offer', rideId: e.metadata.key, pickup: extra.pickup, dropoff: extra.dropoff, distanceMeters, etaSeconds,
-      expiresAt: new Date(expiresAt).toISOString(), eventId: e.metadata.eventId,
-    };
-    for (const peer of byUser.get(driverId) ?? []) if (!peer.shareRideId) deliver(peer, offer, null);
-  }
 }
 
 export type LiveHub = ReturnType<typeof makeLiveHub>;

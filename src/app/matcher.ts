@@ -7,6 +7,7 @@ import type { Recorded } from '../../domain/ports/event-log.ts';
 import { rideDecider, type RideEvent } from '../../domain/ride/index.ts';
 import type { Context } from './context.ts';
 import type { DriverService } from './drivers.ts';
+import type { FleetDriver } from '../../projections/fleet/index.ts';
 
 export interface MatcherOptions {
   /** A ride nobody could be offered for this long is declared unmatched. */
@@ -64,13 +65,41 @@ export function makeMatcher(ctx: Context, drivers: DriverService, options: Match
   }
 
   async function rideState(rideId: string) {
-    const state = fold(rideDecider, (await log.readKey('rides', rideId)) as Recorded<RideEvent>[]);
+    const history = (await log.readKey('rides', rideId)) as Recorded<RideEvent>[];
+    const state = fold(rideDecider, history);
     if (state.status === 'none') throw new DomainError('NOT_FOUND', 404, `ride ${rideId} not found`);
-    return state;
+    const first = history[0];
+    return { ...state, requestedAt: first?.type === 'RideRequested' ? first.data.at : first!.metadata.recordedAtMs };
+  }
+
+  /**
+   * One `consider` per ride at a time in this process (events, timers and the sweep all ask): a call
+   * while one runs is folded into one more run after it, which then sees the ride as it is by then.
+   */
+  const running = new Map<string, { again: boolean; done: Promise<void> }>();
+  function consider(rideId: string): Promise<void> {
+    const current = running.get(rideId);
+    if (current) {
+      current.again = true;
+      return current.done;
+    }
+    const entry = { again: false, done: Promise.resolve() };
+    entry.done = (async () => {
+      try {
+        do {
+          entry.again = false;
+          await considerOnce(rideId);
+        } while (entry.again && !stopped);
+      } finally {
+        running.delete(rideId);
+      }
+    })();
+    running.set(rideId, entry);
+    return entry.done;
   }
 
   /** Looks at one ride and does what its state calls for: offer, expire, give up, or nothing. */
-  async function consider(rideId: string): Promise<void> {
+  async function considerOnce(rideId: string): Promise<void> {
     const ride = await rideState(rideId);
     if (ride.status === 'offered' && ride.offer) {
       if (ride.offer.expiresAt <= now())
@@ -79,17 +108,20 @@ export function makeMatcher(ctx: Context, drivers: DriverService, options: Match
       return;
     }
     if (ride.status !== 'requested') return;
-    const history = await log.readKey('rides', rideId);
-    const requestedAt = (history[0]?.data as { at: number }).at;
-    if (ride.rounds >= policy.maxRounds || now() - requestedAt > options.matchTimeoutMs) {
-      await handle(log, 'rides', rideId, rideDecider, { type: 'MarkUnmatched', data: { rideId, at: now() } });
-      ctx.metrics.ridesUnmatched.inc();
+    const deadline = ride.requestedAt + options.matchTimeoutMs;
+    if (ride.rounds >= policy.maxRounds || now() >= deadline) {
+      const { appended } = await handle(log, 'rides', rideId, rideDecider, { type: 'MarkUnmatched', data: { rideId, at: now() } });
+      if (appended.length) ctx.metrics.ridesUnmatched.inc();
       return;
     }
     const stopTimer = ctx.metrics.matchSeconds.startTimer();
     const maxRadius = policy.radiiMeters.at(-1) ?? 5_000;
-    const nearby = fleet.nearest(ride.pickup, policy.limit * 4, maxRadius, (d) => d.available && !d.rideId && !d.offeredRideId);
-    const ranked = rankCandidates(ride.pickup, nearby, { now: now(), passedBy: ride.passedBy, policy });
+    const at = now();
+    // Only eligible drivers count towards the k nearest, so stale or passed ones cannot crowd out the rest.
+    const eligible = (d: FleetDriver) =>
+      d.available && !d.rideId && !d.offeredRideId && !!d.position && at - d.position.recordedAt <= policy.freshnessMs && !ride.passedBy.includes(d.driverId);
+    const nearby = fleet.nearest(ride.pickup, policy.limit * 4, maxRadius, eligible);
+    const ranked = rankCandidates(ride.pickup, nearby, { now: at, passedBy: ride.passedBy, policy });
     for (const candidate of ranked) {
       const outcome = await tryOffer(rideId, candidate.driverId, candidate.distanceMeters);
       if (outcome === 'offered') {
@@ -99,7 +131,8 @@ export function makeMatcher(ctx: Context, drivers: DriverService, options: Match
       }
       if (outcome === 'ride-moved') return;
     }
-    later(rideId, options.retryMs);
+    // Nobody free now: look again soon, and no later than the moment the ride is to be given up.
+    later(rideId, Math.max(1, Math.min(options.retryMs, deadline - now())));
   }
 
   return {

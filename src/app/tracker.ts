@@ -1,27 +1,21 @@
 import type { LatLng } from '../../domain/geo.ts';
 import type { Recorded } from '../../domain/ports/event-log.ts';
-import type { RideEvent, RideStatus } from '../../domain/ride/index.ts';
+import { FINAL_STATUSES, type RideEvent, type RideOffered } from '../../domain/ride/index.ts';
 import { detectArrival, type ArrivalRules, type ArrivalState } from '../../domain/tracking/arrival.ts';
 import type { EtaEstimator } from '../../domain/tracking/eta.ts';
 import type { LocationRecorded } from '../../domain/tracking/events.ts';
 import { smooth, type SmoothingState } from '../../domain/tracking/kalman.ts';
 import type { Context } from './context.ts';
 import type { LiveHub } from './live.ts';
-import { STATUS_AFTER, type LocationMessage } from './messages.ts';
-
-interface ActiveRide {
-  status: RideStatus;
-  riderId: string;
-  driverId: string | null;
-  pickup: LatLng;
-  dropoff: LatLng;
-}
+import { nextRideContext, type LocationMessage, type RideContext } from './messages.ts';
 
 export interface TrackerOptions {
   readonly eta: EtaEstimator;
   readonly arrival: Partial<ArrivalRules>;
   /** Tells the ride the driver has arrived, on the driver's behalf (idempotent). */
   readonly markArrived: (rideId: string) => Promise<unknown>;
+  /** Finished rides remembered, so what follows completion (fare, payment, rating) is still pushed. */
+  readonly finishedKept?: number;
 }
 
 /**
@@ -31,62 +25,75 @@ export interface TrackerOptions {
 export function makeTracker(ctx: Context, hub: LiveHub, options: TrackerOptions) {
   const smoothing = new Map<string, SmoothingState>();
   const arrivals = new Map<string, ArrivalState>();
-  const rides = new Map<string, ActiveRide>();
+  /** Rides not yet completed, cancelled or unmatched, as of the last event seen. */
+  const rides = new Map<string, RideContext>();
+  /** Recently finished rides (insertion order, oldest evicted first). */
+  const finished = new Map<string, RideContext>();
+  const finishedKept = options.finishedKept ?? 10_000;
   const latest = new Map<string, LocationMessage>();
   let locationsSeen = 0;
 
-  function etaFor(ride: ActiveRide, at: LatLng, speedMps: number | null): number | null {
+  function etaFor(ride: RideContext, at: LatLng, speedMps: number | null): number | null {
     if (ride.status === 'accepted') return options.eta.estimateSeconds(at, ride.pickup, { speedMps });
     if (ride.status === 'in_progress') return options.eta.estimateSeconds(at, ride.dropoff, { speedMps });
     return null;
   }
 
   return {
-    activeRides: () => rides,
+    activeRides: () => rides as ReadonlyMap<string, RideContext>,
     latestLocation: (rideId: string) => latest.get(rideId) ?? null,
     locationsSeen: () => locationsSeen,
 
     onRideEvent(e: Recorded<RideEvent>): void {
       const rideId = e.metadata.key;
-      if (e.type === 'RideRequested') {
-        const { riderId, pickup, dropoff } = e.data;
-        rides.set(rideId, { status: 'requested', riderId, driverId: null, pickup, dropoff });
-      }
-      const ride = rides.get(rideId);
+      const before = rides.get(rideId) ?? finished.get(rideId) ?? null;
+      // A redelivered event (at-least-once) must not move the ride back nor be pushed twice.
+      if (before && e.metadata.version <= before.version) return;
+      const ride = nextRideContext(before, e);
       if (!ride) return;
-      ride.status = STATUS_AFTER[e.type];
-      if (e.type === 'RideAccepted') ride.driverId = e.data.driverId;
-      if (ride.status === 'completed' || ride.status === 'cancelled' || ride.status === 'unmatched') {
+      if (FINAL_STATUSES.has(ride.status)) {
         rides.delete(rideId);
         latest.delete(rideId);
         arrivals.delete(rideId);
+        finished.delete(rideId);
+        finished.set(rideId, ride);
+        if (finished.size > finishedKept) finished.delete(finished.keys().next().value!);
+      } else {
+        rides.set(rideId, ride);
       }
-      hub.publishRideEvent(e, { pickup: ride.pickup, dropoff: ride.dropoff, driverId: ride.driverId });
+      hub.publishRideEvent(e, ride);
+      if (e.type === 'RideOffered') hub.publishOffer(e as Recorded<RideOffered>, ride);
     },
 
     async onLocation(e: Recorded<LocationRecorded>): Promise<void> {
       locationsSeen++;
       const { driverId } = e.data;
       if (e.data.late) return; // on the track (projection), but never moves the driver back
+      // Older than what we show (a redelivery, or overtaken): it neither feeds the filter nor moves anyone.
+      const shownAt = ctx.fleet.get(driverId)?.position?.recordedAt;
+      if (shownAt !== undefined && shownAt >= e.data.recordedAt) return;
       const smoothed = smooth(smoothing.get(driverId) ?? null, e.data);
       smoothing.set(driverId, smoothed.state);
       const shown = { lat: smoothed.lat, lng: smoothed.lng, heading: smoothed.heading, speed: Math.round(smoothed.speedMps * 10) / 10 };
       if (!ctx.fleet.moveDriver(e, shown)) return;
-      const rideId = e.data.rideId ?? ctx.fleet.get(driverId)?.rideId ?? null;
+      // The ride the point was recorded for at ingestion, as the track (projection) files it, so
+      // what is pushed live is what a replay finds again.
+      const rideId = e.data.rideId;
       const ride = rideId ? rides.get(rideId) : undefined;
       const onThisRide = ride && ride.driverId === driverId ? ride : undefined;
       const message: LocationMessage = {
-        type: 'driver.location', rideId: onThisRide ? rideId : null, driverId, ...shown,
+        type: 'driver.location', rideId: onThisRide ? onThisRide.rideId : null, driverId, ...shown,
         recordedAt: new Date(e.data.recordedAt).toISOString(),
         etaSeconds: onThisRide ? etaFor(onThisRide, shown, smoothed.speedMps) : null,
         eventId: e.metadata.eventId,
       };
-      if (onThisRide && rideId) latest.set(rideId, message);
+      if (onThisRide) latest.set(onThisRide.rideId, message);
       hub.publishLocation(message);
-      if (onThisRide && rideId && onThisRide.status === 'accepted') {
-        const decision = detectArrival(arrivals.get(rideId) ?? null, e.data, onThisRide.pickup, options.arrival);
-        arrivals.set(rideId, decision.state);
-        if (decision.arrived) await options.markArrived(rideId).catch((err) => ctx.logger.warn({ err, rideId }, 'arrival not recorded'));
+      if (onThisRide && onThisRide.status === 'accepted') {
+        const decision = detectArrival(arrivals.get(onThisRide.rideId) ?? null, e.data, onThisRide.pickup, options.arrival);
+        arrivals.set(onThisRide.rideId, decision.state);
+        if (decision.arrived)
+          await options.markArrived(onThisRide.rideId).catch((err) => ctx.logger.warn({ err, rideId: onThisRide.rideId }, 'arrival not recorded'));
       }
     },
   };

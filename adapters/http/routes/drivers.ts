@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { DomainError } from '../../../domain/errors.ts';
 import { distanceMeters } from '../../../domain/geo.ts';
 import type { GpsPoint } from '../../../domain/tracking/point.ts';
 import type { Ridecast } from '../../../src/app/ridecast.ts';
@@ -9,6 +10,8 @@ import { errors, LocationsBody, LocationsReply, Point } from '../schemas.ts';
 /** Device time may come as epoch ms or an ISO string; the domain takes ms. */
 export function toGpsPoint(p: Static<typeof Point>): GpsPoint {
   const recordedAt = typeof p.recordedAt === 'number' ? p.recordedAt : Date.parse(p.recordedAt);
+  // The schema's date-time format lets through what `Date.parse` cannot read (a leap second); never pass NaN on.
+  if (!Number.isFinite(recordedAt)) throw new DomainError('VALIDATION_ERROR', 400, 'recordedAt is not a valid time');
   return { lat: p.lat, lng: p.lng, recordedAt, heading: p.heading ?? null, speed: p.speed ?? null, accuracy: p.accuracy ?? null };
 }
 
