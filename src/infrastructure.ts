@@ -3,14 +3,15 @@ import { getKafkaEventLog } from '../adapters/kafka/event-log.ts';
 import { getRedisClaims } from '../adapters/redis/claims.ts';
 import { getRedisEventLog } from '../adapters/redis/event-log.ts';
 import { getRedisUserStore } from '../adapters/redis/users.ts';
-import type { Config } from './config.ts';
+import { ConfigError, type Config } from './config.ts';
 import type { Infrastructure, Logger } from './wiring.ts';
 
 /**
  * Picks the adapters the configuration names. Memory needs nothing: wiring supplies the defaults.
  * With Redis, accounts and claims live in Redis too, so every instance shares them.
  */
-export async function makeInfrastructure(config: Config, logger: Logger): Promise<Infrastructure> {
+export async function makeInfrastructure(config: Config, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<Infrastructure> {
+  const knobs = transportKnobs(env);
   const closers: (() => Promise<unknown>)[] = [];
   const infra: Infrastructure = { close: async () => void (await Promise.all(closers.map((c) => c()))) };
   if (config.redisUrl && config.transport !== 'memory') {
@@ -25,11 +26,57 @@ export async function makeInfrastructure(config: Config, logger: Logger): Promis
       url: config.redisUrl!,
       prefix: config.streamPrefix,
       maxLength: { 'driver-locations': config.locationRetention, rides: config.rideRetention, drivers: config.rideRetention },
+      claimIdleMs: knobs.claimIdleMs,
       logger,
     });
   }
   if (config.transport === 'kafka') {
-    infra.log = getKafkaEventLog({ brokers: config.kafkaBrokers, topicPrefix: config.streamPrefix.replace(/:$/, '.'), logger });
+    infra.log = getKafkaEventLog({
+      brokers: config.kafkaBrokers,
+      topicPrefix: config.streamPrefix.replace(/:$/, '.'),
+      idempotent: knobs.kafkaIdempotent,
+      createTopics: knobs.kafkaCreateTopics,
+      consumer: knobs.kafkaConsumer,
+      logger,
+    });
   }
   return infra;
+}
+
+/**
+ * Transport tuning read from the environment; unset means the adapter's default. Operators rarely
+ * touch these; tests set them (fast takeover, the librdkafka mock's limits).
+ *   CLAIM_IDLE_MS                 Redis: a member's pending entry idle this long is taken over by another
+ *                                 member (XAUTOCLAIM); also the claim check interval. Default 30000.
+ *   KAFKA_IDEMPOTENT              Kafka: idempotent producer, 1|0. Default 1 (the librdkafka mock needs 0).
+ *   KAFKA_CREATE_TOPICS           Kafka: create missing topics at start, 1|0. Default 1.
+ *   KAFKA_SESSION_TIMEOUT_MS, KAFKA_REBALANCE_TIMEOUT_MS, KAFKA_HEARTBEAT_INTERVAL_MS, KAFKA_MAX_WAIT_MS
+ *                                 Kafka consumer settings (defaults 30000, 60000, 3000, 1000).
+ */
+function transportKnobs(env: NodeJS.ProcessEnv) {
+  const int = (name: string, min: number, max: number): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+    return n;
+  };
+  const bool = (name: string): boolean | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    if (raw === '1' || raw === 'true') return true;
+    if (raw === '0' || raw === 'false') return false;
+    throw new ConfigError(`${name} must be 1 or 0, got "${raw}"`);
+  };
+  return {
+    claimIdleMs: int('CLAIM_IDLE_MS', 100, 3_600_000),
+    kafkaIdempotent: bool('KAFKA_IDEMPOTENT'),
+    kafkaCreateTopics: bool('KAFKA_CREATE_TOPICS'),
+    kafkaConsumer: {
+      sessionTimeoutMs: int('KAFKA_SESSION_TIMEOUT_MS', 1_000, 3_600_000),
+      rebalanceTimeoutMs: int('KAFKA_REBALANCE_TIMEOUT_MS', 1_000, 3_600_000),
+      heartbeatIntervalMs: int('KAFKA_HEARTBEAT_INTERVAL_MS', 100, 3_600_000),
+      maxWaitTimeMs: int('KAFKA_MAX_WAIT_MS', 10, 60_000),
+    },
+  };
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import pino from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { loadZonesFromEnv } from '../adapters/geo/zones.ts';
@@ -15,9 +16,10 @@ async function main(): Promise<void> {
   try {
     const env = { ...process.env };
     // TLS settings name files; the service takes their contents.
-    if (env.TLS_CERT) env.TLS_CERT = readFileSync(env.TLS_CERT, 'utf8');
-    if (env.TLS_KEY) env.TLS_KEY = readFileSync(env.TLS_KEY, 'utf8');
+    if (env.TLS_CERT) env.TLS_CERT = readSetting('TLS_CERT', env.TLS_CERT);
+    if (env.TLS_KEY) env.TLS_KEY = readSetting('TLS_KEY', env.TLS_KEY);
     config = loadConfig(env);
+    if (config.tlsCert && config.tlsKey) checkTls(config.tlsCert, config.tlsKey);
   } catch (err) {
     console.error(`ridecast: configuration error: ${err instanceof ConfigError ? err.message : (err as Error).message}`);
     process.exit(1);
@@ -48,19 +50,52 @@ async function main(): Promise<void> {
   const stopFleet = config.simulate > 0 ? startSimulation(config, address, streets, logger) : async () => undefined;
   if (config.demo) printDemo(config, address);
 
+  // Graceful stop: sockets get 1001 (going away), requests already in flight finish, consumers
+  // acknowledge what they handled, connections close; exit 0. Stuck past the deadline: exit 1.
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    const deadline = setTimeout(() => process.exit(1), 10_000);
+    const deadline = setTimeout(() => {
+      logger.error({ signal, afterMs: SHUTDOWN_DEADLINE_MS }, 'shutdown took too long; exiting anyway');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS);
     deadline.unref();
-    await stopFleet();
-    await service.close();
+    try {
+      await stopFleet();
+      await service.close();
+    } catch (err) {
+      logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+    logger.info('stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+const SHUTDOWN_DEADLINE_MS = 10_000;
+
+/** A setting that names a file: its contents, or a configuration error naming the setting. */
+function readSetting(name: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${name} must name a readable file, got "${path}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/** Fails start-up with one line when the certificate or key is not PEM, or they do not belong together. */
+function checkTls(cert: string, key: string): void {
+  try {
+    createSecureContext({ cert, key });
+  } catch (err) {
+    const message = (err as Error).message;
+    const which = /key/i.test(message) && !/cert/i.test(message) ? 'TLS_KEY' : /values mismatch/i.test(message) ? 'TLS_CERT/TLS_KEY' : 'TLS_CERT';
+    throw new ConfigError(`${which} is not usable: ${message}`);
+  }
 }
 
 /** The demo's city comes alive: the simulator drives through the public API like any client. */
@@ -91,4 +126,8 @@ function printDemo(config: Config, address: string): void {
   );
 }
 
-void main();
+main().catch((err: unknown) => {
+  // Anything that stops start-up after configuration (a port in use, a store that does not answer): one line, exit 1.
+  console.error(`ridecast: start-up failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -118,5 +118,5 @@ function errorFields(_key: string, value: unknown) {
 
 main(process.argv.slice(2)).then(
   () => process.exit(0),
-  (err: unknown) => fail(`failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`, 1),
+  (err: unknown) => fail(`failed: ${err instanceof Error ? (process.env.DEBUG ? err.stack : `${err.name}: ${err.message}`) : String(err)}`, 1),
 );

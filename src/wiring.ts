@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { Counter } from 'prom-client';
 import { defaultMatchPolicy, type MatchPolicy } from '../domain/matching/policy.ts';
 import type { EventLog } from '../domain/ports/event-log.ts';
 import type { Claims } from '../domain/ports/claims.ts';
@@ -17,7 +18,7 @@ import { getInMemoryUserStore } from '../adapters/memory/users.ts';
 import { makeFleet } from '../projections/fleet/index.ts';
 import { makeAccounts } from './app/accounts.ts';
 import type { Context } from './app/context.ts';
-import { makeMetrics } from './app/metrics.ts';
+import { makeMetrics, type Metrics } from './app/metrics.ts';
 import { makeRidecast } from './app/ridecast.ts';
 import type { Config } from './config.ts';
 
@@ -57,7 +58,7 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
     claims: infra.claims ?? getInMemoryClaims(),
     readModel,
     users: infra.users ?? getInMemoryUserStore(),
-    payments,
+    payments: countedCaptures(payments, metrics),
     fleet: makeFleet(),
     metrics,
     tariff: config.tariff,
@@ -122,4 +123,29 @@ async function fleetSnapshot(ctx: Context, ridecast: ReturnType<typeof makeRidec
     }));
   const rides = [...ridecast.tracker.activeRides()].map(([rideId, r]) => ({ rideId, status: r.status, pickup: r.pickup, dropoff: r.dropoff, driverId: r.driverId }));
   return { drivers, rides };
+}
+
+/**
+ * Counts capture requests made to the gateway (`ridecast_payment_capture_requests_total{outcome}`):
+ * summed over instances it shows whether the work-shared reactions asked once per ride.
+ */
+function countedCaptures(gateway: PaymentGateway, metrics: Metrics): PaymentGateway {
+  const requests = new Counter({
+    name: 'ridecast_payment_capture_requests_total',
+    help: 'Payment capture requests made to the gateway, by outcome',
+    labelNames: ['outcome'],
+    registers: [metrics.registry],
+  });
+  return {
+    async capture(request) {
+      try {
+        const outcome = await gateway.capture(request);
+        requests.inc({ outcome: outcome.captured ? 'captured' : 'failed' });
+        return outcome;
+      } catch (err) {
+        requests.inc({ outcome: 'error' });
+        throw err;
+      }
+    },
+  };
 }

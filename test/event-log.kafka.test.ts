@@ -30,9 +30,9 @@ const makeLog = (extra: Partial<KafkaEventLogOptions> = {}): KafkaEventLog =>
     createTopics: cluster.real,
     idempotent: cluster.real,
     retryDelayMs: 20,
-    // The mock holds a rejoin for sessionTimeout - 1000 ms, and expires a member still waiting on
-    // its first (3 s) join below about 4 s; a real broker refuses less than 6 s.
-    consumer: { sessionTimeoutMs: cluster.real ? 6_000 : 4_000, rebalanceTimeoutMs: 4_000, heartbeatIntervalMs: 300, maxWaitTimeMs: 100 },
+    // The mock holds a rejoin for sessionTimeout - 1000 ms and expires a member still waiting on its
+    // first (3 s) join below about 4 s; a real broker refuses less than 6 s. 6 s leaves headroom for both.
+    consumer: { sessionTimeoutMs: 6_000, rebalanceTimeoutMs: 6_000, heartbeatIntervalMs: 300, maxWaitTimeMs: 100 },
     retry: { initialRetryTimeMs: 100, retries: 5 },
     logger,
     ...extra,

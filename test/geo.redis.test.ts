@@ -147,8 +147,8 @@ describe('Redis GEO projection of available drivers', () => {
 
   /** Everything the projection keeps, as redis-cli would dump it. */
   const dump = async (keys: { geo: string; seen: string; state: string }) => ({
-    geo: await plain.zrange(keys.geo, 0, -1, 'WITHSCORES'),
-    seen: await plain.zrange(keys.seen, 0, -1, 'WITHSCORES'),
+    geo: await plain.zrange(keys.geo, '0', '-1', 'WITHSCORES'),
+    seen: await plain.zrange(keys.seen, '0', '-1', 'WITHSCORES'),
     state: await plain.hgetall(keys.state),
   });
 
@@ -230,7 +230,7 @@ describe('Redis GEO projection of available drivers', () => {
     expect(await geo.sweepStale(T0 + 25_000)).toBe(0);
     expect(await geo.sweepStale(T0 + 45_000)).toBe(2); // d_0, d_1 last seen more than 30 s before
     expect([...(await cliSearch(geo.keys.geo, here, 100)).keys()]).toEqual(['d_2']);
-    expect(await plain.zrange(geo.keys.seen, 0, -1)).toEqual(['d_2']);
+    expect(await plain.zrange(geo.keys.seen, '0', '-1')).toEqual(['d_2']);
     clock = T0 + 46_000;
     await geo.onLocation(fix('d_0', here, T0 + 46_000));
     expect([...(await cliSearch(geo.keys.geo, here, 100)).keys()].sort()).toEqual(['d_0', 'd_2']);

@@ -18,6 +18,10 @@ export interface FakeServer {
   calls: Map<string, number>;
   rides: Map<string, Ride>;
   drivers: Map<string, Driver>;
+  /** Every ride subscription received, in order, with its `after` (what a reconnecting client asks for). */
+  subscriptions: { userId: string; rideId: string; after: string | undefined }[];
+  /** Closes every socket from the server side, as a restart or a proxy timeout would. */
+  dropSockets(): void;
 }
 
 export async function buildFakeServer(opts: { admin: { username: string; password: string }; offerMs?: number; unmatchedMs?: number }): Promise<FakeServer> {
@@ -29,6 +33,7 @@ export async function buildFakeServer(opts: { admin: { username: string; passwor
   const drivers = new Map<string, Driver>();
   const clients = new Set<Client>();
   const calls = new Map<string, number>();
+  const subscriptions: FakeServer['subscriptions'] = [];
   let seq = 0;
   let completed = 0;
   let locations = 0;
@@ -136,7 +141,7 @@ export async function buildFakeServer(opts: { admin: { username: string; passwor
     clients.add(client);
     ws.on('close', () => clients.delete(client));
     ws.on('message', (data) => {
-      const m = JSON.parse(data.toString()) as { type: string; rideId?: string; fleet?: boolean };
+      const m = JSON.parse(data.toString()) as { type: string; rideId?: string; fleet?: boolean; after?: string };
       if (m.type === 'ping') return ws.send('{"type":"pong"}');
       if (m.type === 'unsubscribe' && m.rideId) return void client.rides.delete(m.rideId);
       if (m.type !== 'subscribe') return;
@@ -147,6 +152,7 @@ export async function buildFakeServer(opts: { admin: { username: string; passwor
         return ws.send(JSON.stringify({ type: 'fleet.snapshot', drivers: list, rides: active.map(({ rideId, status, pickup, dropoff, driverId }) => ({ rideId, status, pickup, dropoff, driverId })) }));
       }
       const ride = m.rideId ? rides.get(m.rideId) : undefined;
+      if (m.rideId) subscriptions.push({ userId: user.userId, rideId: m.rideId, after: m.after });
       if (!ride || (user.role !== 'admin' && ![ride.riderId, ride.driverId].includes(user.userId))) return ws.send(JSON.stringify({ type: 'error', code: 'NOT_FOUND', message: 'no such ride' }));
       client.rides.add(ride.rideId);
       ws.send(JSON.stringify({ type: 'subscribed', rideId: ride.rideId }));
@@ -177,5 +183,8 @@ export async function buildFakeServer(opts: { admin: { username: string; passwor
     send((c) => c.fleet, msg);
   }, 2_000);
   app.addHook('onClose', async () => (clearInterval(matcher), clearInterval(stats)));
-  return { app, calls, rides, drivers };
+  const dropSockets = () => {
+    for (const c of clients) c.ws.close(1012, 'restarting');
+  };
+  return { app, calls, rides, drivers, subscriptions, dropSockets };
 }

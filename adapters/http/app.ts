@@ -1,7 +1,7 @@
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyWebsocket from '@fastify/websocket';
 import { Ajv } from 'ajv';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifySchemaValidationError, type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import { DomainError } from '../../domain/errors.ts';
 import type { Accounts } from '../../src/app/accounts.ts';
@@ -45,7 +45,31 @@ function validatorCompiler() {
   const common = { useDefaults: true, allErrors: false, formats: { 'date-time': dateTime } } as const;
   const body = new Ajv({ ...common, coerceTypes: false, removeAdditional: false });
   const text = new Ajv({ ...common, coerceTypes: 'array', removeAdditional: true });
-  return ({ schema, httpPart }: { schema: object; httpPart?: string }) => (httpPart === 'body' ? body : text).compile(schema);
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) => {
+    if (httpPart === 'body') return body.compile(schema);
+    const validate = text.compile(schema);
+    // Ajv coerces "Infinity" and "1e400" to Infinity and then skips its range checks: refuse them here.
+    const checked = Object.assign((data: unknown) => {
+      checked.errors = validate(data) ? null : validate.errors;
+      if (checked.errors) return false;
+      const where = nonFinite(data, '');
+      if (where === null) return true;
+      checked.errors = [{ keyword: 'type', instancePath: where, schemaPath: '#', params: { type: 'number' }, message: 'must be a finite number' }];
+      return false;
+    }, { errors: null as FastifySchemaValidationError[] | null | undefined });
+    return checked;
+  };
+}
+
+/** The path of the first number in `value` that is NaN or infinite, or null. */
+function nonFinite(value: unknown, path: string): string | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? null : path;
+  if (value === null || typeof value !== 'object') return null;
+  for (const [key, child] of Object.entries(value)) {
+    const found = nonFinite(child, `${path}/${key}`);
+    if (found !== null) return found;
+  }
+  return null;
 }
 
 /** Builds the HTTP + WebSocket app without listening: tests `inject`, the server entry `listen`s. */

@@ -41,7 +41,14 @@ export const authPlugin = fp(async (app: FastifyInstance, options: AuthOptions) 
     verify: { algorithms: ['HS256'] },
   });
   app.decorate('requireRole', (...roles: Role[]) => async (request: FastifyRequest) => {
-    await request.jwtVerify();
+    try {
+      await request.jwtVerify();
+    } catch {
+      // Whatever is wrong with it (missing, malformed, forged, expired, not yet valid, another algorithm):
+      // 401, one answer. @fastify/jwt lets some fast-jwt errors (FAST_JWT_INVALID_ALGORITHM, FAST_JWT_INACTIVE)
+      // through without a status, which would otherwise be a 500.
+      throw new DomainError('UNAUTHORIZED', 401, 'a valid bearer token is required');
+    }
     // A share token watches one ride over the stream; it opens no HTTP route.
     if (request.user.share !== undefined) throw new DomainError('FORBIDDEN', 403, 'a share token can only watch its ride');
     if (roles.length > 0 && !roles.includes(request.user.role))

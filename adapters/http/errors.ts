@@ -88,7 +88,7 @@ export function installErrorHandling(app: FastifyInstance): void {
       const message = validationMessage(err.validationContext ?? 'body', err.validation as AjvLikeError[]);
       return reply.status(400).send(errorBody(400, 'VALIDATION_ERROR', message));
     }
-    if (err.code?.startsWith('FST_JWT') || err.statusCode === 401)
+    if (err.code?.startsWith('FST_JWT') || err.code?.startsWith('FAST_JWT') || err.statusCode === 401)
       return reply.status(401).send(errorBody(401, 'UNAUTHORIZED', 'a valid bearer token is required'));
     const renamed = err.code ? RENAMED[err.code] : undefined;
     const status = renamed?.status ?? err.statusCode ?? 500;

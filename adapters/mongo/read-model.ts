@@ -66,6 +66,7 @@ export function getMongoReadModel(options: MongoReadModelOptions): MongoReadMode
   let ready: Promise<void> | null = null;
   const init = () =>
     (ready ??= (async () => {
+      await client.connect(); // one connection attempt, so an unreachable server fails with its own error
       await Promise.all([
         rides.createIndex({ riderId: 1 }, { name: 'riderId' }),
         rides.createIndex({ driverId: 1 }, { name: 'driverId' }),

@@ -25,15 +25,23 @@ interface Item {
 }
 
 const RAD = Math.PI / 180;
-/** Equirectangular x, so planar kNN distances are close to metric ones at city scale. */
-const xOf = (lat: number, lng: number) => lng * Math.cos(lat * RAD);
 const DEG_M = 111_195;
 
 /**
  * Every driver this instance knows of, and an rbush index of those who are online with a position.
  * Fed by a broadcast consumer (each instance keeps its own); a move is remove + insert.
  */
-export function makeFleet() {
+export function makeFleet({ referenceLat }: { referenceLat?: number } = {}) {
+  /**
+   * Equirectangular x = lng·cos(φ₀) with ONE φ₀ for the whole index (the first fix seen, or the
+   * configured city), so planar kNN distances are metric to well under 1% across a city. A per-point
+   * φ would skew the space in proportion to longitude. A fleet spanning continents wants one index per region.
+   */
+  let xScale = referenceLat === undefined ? NaN : Math.cos(referenceLat * RAD);
+  const xOf = (lat: number, lng: number) => {
+    if (Number.isNaN(xScale)) xScale = Math.cos(lat * RAD);
+    return lng * xScale;
+  };
   const drivers = new Map<string, FleetDriver>();
   const items = new Map<string, Item>();
   const tree = new RBush<Item>();

@@ -6,6 +6,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** From a 429's Retry-After header, when the server sent one. */
+    readonly retryAfterMs: number | null = null,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -96,7 +98,9 @@ export function createApiClient(baseUrl: string, opts: { timeoutMs?: number; onO
         const code = typeof payload.code === 'string' ? payload.code : `HTTP_${response.status}`;
         report({ ok: false, code, status: response.status });
         const message = typeof payload.message === 'string' ? payload.message : text.slice(0, 200);
-        throw new ApiError(response.status, code, `${method} ${path} → ${response.status} ${code}: ${message}`);
+        const retryAfter = Number(response.headers.get('retry-after'));
+        const retryAfterMs = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : null;
+        throw new ApiError(response.status, code, `${method} ${path} → ${response.status} ${code}: ${message}`, retryAfterMs);
       }
       report({ ok: true, status: response.status });
       return parsed as T;

@@ -169,6 +169,12 @@ export function startFleet(options: FleetOptions): Fleet {
         drivers.push(agent);
         return;
       } catch (err) {
+        // Rate limited: wait as told and try again; it is not the driver's fault.
+        if (err instanceof ApiError && err.status === 429) {
+          attempt--;
+          await sleep(Math.min(60_000, err.retryAfterMs ?? 5_000));
+          continue;
+        }
         if (attempt >= 3) {
           driversFailed++;
           if (driversFailed <= 3) log.warn(`fleet: driver ${i} could not start: ${err instanceof Error ? err.message : err}`);

@@ -37,3 +37,37 @@ export async function openPage(browser: Browser, origin: string): Promise<Watche
   });
   return { page, errors, external };
 }
+
+/** What the live map shows, from the data attributes its panel keeps up to date. */
+export interface MapState {
+  connection: string;
+  streets: number;
+  drivers: number;
+  onTrip: number;
+  rides: number;
+  demand: number;
+}
+
+export async function mapState(page: Page): Promise<MapState> {
+  return page.evaluate(() => {
+    const panel = document.getElementById('panel')!.dataset;
+    const n = (v: string | undefined) => Number(v ?? 0);
+    return {
+      connection: document.getElementById('connection')!.dataset.state ?? '',
+      streets: n(document.body.dataset.streets),
+      drivers: n(panel.drivers),
+      onTrip: n(panel.onTrip),
+      rides: n(panel.rides),
+      demand: n(panel.demand),
+    };
+  });
+}
+
+/** Opens the map at `origin`, waits for the streets, and logs in through the form. */
+export async function logInOnMap(page: Page, origin: string, username: string, password: string): Promise<void> {
+  await page.goto(`${origin}/`);
+  await page.waitForSelector('body[data-ready=true]');
+  await page.fill('#login input[name=username]', username);
+  await page.fill('#login input[name=password]', password);
+  await page.click('#login button[type=submit]');
+}

@@ -82,7 +82,12 @@ function start(session) {
   if (isAdmin) socket.followFleet();
   else watch = createRideWatch({ session, socket, view, getJson: fetchJson });
 
-  const counts = setInterval(() => panel.localCounts(view.counts()), 2000);
+  // The counts also go on the panel as data attributes: what tests (and curious operators) read.
+  const counts = setInterval(() => {
+    const c = view.counts();
+    panel.localCounts(c);
+    Object.assign($('panel').dataset, { drivers: c.available + c.onTrip, onTrip: c.onTrip, rides: c.rides, demand: c.demand });
+  }, 1000);
   const expiry = setTimeout(() => logout('Your session expired; please log in again.'), Math.max(0, session.expiresAt * 1000 - Date.now()));
   live = {
     stop() {

@@ -66,9 +66,14 @@ export function createFleetView(map, { fetchRide }) {
     pending.clear();
   };
 
+  // leaflet.heat redraws on every change and fails when it is off the map: touch it only while shown.
+  const heatShown = () => map.hasLayer(layers.heat);
+  const redrawHeat = () => heatShown() && layers.heat.setLatLngs(demand.map((p) => [p.lat, p.lng]));
+  layers.heat.on('add', redrawHeat);
+
   const addDemand = (p, at = Date.now()) => {
     demand.push({ lat: p.lat, lng: p.lng, at });
-    layers.heat.addLatLng([p.lat, p.lng]);
+    if (heatShown()) layers.heat.addLatLng([p.lat, p.lng]);
   };
 
   const drawRide = (ride) => {
@@ -115,7 +120,7 @@ export function createFleetView(map, { fetchRide }) {
     const cutoff = now - DEMAND_WINDOW_MS;
     if (demand.length && demand[0].at < cutoff) {
       demand = demand.filter((p) => p.at >= cutoff);
-      layers.heat.setLatLngs(demand.map((p) => [p.lat, p.lng]));
+      redrawHeat();
     }
   }, 10_000);
 

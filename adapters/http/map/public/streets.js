@@ -26,6 +26,7 @@ export async function drawStreets(map) {
   }).addTo(map);
   const fill = L.geoJSON(collection, { renderer, interactive: false, style: (f) => STYLE[kind(f)] ?? STYLE.street }).addTo(map);
   const bounds = fill.getBounds();
+  document.body.dataset.streets = String(collection.features?.length ?? 0);
   return bounds.isValid() ? bounds : null;
 }
 

@@ -1,0 +1,207 @@
+// Two real server processes (src/main.ts) on one Redis: what "Scaling past one machine" in
+// ARCHITECTURE.md promises, checked from outside: live push across instances, no double booking
+// when both instances match at once, and work-shared groups that act once per event.
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { getRedisEventLog, type RedisEventLog } from '../adapters/redis/event-log.ts';
+import type { Recorded } from '../domain/ports/event-log.ts';
+import {
+  auditLog,
+  diagnostics,
+  http,
+  metric,
+  openSocket,
+  startServer,
+  stopAll,
+  TEST_ADMIN,
+  type Http,
+  type LiveSocket,
+  type ServerProcess,
+} from './support/process.ts';
+import { startRedis, type RedisServer } from './support/redis.ts';
+import { sleep, waitFor } from './support/wait.ts';
+
+const center = { lat: 38.7223, lng: -9.1393 };
+const dropoff = { lat: 38.7369, lng: -9.1427 };
+const near = (i: number) => ({ lat: center.lat + 0.0004 * Math.sin(i), lng: center.lng + 0.0004 * Math.cos(i) });
+
+describe('two instances on one Redis', () => {
+  let redis: RedisServer;
+  let a: ServerProcess;
+  let b: ServerProcess;
+  let apiA: Http;
+  let apiB: Http;
+  let admin: string;
+  let log: RedisEventLog;
+  const prefix = `scale${process.pid}:`;
+  const sockets: LiveSocket[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    const env = (id: string) => ({
+      TRANSPORT: 'redis',
+      REDIS_URL: redis.url,
+      STREAM_PREFIX: prefix,
+      INSTANCE_ID: id,
+      OFFER_TIMEOUT_MS: '1500',
+      MATCH_TIMEOUT_MS: '120000',
+      CLAIM_IDLE_MS: '1000',
+    });
+    // One after the other: both would race to create the admin account otherwise (harmless, but noisy).
+    a = await startServer({ name: 'instance a', env: env('a') });
+    b = await startServer({ name: 'instance b', env: env('b') });
+    apiA = http(a.url);
+    apiB = http(b.url);
+    admin = (await apiA.login(TEST_ADMIN.username, TEST_ADMIN.password)).token;
+    log = getRedisEventLog({ url: redis.url, prefix, logger: { warn() {}, error() {} } });
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const s of sockets) s.close();
+    await stopAll([a, b]);
+    await log?.close();
+    await redis?.stop();
+  }, 60_000);
+
+  const onFailure = () => onTestFailed(() => console.error(diagnostics([a, b])));
+
+  it('a rider connected to B sees, in order, every event caused through A', async () => {
+    onFailure();
+    const rider = await apiA.user(admin, 'rider');
+    const driver = await apiA.user(admin, 'driver');
+    const riderOnB = await openSocket(b.url, rider.token);
+    sockets.push(riderOnB);
+
+    // No driver is online yet, so the ride waits in `requested` until the rider has subscribed on B.
+    const requested = await apiA.post('/v1/rides', rider.token, { pickup: center, dropoff });
+    expect(requested).toMatchObject({ status: 202, body: { status: 'requested' } });
+    const { rideId } = requested.body;
+    riderOnB.send({ type: 'subscribe', rideId });
+    await riderOnB.waitFor((m) => m.type === 'ride.status' && m.event === 'RideRequested', 'the snapshot on B');
+
+    const driverOnA = await openSocket(a.url, driver.token);
+    sockets.push(driverOnA);
+    expect((await apiA.put('/v1/drivers/me/availability', driver.token, { available: true })).status).toBe(200);
+    expect((await apiA.post('/v1/drivers/me/locations', driver.token, { lat: center.lat + 0.001, lng: center.lng, recordedAt: Date.now() })).status).toBe(202);
+    await driverOnA.waitFor((m) => m.type === 'ride.offer' && m.rideId === rideId, 'the offer pushed to the driver on A');
+
+    for (const step of ['accept', 'arrive', 'start']) expect((await apiA.post(`/v1/rides/${rideId}/${step}`, driver.token)).status).toBe(200);
+    const t0 = Date.now();
+    for (let i = 1; i <= 5; i++) {
+      const p = { lat: center.lat + ((dropoff.lat - center.lat) * i) / 5, lng: center.lng + ((dropoff.lng - center.lng) * i) / 5, recordedAt: t0 + i * 1_000 };
+      expect((await apiA.post('/v1/drivers/me/locations', driver.token, p)).body.accepted).toBe(1);
+    }
+    await riderOnB.waitFor((m) => m.type === 'driver.location' && m.rideId === rideId && Date.parse(m.recordedAt) === t0 + 5_000, 'the last trip location on B');
+    expect((await apiA.post(`/v1/rides/${rideId}/complete`, driver.token)).status).toBe(200);
+    await riderOnB.waitFor((m) => m.type === 'ride.status' && m.event === 'PaymentCaptured', 'the payment on B');
+    expect((await apiA.post(`/v1/rides/${rideId}/rating`, rider.token, { stars: 5 })).status).toBe(201);
+    await riderOnB.waitFor((m) => m.type === 'ride.status' && m.event === 'RideRated', 'the rating on B');
+
+    const history = await log.readKey('rides', rideId);
+    const seen = riderOnB.messages.filter((m) => m.type === 'ride.status' && m.rideId === rideId);
+    // Every ride event, in log order, once: the socket on B missed nothing that happened through A.
+    expect(seen.map((m) => m.eventId)).toEqual(history.map((e) => e.metadata.eventId));
+    expect(seen.map((m) => m.event)).toEqual([
+      'RideRequested', 'RideOffered', 'RideAccepted', 'DriverArrived', 'TripStarted', 'TripCompleted', 'FareCalculated', 'PaymentCaptured', 'RideRated',
+    ]);
+    const locations = riderOnB.messages.filter((m) => m.type === 'driver.location' && m.rideId === rideId).map((m) => Date.parse(m.recordedAt));
+    expect(locations).toEqual([...locations].sort((x, y) => x - y));
+    expect(new Set(locations).size).toBe(locations.length);
+    expect(locations).toContain(t0 + 5_000);
+  }, 60_000);
+
+  it('20 rides requested through both instances against 3 drivers: no driver is ever booked twice, each ride is paid once', async () => {
+    onFailure();
+    const RIDES = 20;
+    const DRIVERS = 3;
+    const apis = [apiA, apiB];
+    const drivers = await Promise.all(Array.from({ length: DRIVERS }, (_, i) => apis[i % 2]!.user(admin, 'driver')));
+    const riders = await Promise.all(Array.from({ length: RIDES }, (_, i) => apis[i % 2]!.user(admin, 'rider')));
+
+    // Driver bots: each listens on its own instance, lets its first offer lapse (OfferExpired), declines
+    // its second (OfferDeclined), and takes the rest, doing each step through alternating instances.
+    const outcomes = { accepted: 0, acceptRefused: 0, ignored: 0, declined: 0, stepFailures: [] as string[] };
+    const busy = new Set<Promise<void>>();
+    for (const [i, d] of drivers.entries()) {
+      const home = apis[i % 2]!;
+      const socket = await openSocket(home.url(), d.token);
+      sockets.push(socket);
+      let offers = 0;
+      let turn = i;
+      socket.onMessage((m) => {
+        if (m.type !== 'ride.offer') return;
+        offers++;
+        const rideId = m.rideId as string;
+        if (offers === 1) return void outcomes.ignored++;
+        const work = (async () => {
+          if (offers === 2) {
+            const r = await apis[turn++ % 2]!.post(`/v1/rides/${rideId}/decline`, d.token);
+            if (r.status === 200) outcomes.declined++;
+            return;
+          }
+          const accepted = await apis[turn++ % 2]!.post(`/v1/rides/${rideId}/accept`, d.token);
+          if (accepted.status !== 200) return void outcomes.acceptRefused++;
+          outcomes.accepted++;
+          for (const step of ['arrive', 'start', 'complete']) {
+            const r = await apis[turn++ % 2]!.post(`/v1/rides/${rideId}/${step}`, d.token);
+            if (r.status !== 200) outcomes.stepFailures.push(`${rideId} ${step}: ${r.status} ${JSON.stringify(r.body)}`);
+          }
+        })();
+        busy.add(work);
+        void work.finally(() => busy.delete(work));
+      });
+      expect((await home.put('/v1/drivers/me/availability', d.token, { available: true })).status).toBe(200);
+      expect((await home.post('/v1/drivers/me/locations', d.token, { ...near(i), recordedAt: Date.now() })).status).toBe(202);
+    }
+
+    // All at once, half through each instance.
+    const requests = await Promise.all(riders.map((r, i) => apis[i % 2]!.post('/v1/rides', r.token, { pickup: near(i * 7), dropoff })));
+    expect(requests.map((r) => r.status)).toEqual(Array(RIDES).fill(202));
+    const rideIds = requests.map((r) => r.body.rideId as string);
+
+    const paid = async () => {
+      let n = 0;
+      for (const rideId of rideIds) if ((await log.readKey('rides', rideId)).some((e) => e.type === 'PaymentCaptured')) n++;
+      return n;
+    };
+    await waitFor(async () => (await paid()) === RIDES, `all ${RIDES} rides completed and paid`, 100_000, 250);
+    await Promise.all([...busy]);
+    await sleep(1_500); // let reactions to the last events (DriverFreed) land
+
+    const audit = auditLog((await log.read('rides')) as Recorded[], (await log.read('drivers')) as Recorded[]);
+    const mine = new Set(rideIds);
+    const ridesOfThisTest = (await log.read('rides')).filter((e) => mine.has(e.metadata.key));
+    const count = (type: string) => ridesOfThisTest.filter((e) => e.type === type).length;
+    const offersByA = await metric(a.url, 'ridecast_offers_total');
+    const offersByB = await metric(b.url, 'ridecast_offers_total');
+    const capturesA = await metric(a.url, 'ridecast_payment_capture_requests_total');
+    const capturesB = await metric(b.url, 'ridecast_payment_capture_requests_total');
+    console.info(
+      `[scale-out] rides ${RIDES}, drivers ${DRIVERS}; ride events checked ${audit.rideEvents}, driver events ${audit.driverEvents}; ` +
+        `offers ${count('RideOffered')} (by A ${offersByA}, by B ${offersByB}), expired ${count('OfferExpired')}, declined ${count('OfferDeclined')}, ` +
+        `accepted ${count('RideAccepted')}; payment capture requests A ${capturesA} + B ${capturesB}; ` +
+        `double assignments ${audit.doubleAssignments.length + audit.driverStreamViolations.length}, duplicates ${audit.duplicates.length}; bots ${JSON.stringify(outcomes)}`,
+    );
+
+    expect(audit.doubleAssignments).toEqual([]);
+    expect(audit.driverStreamViolations).toEqual([]);
+    expect(audit.versionViolations).toEqual([]);
+    expect(audit.duplicates).toEqual([]);
+    expect(audit.orphanOfferEnds).toEqual([]);
+    expect(outcomes.stepFailures).toEqual([]);
+    expect(count('RideAccepted')).toBe(RIDES);
+    expect(count('TripCompleted')).toBe(RIDES);
+    expect(count('PaymentCaptured')).toBe(RIDES);
+    // Each driver let one offer lapse and declined one: expiry and decline ran, once each.
+    expect(count('OfferExpired')).toBe(DRIVERS);
+    expect(count('OfferDeclined')).toBe(DRIVERS);
+    // Both instances matched (a real race), and the reactions group asked the gateway once per ride in all.
+    expect(offersByA).toBeGreaterThan(0);
+    expect(offersByB).toBeGreaterThan(0);
+    expect(capturesA + capturesB).toBe(RIDES + 1); // + the ride of the first test
+    // Every driver is free again, as both instances' read models say.
+    for (const d of drivers) {
+      const history = await log.readKey('drivers', d.userId);
+      expect(history.at(-1)?.type).toBe('DriverFreed');
+    }
+  }, 150_000);
+});
