@@ -11,7 +11,7 @@ const DURATION_S = Number(process.env.BENCH_INGEST_SECONDS ?? 10);
 const WARMUP_S = 2;
 
 type Kind = 'bare' | 'bare-xadd' | 'memory' | 'redis' | 'kafka';
-const PLAN: Kind[] = ['bare', 'memory', 'bare', 'redis', 'bare-xadd', 'bare', 'kafka'];
+const PLAN = (process.env.BENCH_INGEST_PLAN?.split(',') ?? ['bare', 'memory', 'bare', 'redis', 'bare-xadd', 'bare', 'kafka']) as Kind[];
 
 const s = scenario('ingest');
 
@@ -37,7 +37,10 @@ async function cannon(url: string, drivers: Driver[], seconds: number): Promise<
       method: 'POST',
       path: '/v1/drivers/me/locations',
       setupRequest: (req, context) => {
-        const d = drivers[(context as { d?: number }).d ?? 0]!;
+        const index = (context as { d?: number }).d;
+        // Built before setupClient gives the connection its driver, and never sent: move nobody.
+        if (index === undefined) return { ...req, body: '{}' };
+        const d = drivers[index]!;
         d.lng += 2 * DLNG; // 2 m per point: plausible at any request rate (the speed check floors gaps at 1 s)
         d.at = Math.max(Date.now(), d.at + 1);
         return {
@@ -110,6 +113,10 @@ async function run(kind: Kind): Promise<void> {
     await sleep(1000); // answers in flight when autocannon stopped still land
     const after = kind === 'bare' ? 0 : await count();
     const rejected = service ? (await metric(server, 'ridecast_locations_rejected_total')) - rejectedBefore : 0;
+    if (rejected > 0) {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      s.log(`rejections: ${text.split('\n').filter((l) => l.startsWith('ridecast_locations_rejected_total')).join(', ')}`);
+    }
     const ok = r['2xx'];
     const events = after - before;
     const rps = r.requests.average;

@@ -1,5 +1,7 @@
 import { Redis } from 'ioredis';
 import { getKafkaEventLog } from '../adapters/kafka/event-log.ts';
+import { getMongoReadModel } from '../adapters/mongo/read-model.ts';
+import { makeRedisGeoProjection } from '../projections/geo/redis-geo.ts';
 import { getRedisClaims } from '../adapters/redis/claims.ts';
 import { getRedisEventLog } from '../adapters/redis/event-log.ts';
 import { getRedisUserStore } from '../adapters/redis/users.ts';
@@ -22,6 +24,11 @@ export async function makeInfrastructure(config: Config, logger: Logger, env: No
     infra.users = getRedisUserStore(redis, config.streamPrefix);
   }
   if (config.transport === 'redis') {
+    const geo = makeRedisGeoProjection({ url: config.redisUrl!, key: `${config.streamPrefix}{geo}:drivers` });
+    infra.positions = geo;
+    closers.push(() => geo.close());
+  }
+  if (config.transport === 'redis') {
     infra.log = getRedisEventLog({
       url: config.redisUrl!,
       prefix: config.streamPrefix,
@@ -29,6 +36,11 @@ export async function makeInfrastructure(config: Config, logger: Logger, env: No
       claimIdleMs: knobs.claimIdleMs,
       logger,
     });
+  }
+  if (config.readModel === 'mongo') {
+    const readModel = getMongoReadModel({ url: config.mongoUrl! });
+    infra.readModel = readModel;
+    closers.push(() => readModel.close());
   }
   if (config.transport === 'kafka') {
     infra.log = getKafkaEventLog({

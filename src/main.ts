@@ -8,7 +8,7 @@ import { makeInfrastructure } from './infrastructure.ts';
 import { startFleet } from './simulator/fleet.ts';
 import { streetsToGeoJson } from './simulator/streets-geojson.ts';
 import { generateStreets } from './simulator/streets.ts';
-import { makeService, type Logger } from './wiring.ts';
+import { makeService, type Logger, type Service } from './wiring.ts';
 
 /** The server entry: configuration → infrastructure → service → listen, and a graceful stop. */
 async function main(): Promise<void> {
@@ -25,6 +25,38 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const logger = pino({ level: config.logLevel });
+
+  // Graceful stop: sockets get 1001 (going away), requests already in flight finish, consumers
+  // acknowledge what they handled, connections close; exit 0. Stuck past the deadline: exit 1.
+  // Installed before anything starts, so a signal during start-up waits for it and then stops
+  // cleanly instead of killing the process half-started.
+  let running: { service: Service; stopFleet: () => Promise<void> } | undefined;
+  let markStarted!: () => void;
+  const started = new Promise<void>((resolve) => (markStarted = resolve));
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const deadline = setTimeout(() => {
+      logger.error({ signal, afterMs: SHUTDOWN_DEADLINE_MS }, 'shutdown took too long; exiting anyway');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS);
+    deadline.unref();
+    try {
+      await started;
+      await running?.stopFleet();
+      await running?.service.close();
+    } catch (err) {
+      logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+
   let zones;
   try {
     zones = loadZonesFromEnv(process.env);
@@ -47,33 +79,12 @@ async function main(): Promise<void> {
   const address = await service.app.listen({ port: config.port, host: config.host });
   logger.info({ address, transport: config.transport, readModel: config.readModel }, 'ridecast is listening');
 
-  const stopFleet = config.simulate > 0 ? startSimulation(config, address, streets, logger) : async () => undefined;
+  // (Not when a signal came during start-up: the stop is already waiting.)
+  const stopFleet = config.simulate > 0 && !stopping ? startSimulation(config, address, streets, logger) : async () => undefined;
   if (config.demo) printDemo(config, address);
 
-  // Graceful stop: sockets get 1001 (going away), requests already in flight finish, consumers
-  // acknowledge what they handled, connections close; exit 0. Stuck past the deadline: exit 1.
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    const deadline = setTimeout(() => {
-      logger.error({ signal, afterMs: SHUTDOWN_DEADLINE_MS }, 'shutdown took too long; exiting anyway');
-      process.exit(1);
-    }, SHUTDOWN_DEADLINE_MS);
-    deadline.unref();
-    try {
-      await stopFleet();
-      await service.close();
-    } catch (err) {
-      logger.error({ err }, 'shutdown failed');
-      process.exit(1);
-    }
-    logger.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  running = { service, stopFleet };
+  markStarted();
 }
 
 const SHUTDOWN_DEADLINE_MS = 10_000;

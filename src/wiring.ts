@@ -7,6 +7,7 @@ import type { Claims } from '../domain/ports/claims.ts';
 import type { PaymentGateway } from '../domain/ports/payment.ts';
 import type { RideReadModel } from '../domain/ports/read-model.ts';
 import type { UserStore } from '../domain/ports/users.ts';
+import type { DriverPositions } from '../domain/ports/positions.ts';
 import type { ArrivalRules } from '../domain/tracking/arrival.ts';
 import type { TrackingRules } from '../domain/tracking/clean.ts';
 import { buildApp } from '../adapters/http/app.ts';
@@ -29,6 +30,8 @@ export interface Infrastructure {
   users?: UserStore;
   readModel?: RideReadModel;
   payments?: PaymentGateway;
+  /** Shared driver positions (Redis GEO); without it `nearby` answers from this instance's rbush index. */
+  positions?: DriverPositions;
   /** Closes what the infrastructure opened (connections), after the app has stopped. */
   close?: () => Promise<void>;
 }
@@ -77,6 +80,7 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
     trackingRules: tuning.trackingRules,
     arrivalRules: tuning.arrivalRules,
     serviceArea: tuning.serviceArea,
+    positions: infra.positions,
   });
   await ridecast.start();
   await accounts.ensure(config.adminUsername, config.adminPassword, 'admin');

@@ -89,9 +89,20 @@ describe.each(allTransports())('a whole ride through HTTP alone on $name', (tran
     const rider = await api.user('rider');
     const other = await api.user('rider');
     const driver = await api.user('driver');
-    const { rideId } = (await api.post('/v1/rides', rider.token, { pickup, dropoff })).body;
+    // Far from the first test's driver, so no offer lands while we count.
+    const far = { lat: 41.1496, lng: -8.611 };
+    const { rideId } = (await api.post('/v1/rides', rider.token, { pickup: far, dropoff })).body;
     await waitFor(async () => (await service.ctx.log.readKey('rides', rideId)).length > 0, 'the ride');
-    await new Promise((r) => setTimeout(r, 300));
+    // Only these users' events: on a broker, the previous test's reactions may still be landing.
+    const mine = new Set([rideId, driver.userId]);
+    const eventCount = async () => {
+      const rides = await service.ctx.log.read('rides');
+      const drivers = await service.ctx.log.read('drivers');
+      const riders = new Set([rider.userId, other.userId]);
+      return [...rides, ...drivers].filter(
+        (e) => mine.has(e.metadata.key) || (e.type === 'RideRequested' && riders.has((e.data as { riderId: string }).riderId)),
+      ).length;
+    };
     const before = await eventCount();
 
     expect(await api.post('/v1/rides', rider.token, { pickup: { lat: 91, lng: 0 }, dropoff })).toEqual({

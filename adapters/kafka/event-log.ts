@@ -73,7 +73,12 @@ export function getKafkaEventLog(options: KafkaEventLogOptions): KafkaEventLog {
   function start(): Promise<void> {
     started ??= (async () => {
       await admin.connect();
-      await producer.connect();
+      await producer.connect().catch((err: unknown) => {
+        // An idempotent producer asks the controller for its id; the librdkafka mock names a controller it does not have.
+        if ((options.idempotent ?? true) && err instanceof Error && err.name === 'KafkaJSBrokerNotFound')
+          throw new Error(`${err.message}: the idempotent producer found no controller (the librdkafka mock has none: pass idempotent: false)`, { cause: err });
+        throw err;
+      });
       if (options.createTopics ?? true) await createMissingTopics(admin, { prefix, partitions, retentionMs: options.retentionMs, logger });
     })().catch((err: unknown) => {
       started = null; // the next call tries again

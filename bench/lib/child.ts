@@ -25,6 +25,8 @@ export interface ServerChild {
 /** Starts bench/server.ts with `env` (BENCH_MODE, TRANSPORT, …) and waits for its `ready` line. */
 export async function startServerChild(env: Record<string, string>, { timeoutMs = 90_000, label = 'server' } = {}): Promise<ServerChild> {
   const [cmd, args] = nodeCommand(join(BENCH_DIR, 'server.ts'));
+  // Extra node flags for the server only (e.g. --cpu-prof), for looking into a result.
+  if (process.env.BENCH_SERVER_FLAGS) args.unshift(...process.env.BENCH_SERVER_FLAGS.split(' '));
   const child: ChildProcess = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   let stderr = '';

@@ -1,6 +1,6 @@
 // Shared by every scenario: percentiles, aligned tables on stdout, JSON + markdown results on disk.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,6 +23,8 @@ export interface ScenarioResult {
   readonly startedAt: string;
   readonly durationS: number;
   readonly machine: { cpus: number; cpuModel: string; memGiB: number; node: string };
+  /** 1-minute load average at the start and the end: other work on the machine skews the figures. */
+  readonly loadavg: { start: number; end: number };
   readonly tables: Table[];
   readonly notes: string[];
   /** One line for the final summary table. */
@@ -114,6 +116,7 @@ export function machine(): ScenarioResult['machine'] {
 /** Collects a scenario's tables and notes, prints them as they come, writes `bench/results/<name>.json` at the end. */
 export function scenario(name: string) {
   const started = Date.now();
+  const load0 = Math.round(loadavg()[0]! * 10) / 10;
   const tables: Table[] = [];
   const notes: string[] = [];
   return {
@@ -134,6 +137,7 @@ export function scenario(name: string) {
         startedAt: new Date(started).toISOString(),
         durationS: Math.round((Date.now() - started) / 100) / 10,
         machine: machine(),
+        loadavg: { start: load0, end: Math.round(loadavg()[0]! * 10) / 10 },
         tables,
         notes,
         headline,

@@ -50,6 +50,14 @@ interface Watch {
 /** What a peer may see of one ride event: all of it, this one and then no more, or nothing. */
 type Verdict = 'yes' | 'last' | 'no';
 
+/** The hub's mark for one ride: the last ride version and location it pushed. */
+interface Published {
+  version: number;
+  location: LocationMessage | null;
+  /** Device time of `location`; +Infinity once the ride is over (every location it had was pushed). */
+  locationAt: number;
+}
+
 /**
  * Who watches what, and delivery to them. Every instance runs one, fed by its own broadcast
  * consumer, so a rider's socket may live on any instance.
@@ -62,6 +70,15 @@ export function makeLiveHub(ctx: Context, options: LiveHubOptions) {
   const fleetWatchers = new Set<Peer>();
   /** The last offer each driver peer was sent, so a reconnect lookup and the live push never both arrive. */
   const offersSent = new WeakMap<Peer, string>();
+  /**
+   * How far this hub has pushed each ride: the last ride version and location. A new watch is cut
+   * there: what lies before comes from the log (replay or snapshot), what lies after comes live, so
+   * the two meet without a gap, a repeat, or a later event overtaking an earlier one.
+   */
+  const published = new Map<string, Published>();
+  /** Finished rides' marks, oldest dropped first (what follows completion is still pushed). */
+  const publishedDone = new Map<string, Published>();
+  const PUBLISHED_DONE_KEPT = 10_000;
 
   const add = <K>(map: Map<K, Set<Peer>>, key: K, peer: Peer) => {
     let set = map.get(key);
@@ -175,39 +192,49 @@ export function makeLiveHub(ctx: Context, options: LiveHubOptions) {
   }
 
   /** Sends what the peer missed after `after`, in log order, or says it cannot (trimmed or unknown) and sends the state. */
-  async function replay(peer: Peer, watch: Watch, after: string): Promise<void> {
+  async function replay(peer: Peer, watch: Watch, after: string, cut: Published | null): Promise<void> {
     const { items } = await story(watch.rideId);
     const from = items.findIndex((m) => m.message.eventId === after);
     if (from < 0) {
       send(peer, { type: 'error', code: 'REPLAY_GAP', rideId: watch.rideId, message: `cannot replay after ${after}: here is the current state` });
-      return snapshot(peer, watch);
+      return snapshot(peer, watch, cut);
     }
     // What the client saw up to `after` is its baseline: nothing at or before it comes again.
     for (const item of items.slice(0, from + 1)) {
       if (item.version !== undefined) watch.version = Math.max(watch.version, item.version);
       if (item.deviceAt !== undefined) watch.locationAt = Math.max(watch.locationAt, item.deviceAt);
     }
+    // Up to the cut from the log; past it, live (queued meanwhile).
+    const beforeCut = (item: (typeof items)[number]) =>
+      !cut || (item.version !== undefined ? item.version <= cut.version : (item.deviceAt ?? Infinity) <= cut.locationAt);
     const queue = watch.queue;
     watch.queue = null;
     try {
-      for (const item of items.slice(from + 1)) pass(peer, watch, item.message, item.version);
+      for (const item of items.slice(from + 1)) if (beforeCut(item)) pass(peer, watch, item.message, item.version);
     } finally {
       watch.queue = queue;
     }
   }
 
-  async function snapshot(peer: Peer, watch: Watch): Promise<void> {
+  /** The ride as it stood at the cut: its last ride event and the driver's last location, if any. */
+  async function snapshot(peer: Peer, watch: Watch, cut: Published | null): Promise<void> {
     const history = foldRideContexts(await options.rideHistory(watch.rideId));
-    const last = history.at(-1);
+    const last = cut ? history.filter((h) => h.event.metadata.version <= cut.version).at(-1) : history.at(-1);
+    const location = cut ? cut.location : options.latestLocation(watch.rideId);
     const queue = watch.queue;
     watch.queue = null;
     try {
       if (last) pass(peer, watch, rideStatusMessage(last.event, last.context) as Message, last.event.metadata.version);
-      const location = options.latestLocation(watch.rideId);
       if (location) pass(peer, watch, location as unknown as Message);
     } finally {
       watch.queue = queue;
     }
+  }
+
+  /** This hub's mark for a ride, copied (null: never pushed here, so the log alone tells). */
+  function cutOf(rideId: string): Published | null {
+    const mark = published.get(rideId) ?? publishedDone.get(rideId);
+    return mark ? { ...mark } : null;
   }
 
   /** A driver who (re)connects while an offer for them is open is told about it at once. */
@@ -258,10 +285,12 @@ export function makeLiveHub(ctx: Context, options: LiveHubOptions) {
       const watch: Watch = { rideId, version: 0, locationAt: -Infinity, queue: [], ended: false };
       mine.set(rideId, watch);
       add(byRide, rideId, peer);
+      // Taken in the same tick as the watch starts queueing: everything pushed later is in the queue.
+      const cut = cutOf(rideId);
       try {
         send(peer, { type: 'subscribed', rideId });
-        if (after) await replay(peer, watch, after);
-        else await snapshot(peer, watch);
+        if (after) await replay(peer, watch, after, cut);
+        else await snapshot(peer, watch, cut);
       } finally {
         const queued = watch.queue ?? [];
         watch.queue = null;
@@ -281,6 +310,18 @@ export function makeLiveHub(ctx: Context, options: LiveHubOptions) {
 
     /** A ride event, `context` being the ride after it: `ride.status` to the watchers who may still see the ride. */
     publishRideEvent(e: Recorded<RideEvent>, context: RideContext) {
+      const rideId = e.metadata.key;
+      const mark = published.get(rideId) ?? publishedDone.get(rideId) ?? { version: 0, location: null, locationAt: -Infinity };
+      mark.version = Math.max(mark.version, e.metadata.version);
+      if (FINAL_STATUSES.has(context.status)) {
+        published.delete(rideId);
+        Object.assign(mark, { location: null, locationAt: Infinity });
+        publishedDone.delete(rideId);
+        publishedDone.set(rideId, mark);
+        if (publishedDone.size > PUBLISHED_DONE_KEPT) publishedDone.delete(publishedDone.keys().next().value!);
+      } else {
+        published.set(rideId, mark);
+      }
       const message = rideStatusMessage(e, context) as Message;
       for (const peer of [...(byRide.get(e.metadata.key) ?? [])]) {
         const watch = watches.get(peer)?.get(e.metadata.key);
@@ -297,6 +338,11 @@ export function makeLiveHub(ctx: Context, options: LiveHubOptions) {
       for (const peer of [...(byUser.get(e.data.driverId) ?? [])]) if (peer.shareRideId === undefined) sendOffer(peer, offer);
     },
     publishLocation(message: LocationMessage) {
+      const mark = message.rideId ? published.get(message.rideId) : undefined;
+      if (mark) {
+        mark.location = message;
+        mark.locationAt = Date.parse(message.recordedAt);
+      }
       if (message.rideId)
         for (const peer of [...(byRide.get(message.rideId) ?? [])]) {
           const watch = watches.get(peer)?.get(message.rideId);

@@ -1,6 +1,7 @@
 import { systemActor } from '../../domain/actor.ts';
 import type { DriverEvent } from '../../domain/driver/index.ts';
 import type { Recorded, StreamName, Subscription } from '../../domain/ports/event-log.ts';
+import type { DriverPositions } from '../../domain/ports/positions.ts';
 import type { RideEvent } from '../../domain/ride/index.ts';
 import type { ArrivalRules } from '../../domain/tracking/arrival.ts';
 import type { TrackingRules } from '../../domain/tracking/clean.ts';
@@ -29,6 +30,7 @@ export interface RidecastOptions {
   readonly arrivalRules?: Partial<ArrivalRules>;
   readonly eta?: EtaEstimator;
   readonly serviceArea?: (p: { lat: number; lng: number }) => boolean;
+  readonly positions?: DriverPositions;
 }
 
 /** The application: services plus the consumers that keep projections, matching and push moving. */
@@ -58,7 +60,7 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
   const subscriptions: Subscription[] = [];
   let sweeper: NodeJS.Timeout | undefined;
 
-  const guarded = (name: string, handler: (e: Recorded) => Promise<void> | void) => async (e: Recorded) => {
+  const guarded = (name: string, handler: (e: Recorded) => unknown) => async (e: Recorded) => {
     try {
       await handler(e);
     } catch (err) {
@@ -68,7 +70,7 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
     }
   };
 
-  async function consume(stream: StreamName, group: string, handler: (e: Recorded) => Promise<void> | void) {
+  async function consume(stream: StreamName, group: string, handler: (e: Recorded) => unknown) {
     subscriptions.push(
       await ctx.log.subscribe(stream, { group, consumer: options.instanceId, from: 'start', handler: guarded(group, handler) }),
     );
@@ -83,6 +85,7 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
     matcher,
     readModel: ctx.readModel,
     fleet: ctx.fleet,
+    positions: options.positions,
 
     async start(): Promise<void> {
       const local = `local-${options.instanceId}`;
@@ -102,11 +105,19 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
           e.type === 'LocationRecorded' ? projector.onLocation(e as Recorded<LocationRecorded>) : undefined,
         );
       }
+      const { positions } = options;
+      if (positions) {
+        await consume('drivers', 'geo', (e) => positions.onDriverEvent(e as Recorded<DriverEvent>));
+        await consume('driver-locations', 'geo', (e) =>
+          e.type === 'LocationRecorded' ? positions.onLocation(e as Recorded<LocationRecorded>) : undefined,
+        );
+      }
       await consume('rides', 'matcher', (e) => matcher.onRideEvent(e));
       await consume('rides', 'reactions', react);
       sweeper = setInterval(() => {
         const waiting = [...tracker.activeRides()].filter(([, r]) => r.status === 'requested' || r.status === 'offered').map(([id]) => id);
         void matcher.sweep(waiting);
+        void options.positions?.sweepStale().catch(() => undefined);
       }, options.retryMs * 2);
       sweeper.unref();
     },

@@ -59,7 +59,19 @@ export function kafkaTransport(): TestTransport {
       cluster = await startKafka();
     },
     infra(namespace = fresh()) {
-      return { log: getKafkaEventLog({ brokers: cluster!.brokers, topicPrefix: `${namespace}.` }) };
+      const real = cluster!.real;
+      return {
+        log: getKafkaEventLog({
+          brokers: cluster!.brokers,
+          topicPrefix: `${namespace}.`,
+          // The mock has no CreateTopics and cannot do idempotence (test/support/kafka.ts).
+          createTopics: real,
+          idempotent: real,
+          retryDelayMs: 20,
+          consumer: { sessionTimeoutMs: 6_000, rebalanceTimeoutMs: 6_000, heartbeatIntervalMs: 300, maxWaitTimeMs: 100 },
+          logger: { warn() {}, error() {} },
+        }),
+      };
     },
     async tearDown() {
       await cluster?.stop();

@@ -62,6 +62,10 @@ export function driverRoutes(app: FastifyInstance, { ridecast }: { ridecast: Rid
     },
     async (request) => {
       const { lat, lng, radius, limit } = request.query;
+      if (ridecast.positions) {
+        const near = await ridecast.positions.nearby({ lat, lng }, radius, limit);
+        return { drivers: near.map((d) => ({ driverId: d.driverId, lat: d.lat, lng: d.lng, distanceMeters: Math.round(d.distanceM) })) };
+      }
       const found = ridecast.fleet.nearest({ lat, lng }, limit, radius, (d) => d.available && !d.rideId && !d.offeredRideId);
       const drivers = found
         .map((d) => ({ driverId: d.driverId, lat: d.lat, lng: d.lng, distanceMeters: Math.round(distanceMeters({ lat, lng }, d)) }))

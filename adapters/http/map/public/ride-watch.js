@@ -73,7 +73,10 @@ export function createRideWatch({ session, socket, view, getJson }) {
     follow,
     status(message) {
       const li = rows.get(message.rideId);
-      if (li) li.querySelector('.status').textContent = message.status;
+      if (!li) return;
+      li.querySelector('.status').textContent = message.status;
+      // The last event shown, which a reconnection resumes after.
+      if (message.eventId !== undefined) li.dataset.eventId = String(message.eventId);
     },
     refused(message) {
       if (message.rideId && rows.has(message.rideId)) say(`${message.rideId}: ${message.message ?? message.code}`);

@@ -1,0 +1,162 @@
+// e2e: N drivers on assigned trips POST one point a second each; each trip's rider watches it over a
+// subscribed WebSocket. Latency = rider socket receives `driver.location` − the driver's send time
+// (recordedAt). Timed path: HTTP POST → log → consumer (tracker) → hub → socket, on memory and Redis.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
+import { startServerChild, type ServerChild } from './lib/child.ts';
+import { startBenchRedis, type RedisServer } from './lib/infra.ts';
+import { connectRiders, driverSender, Receiver, type TripInfo } from './lib/live.ts';
+import { fmt, Samples, scenario, sleep, stats, type Row } from './lib/report.ts';
+
+const STEPS = (process.env.BENCH_E2E_STEPS ?? '2000,5000').split(',').map(Number);
+const TRANSPORTS = (process.env.BENCH_E2E_TRANSPORTS ?? 'memory,redis').split(',') as ('memory' | 'redis')[];
+const WARMUP_MS = 3_000;
+const MEASURE_MS = Number(process.env.BENCH_E2E_SECONDS ?? 15) * 1000;
+const DRAIN_MS = 3_000;
+
+const s = scenario('e2e');
+const rows: Row[] = [];
+const setupRows: Row[] = [];
+const clientEld = monitorEventLoopDelay({ resolution: 1 });
+clientEld.enable();
+
+/** Raw Redis floor: XADD (auto-pipelined) → XREADGROUP BLOCK (COUNT 100) + XACK, same rate, same Redis. */
+async function rawRedisBaseline(url: string, rate: number, ms: number): Promise<Row> {
+  const prod = new Redis(url, { enableAutoPipelining: true });
+  const cons = new Redis(url);
+  const key = 'bench:{raw-e2e}';
+  await cons.xgroup('CREATE', key, 'g', '$', 'MKSTREAM');
+  const lat = new Samples();
+  let running = true;
+  const payload = JSON.stringify({ driverId: 'd_x', lat: 52.5, lng: 13.4, recordedAt: Date.now(), heading: 90, speed: 10, accuracy: 5, rideId: 'r_x', late: false });
+  const reader = (async () => {
+    while (running) {
+      const reply = (await cons.xreadgroup('GROUP', 'g', 'c', 'COUNT', 100, 'BLOCK', 200, 'STREAMS', key, '>')) as [string, [string, string[]][]][] | null;
+      const now = performance.now();
+      const entries = reply?.[0]?.[1] ?? [];
+      for (const [, fields] of entries) lat.push(now - Number(fields[1]));
+      if (entries.length) await cons.xack(key, 'g', ...entries.map(([id]) => id));
+    }
+  })();
+  const start = performance.now();
+  let sent = 0;
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const due = Math.floor(((performance.now() - start) / 1000) * rate);
+      for (; sent < due; sent++) void prod.xadd(key, '*', 't', String(performance.now()), 'data', payload);
+      if (performance.now() - start >= ms) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 2);
+  });
+  await sleep(500);
+  running = false;
+  await reader;
+  prod.disconnect();
+  cons.disconnect();
+  const st = stats(lat.view());
+  return {
+    run: 'raw redis XADD→XREADGROUP', 'target/s': rate, 'achieved/s': Math.round(sent / (ms / 1000)), delivered: `${fmt((st.n / sent) * 100, 1)}%`,
+    'p50 ms': fmt(st.p50, 2), 'p99 ms': fmt(st.p99, 2), 'p99.9 ms': fmt(st.p999, 2), 'max ms': fmt(st.max, 1),
+  };
+}
+
+async function runTransport(transport: 'memory' | 'redis') {
+  let redis: RedisServer | undefined;
+  let server: ServerChild | undefined;
+  const receiver = new Receiver();
+  let sockets: Awaited<ReturnType<typeof connectRiders>>['sockets'] = [];
+  try {
+    if (transport === 'redis') {
+      redis = await startBenchRedis();
+      s.log('redis: raw XADD→XREADGROUP baseline');
+      rows.push({ transport, ...(await rawRedisBaseline(redis.url, STEPS[0]!, 8_000)) });
+    }
+    server = await startServerChild({ BENCH_MODE: 'service', TRANSPORT: transport, ...(redis && { REDIS_URL: redis.url }) }, { label: `server/${transport}` });
+    const total = Math.max(...STEPS);
+    let t0 = Date.now();
+    const trips: TripInfo[] = [];
+    for (let from = 0; from < total; from += 500) {
+      const { trips: made } = await server.post<{ trips: TripInfo[] }>('/bench/trips', { from, count: Math.min(500, total - from) });
+      trips.push(...made);
+    }
+    const setupS = (Date.now() - t0) / 1000;
+    s.log(`${transport}: ${trips.length} trips set up in ${setupS.toFixed(1)} s`);
+    t0 = Date.now();
+    const connected = await connectRiders(server.url.replace('http', 'ws'), trips, receiver);
+    sockets = connected.sockets;
+    const connectS = (Date.now() - t0) / 1000;
+    s.log(`${transport}: ${sockets.length} rider sockets subscribed in ${connectS.toFixed(1)} s (${connected.failed} failed ${connected.firstError})`);
+    setupRows.push({ transport, trips: trips.length, 'trip set-up s': fmt(setupS), 'riders subscribed': sockets.length, 'socket failures': connected.failed, 'connect s': fmt(connectS) });
+    const byRide = new Set(sockets.map((x) => x.rideId));
+
+    const sender = driverSender(server.url, trips);
+    for (const n of STEPS) {
+      const watched = trips.slice(0, n).filter((t) => byRide.has(t.rideId)).length;
+      s.log(`${transport}: ${n} drivers × 1/s for ${(WARMUP_MS + MEASURE_MS) / 1000} s`);
+      const start = Date.now();
+      const from = start + WARMUP_MS;
+      const to = from + MEASURE_MS;
+      receiver.window(from, to);
+      sender.window(from, to);
+      const before = { ...sender.counters };
+      setTimeout(() => {
+        void server!.get('/bench/stats?reset=1');
+        clientEld.reset();
+      }, WARMUP_MS).unref();
+      await sender.run(n, WARMUP_MS + MEASURE_MS, n);
+      const srv = await server.get<{ cpuPct: number; eldMs: { p50: number; p99: number; max: number }; rssMiB: number; handlerFailures: number }>('/bench/stats');
+      const cli = { p99: clientEld.percentile(99) / 1e6 };
+      await sleep(DRAIN_MS);
+      const st = stats(receiver.latencies.view());
+      const w = sender.windowCounts;
+      const achieved = w.sent / (MEASURE_MS / 1000);
+      const held = achieved >= 0.95 * n && st.p99 < 1000 && receiver.received >= 0.99 * w.ok;
+      rows.push({
+        transport,
+        run: `${n} drivers`,
+        'target/s': n,
+        'achieved/s': Math.round(achieved),
+        '2xx/s': Math.round(w.ok / (MEASURE_MS / 1000)),
+        delivered: w.ok ? `${fmt((receiver.received / w.ok) * 100, 1)}%` : '',
+        'p50 ms': st.p50,
+        'p99 ms': st.p99,
+        'p99.9 ms': st.p999,
+        'max ms': st.max,
+        'non-2xx': sender.counters.non2xx - before.non2xx,
+        'errors': sender.counters.errors - before.errors,
+        'skipped (backlog)': sender.counters.skipped - before.skipped,
+        'srv cpu %': srv.cpuPct,
+        'srv ELD p99 ms': srv.eldMs.p99,
+        'srv RSS MiB': srv.rssMiB,
+        'client ELD p99 ms': fmt(cli.p99, 1),
+        held: held ? 'yes' : 'NO (saturated)',
+        ...(watched < n && { note: `${watched} watched` }),
+      });
+      s.log(`${transport} ${n}: p50 ${st.p50} p99 ${st.p99} max ${st.max} ms, delivered ${receiver.received}/${w.ok}, achieved ${Math.round(achieved)}/s`);
+      await sleep(1_000);
+    }
+    sender.close();
+  } catch (err) {
+    s.log(`${transport}: FAILED ${(err as Error).stack}`);
+    rows.push({ transport, run: 'failed', held: (err as Error).message.split('\n')[0]!.slice(0, 160) });
+  } finally {
+    for (const x of sockets) x.ws.terminate();
+    await server?.stop().catch(() => undefined);
+    await redis?.stop().catch(() => undefined);
+  }
+}
+
+for (const t of TRANSPORTS) await runTransport(t);
+
+s.table({ title: 'e2e set-up (not timed in the latency figures)', rows: setupRows });
+s.table({ title: `e2e: driver POST → log → consumer → rider socket, ${WARMUP_MS / 1000} s warm-up + ${MEASURE_MS / 1000} s measured per step (latency in ms)`, rows });
+s.note('Trips are set up through the app services (request → offer → accept → assign → start) inside the server, not timed; tokens are signed with the server key as /v1/auth/login signs them. Only the measured path is HTTP → log → consumer → WebSocket.');
+s.note('Latency is receive time − recordedAt (the driver\'s send time, ms resolution, same clock). Open loop: a driver sends every second whatever the answers; queueing in the client counts. delivered = location messages received for points sent in the window / 2xx for them.');
+s.note('held = achieved ≥ 95% of target, p99 < 1 s and ≥ 99% delivered. Drivers, riders and the server share the machine\'s 2 cores (client ELD p99 shows how busy the load generator was).');
+s.note('raw redis XADD→XREADGROUP: a producer XADDs at the first step\'s rate and a consumer group member reads (BLOCK, COUNT 100) and acks, on the same Redis: the floor for the Redis path.');
+const headline = rows.filter((r) => r['target/s'] && r.run !== 'raw redis XADD→XREADGROUP')
+  .map((r) => `${r.transport} ${r.run}: p99 ${r['p99 ms']} ms${r.held === 'yes' ? '' : ' (saturated)'}`).join('; ');
+s.write(headline || 'failed');
+process.exit(0);

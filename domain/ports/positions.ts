@@ -1,0 +1,18 @@
+import type { DriverEvent } from '../driver/index.ts';
+import type { LatLng } from '../geo.ts';
+import type { Recorded } from './event-log.ts';
+import type { LocationRecorded } from '../tracking/events.ts';
+
+/**
+ * A shared driver-positions projection (Redis GEO): available drivers at their latest fix,
+ * serving `GET /v1/drivers/nearby` for every instance. Idempotent per driver.
+ */
+export interface DriverPositions {
+  onDriverEvent(e: Recorded<DriverEvent>): Promise<unknown>;
+  onLocation(e: Recorded<LocationRecorded>): Promise<unknown>;
+  /** Takes drivers whose last fix is too old off the map (GEO members have no TTL of their own). */
+  sweepStale(now?: number): Promise<number>;
+  /** Nearest first, within `radiusM`. */
+  nearby(at: LatLng, radiusM: number, limit: number): Promise<{ driverId: string; lat: number; lng: number; distanceM: number }[]>;
+  close(): Promise<void>;
+}

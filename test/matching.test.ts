@@ -1,0 +1,264 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { getInMemoryClaims } from '../adapters/memory/claims.ts';
+import { getInMemoryEventLog } from '../adapters/memory/event-log.ts';
+import { getInMemoryUserStore } from '../adapters/memory/users.ts';
+import type { DriverEvent } from '../domain/driver/index.ts';
+import type { LatLng } from '../domain/geo.ts';
+import type { Recorded } from '../domain/ports/event-log.ts';
+import type { RideEvent } from '../domain/ride/index.ts';
+import { client, startService } from './support/service.ts';
+import { waitFor } from './support/wait.ts';
+import { connect, type LiveClient } from './support/ws.ts';
+
+type Service = Awaited<ReturnType<typeof startService>>;
+type Api = ReturnType<typeof client>;
+
+const BASE = { lat: 38.7223, lng: -9.1393 };
+let towns = 0;
+/** Each scenario in its own town, far from the others' drivers. */
+const nextTown = () => ({ lat: BASE.lat - 0.5 * ++towns, lng: BASE.lng });
+const offset = (p: LatLng, northM: number, eastM = 0) => ({
+  lat: p.lat + northM / 111_195,
+  lng: p.lng + eastM / (111_195 * Math.cos((p.lat * Math.PI) / 180)),
+});
+
+const sockets: LiveClient[] = [];
+afterEach(async () => {
+  await Promise.all(sockets.splice(0).map((s) => s.close()));
+});
+
+async function listen(service: Service) {
+  await service.app.listen({ port: 0, host: '127.0.0.1' });
+  return service;
+}
+
+async function open(service: Service, token: string) {
+  const socket = await connect(service.app, token);
+  sockets.push(socket);
+  return socket;
+}
+
+/** A driver online at `at`, with a fix `ageMs` old; waits until every given instance's fleet knows. */
+async function driverAt(api: Api, services: Service[], at: LatLng, ageMs = 0) {
+  const user = await api.user('driver');
+  expect((await api.put('/v1/drivers/me/availability', user.token, { available: true })).status).toBe(200);
+  expect((await api.post('/v1/drivers/me/locations', user.token, { ...at, recordedAt: Date.now() - ageMs })).body).toMatchObject({ accepted: 1 });
+  for (const s of services)
+    await waitFor(() => {
+      const d = s.ctx.fleet.get(user.userId);
+      return d?.available && d.position;
+    }, 'the driver to be online with a position');
+  return user;
+}
+
+const rideEvents = async (service: Service) => (await service.ctx.log.read('rides')) as Recorded<RideEvent>[];
+
+describe('matching under a race: 30 riders, 3 drivers, two instances sharing one log', () => {
+  let a: Service;
+  let b: Service;
+  beforeAll(async () => {
+    const shared = { log: getInMemoryEventLog(), users: getInMemoryUserStore(), claims: getInMemoryClaims() };
+    const tuning = { matchPolicy: { freshnessMs: 10 * 60_000 } };
+    const env = { MATCH_TIMEOUT_MS: '120000', OFFER_TIMEOUT_MS: '5000' };
+    a = await listen(await startService(shared, tuning, env));
+    b = await listen(await startService(shared, tuning, env));
+  });
+  afterAll(async () => {
+    await b.close();
+    await a.close();
+  });
+
+  it('never offers or assigns one driver two rides at once, and every ride is completed', async () => {
+    const town = nextTown();
+    const apiA = client(a.app);
+    const apiB = client(b.app);
+    const drivers = await Promise.all([0, 1, 2].map((i) => driverAt(apiA, [a, b], offset(town, 100 * i, 50 * i))));
+    const riders = await Promise.all(Array.from({ length: 30 }, () => apiA.user('rider')));
+
+    // Each driver works from one instance: takes every offer (the first declines every fourth), drives it through.
+    let done = 0;
+    const completedBy = new Map<string, number>();
+    const work = drivers.map(async (driver, i) => {
+      const service = i === 1 ? b : a;
+      const api = i === 1 ? apiB : apiA;
+      const socket = await open(service, driver.token);
+      let offers = 0;
+      while (done < riders.length) {
+        const offer = await socket.next('ride.offer', undefined, 1_000).catch(() => null);
+        if (!offer) continue;
+        if (i === 0 && ++offers % 4 === 0) {
+          await api.post(`/v1/rides/${offer.rideId}/decline`, driver.token);
+          continue;
+        }
+        const accepted = await api.post(`/v1/rides/${offer.rideId}/accept`, driver.token);
+        if (accepted.status !== 200) continue; // expired meanwhile: the ride went on to someone else
+        for (const step of ['arrive', 'start', 'complete'])
+          expect((await api.post(`/v1/rides/${offer.rideId}/${step}`, driver.token)).status, step).toBe(200);
+        completedBy.set(driver.userId, (completedBy.get(driver.userId) ?? 0) + 1);
+        done++;
+      }
+    });
+
+    // All at once, half through each instance.
+    const requested = await Promise.all(
+      riders.map((r, i) => (i % 2 ? apiB : apiA).post('/v1/rides', r.token, { pickup: offset(town, 300 + 10 * i, -200), dropoff: offset(town, 2_000, 500) })),
+    );
+    expect(requested.map((r) => r.status)).toEqual(riders.map(() => 202));
+    await Promise.all(work);
+    const rideIds = requested.map((r) => r.body.rideId as string);
+
+    // Every ride completed exactly once.
+    await waitFor(async () => (await rideEvents(a)).filter((e) => e.type === 'PaymentCaptured').length === 30, 'every ride to be paid');
+    const rides = await rideEvents(a);
+    for (const rideId of rideIds) expect(rides.filter((e) => e.metadata.key === rideId && e.type === 'TripCompleted')).toHaveLength(1);
+    expect([...completedBy.values()].reduce((x, y) => x + y, 0)).toBe(30);
+
+    // The drivers' stream, folded: a hold or an assignment only ever starts on a free driver.
+    const driverLog = (await a.ctx.log.read('drivers')) as Recorded<DriverEvent>[];
+    const state = new Map<string, { held: string | null; assigned: string | null }>();
+    for (const e of driverLog) {
+      const s = state.get(e.metadata.key) ?? { held: null, assigned: null };
+      state.set(e.metadata.key, s);
+      switch (e.type) {
+        case 'DriverOfferHeld':
+          expect({ event: e.metadata.eventId, ...s }).toEqual({ event: e.metadata.eventId, held: null, assigned: null });
+          s.held = e.data.rideId;
+          break;
+        case 'DriverOfferReleased':
+          if (s.held === e.data.rideId) s.held = null;
+          break;
+        case 'DriverAssigned':
+          expect({ event: e.metadata.eventId, assigned: s.assigned, held: s.held }).toEqual({ event: e.metadata.eventId, assigned: null, held: e.data.rideId });
+          s.held = null;
+          s.assigned = e.data.rideId;
+          break;
+        case 'DriverFreed':
+          if (s.assigned === e.data.rideId) s.assigned = null;
+          break;
+        default:
+          break;
+      }
+    }
+    expect(driverLog.filter((e) => e.type === 'DriverAssigned')).toHaveLength(30);
+
+    // The rides' stream, folded per driver: one open offer or one accepted ride at a time.
+    const offeredTo = new Map<string, string>(); // rideId → driver holding its open offer
+    const onRide = new Map<string, string>(); // driverId → the ride they carry
+    const openOffer = new Map<string, string>(); // driverId → the ride they were offered
+    for (const e of rides) {
+      const rideId = e.metadata.key;
+      const closeOffer = () => {
+        const d = offeredTo.get(rideId);
+        if (d) openOffer.delete(d);
+        offeredTo.delete(rideId);
+      };
+      switch (e.type) {
+        case 'RideOffered':
+          expect({ event: e.metadata.eventId, offer: openOffer.get(e.data.driverId), ride: onRide.get(e.data.driverId) }).toEqual({ event: e.metadata.eventId, offer: undefined, ride: undefined });
+          openOffer.set(e.data.driverId, rideId);
+          offeredTo.set(rideId, e.data.driverId);
+          break;
+        case 'RideAccepted':
+          closeOffer();
+          expect(onRide.get(e.data.driverId)).toBeUndefined();
+          onRide.set(e.data.driverId, rideId);
+          break;
+        case 'OfferDeclined':
+        case 'OfferExpired':
+        case 'RideUnmatched':
+          closeOffer();
+          break;
+        case 'TripCompleted':
+          expect(onRide.get(e.data.driverId)).toBe(rideId);
+          onRide.delete(e.data.driverId);
+          break;
+        default:
+          break;
+      }
+    }
+    // Both instances did some of the matching.
+    const offersOf = async (s: Service) => (await s.ctx.metrics.offersMade.get()).values[0]?.value ?? 0;
+    expect(await offersOf(a)).toBeGreaterThan(0);
+    expect(await offersOf(b)).toBeGreaterThan(0);
+  }, 90_000);
+});
+
+describe('matching rules', () => {
+  let service: Service;
+  let api: Api;
+  beforeAll(async () => {
+    service = await listen(await startService({}, {}, { OFFER_TIMEOUT_MS: '1000', MATCH_TIMEOUT_MS: '2000' }));
+    api = client(service.app);
+  });
+  afterAll(() => service.close());
+
+  it('moves an unanswered offer on to the next driver when it expires', async () => {
+    const town = nextTown();
+    const near = await driverAt(api, [service], offset(town, 200));
+    const far = await driverAt(api, [service], offset(town, 600));
+    const nearSocket = await open(service, near.token);
+    const farSocket = await open(service, far.token);
+    const rider = await api.user('rider');
+    const riderSocket = await open(service, rider.token);
+    const { rideId } = (await api.post('/v1/rides', rider.token, { pickup: town, dropoff: offset(town, 2_000) })).body;
+    await riderSocket.request({ type: 'subscribe', rideId }, 'subscribed');
+
+    const first = await nearSocket.next('ride.offer', (m) => m.rideId === rideId);
+    const second = await farSocket.next('ride.offer', (m) => m.rideId === rideId);
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(first.expiresAt));
+    expect(await riderSocket.next('ride.status', (m) => m.event === 'OfferExpired')).toMatchObject({ rideId, status: 'requested', driverId: null });
+    expect(await riderSocket.next('ride.status', (m) => m.event === 'RideOffered')).toMatchObject({ eventId: second.eventId });
+    expect((await api.post(`/v1/rides/${rideId}/accept`, near.token)).body).toMatchObject({ code: 'OFFER_EXPIRED' });
+    expect((await api.post(`/v1/rides/${rideId}/accept`, far.token)).body).toMatchObject({ status: 'accepted', driverId: far.userId });
+    expect(nearSocket.all('ride.offer')).toHaveLength(1);
+  });
+
+  it('gives up as unmatched within the match timeout when nobody is eligible, and tells the rider', async () => {
+    const town = nextTown();
+    const rider = await api.user('rider');
+    const riderSocket = await open(service, rider.token);
+    const { rideId } = (await api.post('/v1/rides', rider.token, { pickup: town, dropoff: offset(town, 2_000) })).body;
+    await riderSocket.request({ type: 'subscribe', rideId }, 'subscribed');
+    const unmatched = await riderSocket.next('ride.status', (m) => m.status === 'unmatched', 10_000);
+    expect(unmatched).toMatchObject({ rideId, event: 'RideUnmatched', eventId: expect.any(String) });
+    const requestedAt = Date.parse((await api.get(`/v1/rides/${rideId}`, rider.token)).body.requestedAt);
+    const waited = Date.parse(unmatched.at) - requestedAt;
+    expect(waited).toBeGreaterThanOrEqual(2_000);
+    expect(waited).toBeLessThan(2_000 + 500);
+    expect((await api.get(`/v1/rides/${rideId}`, rider.token)).body.status).toBe('unmatched');
+    // The rider may ask again.
+    expect((await api.post('/v1/rides', rider.token, { pickup: town, dropoff: offset(town, 2_000) })).status).toBe(202);
+  });
+
+  it('skips drivers whose last fix is stale, and drivers who are busy', async () => {
+    const town = nextTown();
+    const stale = await driverAt(api, [service], offset(town, 100), 90_000); // freshness is 60 s
+    const busy = await driverAt(api, [service], offset(town, 150));
+    const fresh = await driverAt(api, [service], offset(town, 900));
+    const staleSocket = await open(service, stale.token);
+    const busySocket = await open(service, busy.token);
+    const freshSocket = await open(service, fresh.token);
+
+    // `busy` takes a ride first (nearest fresh driver to a pickup right next to them).
+    const first = await api.user('rider');
+    const r1 = (await api.post('/v1/rides', first.token, { pickup: offset(town, 150, 10), dropoff: offset(town, 3_000) })).body.rideId;
+    await busySocket.next('ride.offer', (m) => m.rideId === r1);
+    expect((await api.post(`/v1/rides/${r1}/accept`, busy.token)).status).toBe(200);
+    await waitFor(() => service.ctx.fleet.get(busy.userId)?.rideId === r1, 'the driver to be assigned');
+
+    // The next ride, nearest to `stale` then `busy`: it goes to `fresh`.
+    const second = await api.user('rider');
+    const r2 = (await api.post('/v1/rides', second.token, { pickup: offset(town, 90), dropoff: offset(town, 3_000) })).body.rideId;
+    const offer = await freshSocket.next('ride.offer', (m) => m.rideId === r2);
+    expect(offer.distanceMeters).toBeGreaterThan(700);
+    const heldBy = (await service.ctx.log.read('drivers'))
+      .filter((e) => e.type === 'DriverOfferHeld' && (e.data as { rideId: string }).rideId === r2)
+      .map((e) => e.metadata.key);
+    expect(heldBy).toEqual([fresh.userId]);
+    await staleSocket.request({ type: 'ping' }, 'pong');
+    expect(staleSocket.all('ride.offer')).toEqual([]);
+    expect(busySocket.all('ride.offer').map((m) => m.rideId)).toEqual([r1]);
+    await api.post(`/v1/rides/${r2}/decline`, fresh.token);
+    await api.post(`/v1/rides/${r1}/cancel`, first.token);
+  });
+});
