@@ -4,10 +4,11 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startServerChild } from './lib/child.ts';
 import { connectRiders, Receiver, SOURCES, type RiderSocket, type TripInfo } from './lib/live.ts';
-import { fmt, openFileLimit, scenario, sleep, stats, type Row } from './lib/report.ts';
+import { fmt, openFileLimit, scenario, sleep, stats, waitUntil, type Row } from './lib/report.ts';
 
 const WARMUP_MS = 2_000;
 const MEASURE_MS = Number(process.env.BENCH_FANOUT_SECONDS ?? 12) * 1000;
+const DRAIN_MAX_MS = 10_000;
 const files = openFileLimit();
 // One fd per socket in this process and in the server (same limit): keep a margin for everything else.
 const TOP = Math.min(20_000, files.soft - 500);
@@ -23,9 +24,9 @@ if (TOP < 20_000) s.note(`top step is ${TOP}, not 20,000: RLIMIT_NOFILE is ${fil
 
 const server = await startServerChild({ BENCH_MODE: 'service', TRANSPORT: 'memory', LOCATION_RETENTION: '1000' }, { label: 'server/memory' });
 const receiver = new Receiver();
-const sockets: RiderSocket[] = [];
+let sockets: RiderSocket[] = [];
+const memRows: Row[] = [];
 try {
-  // Sources other than 127.0.0.1 must work before we rely on them.
   s.log(`client sources ${SOURCES[0]}..${SOURCES.at(-1)} → server ${server.url}`);
   const total = STEPS.at(-1)!;
   let t0 = Date.now();
@@ -35,74 +36,101 @@ try {
     trips.push(...made);
   }
   s.log(`${trips.length} trips set up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  const base = await server.post<{ rssMiB: number; heapUsedMiB: number; gc: boolean }>('/bench/gc');
-  s.log(`server after set-up and GC: RSS ${base.rssMiB} MiB, heap ${base.heapUsedMiB} MiB`);
 
+  // 1. Memory: ramp up with no traffic, GC before each reading, against the server with no sockets.
+  type Mem = { rssMiB: number; heapUsedMiB: number };
+  const base = await server.post<Mem>('/bench/gc');
+  memRows.push({ sockets: 0, 'connect s': '', 'new sockets/s': '', 'RSS MiB': base.rssMiB, 'heap MiB': base.heapUsedMiB, 'RSS KiB/conn': '', 'heap KiB/conn': '', failed: 0 });
   for (const n of STEPS) {
-    const before = await server.post<{ rssMiB: number; heapUsedMiB: number }>('/bench/gc');
     t0 = Date.now();
     const added = await connectRiders(server.url.replace('http', 'ws'), trips.slice(sockets.length, n), receiver, { concurrency: 200, offset: sockets.length });
     sockets.push(...added.sockets);
     const connectS = (Date.now() - t0) / 1000;
-    const after = await server.post<{ rssMiB: number; heapUsedMiB: number }>('/bench/gc');
-    const addedCount = added.sockets.length;
-    s.log(`${sockets.length} sockets (${addedCount} new in ${connectS.toFixed(1)} s, ${added.failed} failed ${added.firstError}); RSS ${before.rssMiB} → ${after.rssMiB} MiB`);
+    const m = await server.post<Mem>('/bench/gc');
+    const k = sockets.length;
+    memRows.push({
+      sockets: k,
+      'connect s': fmt(connectS),
+      'new sockets/s': Math.round(added.sockets.length / connectS),
+      'RSS MiB': m.rssMiB,
+      'heap MiB': m.heapUsedMiB,
+      'RSS KiB/conn': fmt(((m.rssMiB - base.rssMiB) * 1024) / k),
+      'heap KiB/conn': fmt(((m.heapUsedMiB - base.heapUsedMiB) * 1024) / k),
+      failed: added.failed,
+    });
+    s.log(`${k} sockets (${added.sockets.length} new in ${connectS.toFixed(1)} s, ${added.failed} failed ${added.firstError}); RSS ${m.rssMiB} MiB`);
+  }
 
+  // 2. Delivery: from the top down, so each step has exactly its number of sockets open (closing is cheap).
+  for (const n of [...STEPS].reverse()) {
+    for (const x of sockets.slice(n)) x.ws.close();
+    sockets = sockets.slice(0, n);
+    await waitUntil(async () => (await server.get<{ sockets: number }>('/bench/stats')).sockets <= n, 10_000);
     const start = Date.now();
-    receiver.window(start + WARMUP_MS, start + WARMUP_MS + MEASURE_MS);
-    await server.post('/bench/drive', { from: 0, count: n, durationMs: WARMUP_MS + MEASURE_MS });
+    const windowFrom = start + WARMUP_MS;
+    const windowTo = windowFrom + MEASURE_MS;
+    receiver.window(windowFrom, windowTo);
+    await server.post('/bench/drive', { from: 0, count: n, durationMs: WARMUP_MS + MEASURE_MS, windowFrom, windowTo });
     await sleep(WARMUP_MS);
     await server.get('/bench/stats?reset=1');
     clientEld.reset();
     await sleep(MEASURE_MS);
-    const srv = await server.get<{ cpuPct: number; eldMs: { p50: number; p99: number; max: number }; rssMiB: number; sockets: number }>('/bench/stats');
+    type Srv = { cpuPct: number; eldMs: { p50: number; p99: number; max: number }; rssMiB: number; sockets: number; locationsSeen: number; locationsAccepted: number };
+    const srv = await server.get<Srv>('/bench/stats');
     const cli = clientEld.percentile(99) / 1e6;
-    for (;;) {
-      const d = await server.get<{ running: boolean }>('/bench/drive');
-      if (!d.running) break;
-      await sleep(100);
-    }
-    await sleep(2_000);
-    const drive = await server.get<{ sent: number; accepted: number; errors: number; lastError: string }>('/bench/drive');
+    await waitUntil(async () => !(await server.get<{ running: boolean }>('/bench/drive')).running, 5_000);
+    const lag = await server.get<Srv>('/bench/stats');
+    const lagAtEnd = lag.locationsAccepted - lag.locationsSeen;
+    let drive = await server.get<{ sent: number; accepted: number; acceptedInWindow: number; errors: number; lastError: string }>('/bench/drive');
+    const drainMs = await waitUntil(() => receiver.received >= drive.acceptedInWindow, DRAIN_MAX_MS);
+    drive = await server.get('/bench/drive');
     const st = stats(receiver.latencies.view());
-    const expected = sockets.length >= n ? n * (MEASURE_MS / 1000) : sockets.length * (MEASURE_MS / 1000);
+    const expected = drive.acceptedInWindow;
+    const delivered = expected ? receiver.received / expected : 0;
     rows.push({
       sockets: sockets.length,
-      'connect s': fmt(connectS),
-      'new sockets/s': Math.round(addedCount / connectS),
-      'RSS before MiB': before.rssMiB,
-      'RSS after MiB': after.rssMiB,
-      'RSS KiB/conn': addedCount ? fmt(((after.rssMiB - before.rssMiB) * 1024) / addedCount) : '',
-      'heap KiB/conn': addedCount ? fmt(((after.heapUsedMiB - before.heapUsedMiB) * 1024) / addedCount) : '',
-      'updates/s': n,
+      'target/s': n,
+      'generated/s': Math.round(expected / (MEASURE_MS / 1000)),
       'received/s': Math.round(receiver.received / (MEASURE_MS / 1000)),
-      delivered: `${fmt((receiver.received / expected) * 100, 1)}%`,
+      delivered: `${fmt(delivered * 100, 1)}%`,
       'p50 ms': st.p50,
       'p99 ms': st.p99,
       'max ms': st.max,
+      'consumer lag at end': lagAtEnd,
+      'drain s': fmt(drainMs / 1000),
       'srv ELD p50 ms': srv.eldMs.p50,
       'srv ELD p99 ms': srv.eldMs.p99,
       'srv ELD max ms': srv.eldMs.max,
       'srv cpu %': srv.cpuPct,
-      'srv RSS MiB (load)': srv.rssMiB,
+      'srv RSS MiB': srv.rssMiB,
       'client ELD p99 ms': fmt(cli, 1),
       'ingest errors': drive.errors,
-      failed: added.failed,
+      held: delivered >= 0.99 && st.p99 < 1000 ? 'yes' : 'NO (saturated)',
     });
     s.log(`${n}: p50 ${st.p50} p99 ${st.p99} ms, server ELD p99 ${srv.eldMs.p99} ms, cpu ${srv.cpuPct}%, received ${receiver.received}/${expected}`);
+    // Let the server finish what is queued before the next (smaller) step.
+    await waitUntil(async () => {
+      const x = await server.get<Srv>('/bench/stats');
+      return x.locationsSeen >= x.locationsAccepted;
+    }, 20_000);
   }
+  rows.reverse();
 } catch (err) {
   s.log(`FAILED ${(err as Error).stack}`);
-  rows.push({ sockets: sockets.length, failed: (err as Error).message.split('\n')[0]!.slice(0, 160) });
+  rows.push({ sockets: sockets.length, held: `failed: ${(err as Error).message.split('\n')[0]!.slice(0, 160)}` });
 } finally {
   for (const x of sockets) x.ws.terminate();
   await server.stop().catch(() => undefined);
 }
 
+s.table({ title: 'fanout: server memory with N rider sockets open and subscribed (no traffic, after GC)', rows: memRows });
 s.table({ title: `fanout: rider sockets each watching its own ride, 1 update/s per ride, ${WARMUP_MS / 1000} s warm-up + ${MEASURE_MS / 1000} s measured per step`, rows });
 s.note('Updates are generated inside the server process at 1/s per ride through the real ingestion service (locations.ingest → log → consumer → tracker → hub → socket); HTTP ingest is measured by `ingest` and `e2e`. Latency = socket receive time − recordedAt (generation time).');
-s.note('RSS KiB/conn = server RSS growth (after GC) while that step\'s new sockets connected and subscribed, per new socket; heap KiB/conn likewise for the V8 heap. The server runs in its own process; the sockets are opened by this process.');
+s.note('Memory: sockets opened in steps with no traffic; RSS and heap read after a forced GC; KiB/conn = growth over the server with no sockets (trips already set up), divided by the sockets open. The server is its own process; the sockets are opened by this one.');
+s.note('Delivery steps run from the largest down, closing sockets in between, so each step has exactly its number of sockets open. consumer lag at end = points appended but not yet through the tracker when generation stopped; drain s = time for the rest to arrive (capped at 10 s; later ones count as not delivered). held = ≥ 99% delivered and p99 < 1 s.');
 s.note('srv ELD = the server\'s event-loop delay (perf_hooks monitorEventLoopDelay, 1 ms resolution) over the measured window. LOCATION_RETENTION=1000 keeps the in-memory log from growing through the steps.');
-const top = rows.at(-1);
-s.write(top && top['p99 ms'] !== undefined ? rows.map((r) => `${r.sockets}: p99 ${r['p99 ms']} ms, ${r['RSS KiB/conn']} KiB/conn, ELD p99 ${r['srv ELD p99 ms']} ms`).join('; ') : 'failed');
+const perConn = memRows.at(-1)?.['RSS KiB/conn'];
+s.write(rows.length && rows[0]!['p99 ms'] !== undefined
+  ? `${perConn} KiB RSS/conn at ${memRows.at(-1)?.sockets}; ` + rows.map((r) => `${r.sockets}: p99 ${r['p99 ms']} ms, ELD p99 ${r['srv ELD p99 ms']} ms${r.held === 'yes' ? '' : ' (saturated)'}`).join('; ')
+  : 'failed');
 process.exit(0);

@@ -144,7 +144,7 @@ async function service() {
   // The routes are registered while the app is built; they reach the service once it exists.
   let svc: Awaited<ReturnType<typeof startService>> | undefined;
   const trips: Trip[] = [];
-  const drive = { running: false, sent: 0, accepted: 0, rejected: 0, errors: 0, lastError: '' };
+  const drive = { running: false, sent: 0, accepted: 0, rejected: 0, errors: 0, lastError: '', windowFrom: 0, windowTo: 0, acceptedInWindow: 0 };
   const counter = transport === 'redis' ? new Redis(process.env.REDIS_URL!) : null;
 
   async function countLocations(): Promise<{ events: number; via: string }> {
@@ -223,11 +223,13 @@ async function service() {
             const s = state[k]!;
             s.lng += dLng;
             s.at = Math.max(Date.now(), s.at + 1);
+            const inWindow = s.at >= drive.windowFrom && s.at < drive.windowTo;
             drive.sent++;
             ridecast.locations
               .ingest(s.actor, [{ lat: s.lat, lng: s.lng, recordedAt: s.at, heading: 90, speed: 10, accuracy: 5 }])
               .then((r) => {
                 drive.accepted += r.accepted;
+                if (inWindow) drive.acceptedInWindow += r.accepted;
                 drive.rejected += r.rejected;
               })
               .catch((err: Error) => {
@@ -255,6 +257,7 @@ async function service() {
       sockets: await sockets(),
       handlerFailures: (await svc!.ctx.metrics.handlerFailures.get()).values.reduce((n, v) => n + v.value, 0),
       locationsSeen: svc!.ridecast.tracker.locationsSeen(),
+      locationsAccepted: (await svc!.ctx.metrics.locationsAccepted.get()).values[0]?.value ?? 0,
     }));
     app.get('/bench/count', async () => countLocations());
     app.post<{ Body: { from: number; count: number } }>('/bench/trips', async (request) => {
@@ -280,10 +283,10 @@ async function service() {
       for (const t of made) trips[t.index] = t;
       return { trips: made };
     });
-    app.post<{ Body: { from: number; count: number; durationMs: number } }>('/bench/drive', async (request) => {
+    app.post<{ Body: { from: number; count: number; durationMs: number; windowFrom?: number; windowTo?: number } }>('/bench/drive', async (request) => {
       if (drive.running) throw new Error('a drive is already running');
-      const { from, count, durationMs } = request.body;
-      Object.assign(drive, { sent: 0, accepted: 0, rejected: 0, errors: 0, lastError: '' });
+      const { from, count, durationMs, windowFrom = 0, windowTo = 0 } = request.body;
+      Object.assign(drive, { sent: 0, accepted: 0, rejected: 0, errors: 0, lastError: '', windowFrom, windowTo, acceptedInWindow: 0 });
       void runDrive(from, count, durationMs);
       return { started: true };
     });

@@ -1,3 +1,4 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import pino from 'pino';
@@ -100,12 +101,21 @@ function readSetting(name: string, path: string): string {
 
 /** Fails start-up with one line when the certificate or key is not PEM, or they do not belong together. */
 function checkTls(cert: string, key: string): void {
+  const reason = (err: unknown) => (err as Error).message;
+  try {
+    new X509Certificate(cert);
+  } catch (err) {
+    throw new ConfigError(`TLS_CERT must name a PEM certificate: ${reason(err)}`);
+  }
+  try {
+    createPrivateKey(key);
+  } catch (err) {
+    throw new ConfigError(`TLS_KEY must name a PEM private key without a passphrase: ${reason(err)}`);
+  }
   try {
     createSecureContext({ cert, key });
   } catch (err) {
-    const message = (err as Error).message;
-    const which = /key/i.test(message) && !/cert/i.test(message) ? 'TLS_KEY' : /values mismatch/i.test(message) ? 'TLS_CERT/TLS_KEY' : 'TLS_CERT';
-    throw new ConfigError(`${which} is not usable: ${message}`);
+    throw new ConfigError(`TLS_CERT/TLS_KEY do not go together: ${reason(err)}`);
   }
 }
 

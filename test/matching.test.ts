@@ -58,7 +58,7 @@ describe('matching under a race: 30 riders, 3 drivers, two instances sharing one
   let b: Service;
   beforeAll(async () => {
     const shared = { log: getInMemoryEventLog(), users: getInMemoryUserStore(), claims: getInMemoryClaims() };
-    const tuning = { matchPolicy: { freshnessMs: 10 * 60_000 } };
+    const tuning = { matchPolicy: { freshnessMs: 10 * 60_000 }, retryMs: 20 };
     const env = { MATCH_TIMEOUT_MS: '120000', OFFER_TIMEOUT_MS: '5000' };
     a = await listen(await startService(shared, tuning, env));
     b = await listen(await startService(shared, tuning, env));
@@ -73,7 +73,8 @@ describe('matching under a race: 30 riders, 3 drivers, two instances sharing one
     const apiA = client(a.app);
     const apiB = client(b.app);
     const drivers = await Promise.all([0, 1, 2].map((i) => driverAt(apiA, [a, b], offset(town, 100 * i, 50 * i))));
-    const riders = await Promise.all(Array.from({ length: 30 }, () => apiA.user('rider')));
+    // Riders need nothing but a token (signing 30 is quicker than hashing 30 passwords).
+    const riders = Array.from({ length: 30 }, (_, i) => ({ token: a.app.jwt.sign({ sub: `rider-race-${i}`, role: 'rider' }) }));
 
     // Each driver works from one instance: takes every offer (the first declines every fourth), drives it through.
     let done = 0;
@@ -181,6 +182,40 @@ describe('matching under a race: 30 riders, 3 drivers, two instances sharing one
     expect(await offersOf(a)).toBeGreaterThan(0);
     expect(await offersOf(b)).toBeGreaterThan(0);
   }, 90_000);
+});
+
+describe('two matchers racing for one ride and one driver', () => {
+  it.each([
+    ['sharing the per-ride lease', true],
+    ['without a shared lease (each instance its own claims)', false],
+  ])('%s: one offer, and the driver stays held for it', async (_name, shareClaims) => {
+    const log = getInMemoryEventLog();
+    const users = getInMemoryUserStore();
+    const claims = getInMemoryClaims();
+    const infra = () => ({ log, users, claims: shareClaims ? claims : getInMemoryClaims() });
+    const a = await startService(infra(), { retryMs: 60_000 });
+    const b = await startService(infra(), { retryMs: 60_000 });
+    try {
+      const town = nextTown();
+      const api = client(a.app);
+      const rider = { token: a.app.jwt.sign({ sub: 'rider-duel', role: 'rider' }) };
+      // Nobody is online yet: the ride waits in `requested`.
+      const { rideId } = (await api.post('/v1/rides', rider.token, { pickup: town, dropoff: offset(town, 2_000) })).body;
+      await waitFor(() => a.ridecast.tracker.activeRides().get(rideId) && b.ridecast.tracker.activeRides().get(rideId), 'both instances to know the ride');
+      const driver = await driverAt(api, [a, b], offset(town, 100));
+      // Both instances consider the ride at the same moment (as their sweeps and the matcher group may).
+      await Promise.all([a.ridecast.matcher.consider(rideId), b.ridecast.matcher.consider(rideId), a.ridecast.matcher.consider(rideId)]);
+      await waitFor(async () => (await log.readKey('rides', rideId)).some((e) => e.type === 'RideOffered'), 'the offer');
+      expect((await log.readKey('rides', rideId)).filter((e) => e.type === 'RideOffered')).toHaveLength(1);
+      const held = (await log.readKey('drivers', driver.userId)).map((e) => e.type);
+      expect(held).toEqual(['DriverAvailabilityChanged', 'DriverOfferHeld']);
+      expect((await api.post(`/v1/rides/${rideId}/accept`, driver.token)).status).toBe(200);
+      await waitFor(() => a.ctx.fleet.get(driver.userId)?.rideId === rideId, 'the driver to be assigned');
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  });
 });
 
 describe('matching rules', () => {

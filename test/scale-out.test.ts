@@ -2,6 +2,7 @@
 // ARCHITECTURE.md promises, checked from outside: live push across instances, no double booking
 // when both instances match at once, and work-shared groups that act once per event.
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { getKafkaEventLog, type KafkaEventLog } from '../adapters/kafka/event-log.ts';
 import { getRedisEventLog, type RedisEventLog } from '../adapters/redis/event-log.ts';
 import type { Recorded } from '../domain/ports/event-log.ts';
 import {
@@ -17,6 +18,7 @@ import {
   type LiveSocket,
   type ServerProcess,
 } from './support/process.ts';
+import { startKafka, type KafkaCluster } from './support/kafka.ts';
 import { startRedis, type RedisServer } from './support/redis.ts';
 import { sleep, waitFor } from './support/wait.ts';
 
@@ -169,6 +171,14 @@ describe('two instances on one Redis', () => {
       for (const rideId of rideIds) if ((await log.readKey('rides', rideId)).some((e) => e.type === 'PaymentCaptured')) n++;
       return n;
     };
+    onTestFailed(async () => {
+      const last: Record<string, number> = {};
+      for (const rideId of rideIds) {
+        const t = (await log.readKey('rides', rideId)).at(-1)?.type ?? 'none';
+        last[t] = (last[t] ?? 0) + 1;
+      }
+      console.error(`[scale-out] rides by last event: ${JSON.stringify(last)}; bots ${JSON.stringify(outcomes)}`);
+    });
     await waitFor(async () => (await paid()) === RIDES, `all ${RIDES} rides completed and paid`, 100_000, 250);
     await Promise.all([...busy]);
     await sleep(1_500); // let reactions to the last events (DriverFreed) land
@@ -213,3 +223,185 @@ describe('two instances on one Redis', () => {
     }
   }, 150_000);
 });
+
+/**
+ * The same scale-out on Kafka (the librdkafka mock of test/support/kafka.ts, or KAFKA_BROKERS).
+ * Accounts and claims are shared through Redis (REDIS_URL), as a multi-instance Kafka deployment
+ * runs them; the event log, consumer groups and live push are Kafka's.
+ */
+describe('two instances on Kafka', () => {
+  let kafka: KafkaCluster;
+  let redis: RedisServer;
+  let a: ServerProcess;
+  let b: ServerProcess;
+  let apiA: Http;
+  let apiB: Http;
+  let admin: string;
+  let log: KafkaEventLog;
+  const prefix = `kscale${process.pid}:`;
+  const sockets: LiveSocket[] = [];
+
+  beforeAll(async () => {
+    [kafka, redis] = await Promise.all([startKafka(), startRedis()]);
+    const env = (id: string) => ({
+      TRANSPORT: 'kafka',
+      KAFKA_BROKERS: kafka.brokers.join(','),
+      REDIS_URL: redis.url,
+      STREAM_PREFIX: prefix,
+      INSTANCE_ID: id,
+      OFFER_TIMEOUT_MS: '5000',
+      // The mock cannot do an idempotent producer nor CreateTopics (auto-creation on metadata works),
+      // and holds every group (re)join for sessionTimeout - 1 s: short sessions keep start-up in seconds.
+      KAFKA_IDEMPOTENT: kafka.real ? '1' : '0',
+      KAFKA_CREATE_TOPICS: kafka.real ? '1' : '0',
+      KAFKA_SESSION_TIMEOUT_MS: '6000',
+      KAFKA_REBALANCE_TIMEOUT_MS: '6000',
+      KAFKA_HEARTBEAT_INTERVAL_MS: '300',
+      KAFKA_MAX_WAIT_MS: '100',
+    });
+    // One after the other: two instances starting at the same moment can both try to create the
+    // configured admin, and the loser exits (see the report on accounts.ensure).
+    a = await startServer({ name: 'kafka instance a', env: env('a'), readyTimeoutMs: 150_000 });
+    b = await startServer({ name: 'kafka instance b', env: env('b'), readyTimeoutMs: 150_000 });
+    apiA = http(a.url, 30_000);
+    apiB = http(b.url, 30_000);
+    admin = (await apiA.login(TEST_ADMIN.username, TEST_ADMIN.password)).token;
+    log = getKafkaEventLog({
+      brokers: kafka.brokers,
+      topicPrefix: prefix.replace(/:$/, '.'),
+      createTopics: kafka.real,
+      idempotent: kafka.real,
+      consumer: { sessionTimeoutMs: 6_000, rebalanceTimeoutMs: 6_000, heartbeatIntervalMs: 300, maxWaitTimeMs: 100 },
+      logger: { warn() {}, error() {} },
+    });
+  }, 330_000);
+
+  afterAll(async () => {
+    for (const s of sockets) s.close();
+    await stopAll([a, b]);
+    await log?.close();
+    await Promise.all([kafka?.stop(), redis?.stop()]);
+  }, 60_000);
+
+  it('a rider connected to B sees, in order, every event caused through A', async () => {
+    onTestFailed(() => console.error(diagnostics([a, b])));
+    const rider = await apiA.user(admin, 'rider');
+    const driver = await apiA.user(admin, 'driver');
+    const riderOnB = await openSocket(b.url, rider.token);
+    sockets.push(riderOnB);
+    const requested = await apiA.post('/v1/rides', rider.token, { pickup: center, dropoff });
+    expect(requested).toMatchObject({ status: 202, body: { status: 'requested' } });
+    const { rideId } = requested.body;
+    riderOnB.send({ type: 'subscribe', rideId });
+    await riderOnB.waitFor((m) => m.type === 'ride.status' && m.event === 'RideRequested', 'the snapshot on B', 30_000);
+
+    const driverOnA = await openSocket(a.url, driver.token);
+    sockets.push(driverOnA);
+    const t0 = Date.now() - 50_000;
+    expect((await apiA.put('/v1/drivers/me/availability', driver.token, { available: true })).status).toBe(200);
+    expect((await apiA.post('/v1/drivers/me/locations', driver.token, { lat: center.lat + 0.001, lng: center.lng, recordedAt: t0 })).body.accepted).toBe(1);
+    await driverOnA.waitFor((m) => m.type === 'ride.offer' && m.rideId === rideId, 'the offer pushed to the driver on A', 45_000);
+    for (const step of ['accept', 'arrive', 'start']) expect((await apiA.post(`/v1/rides/${rideId}/${step}`, driver.token)).status).toBe(200);
+    for (let i = 1; i <= 5; i++) {
+      const p = { lat: center.lat + ((dropoff.lat - center.lat) * i) / 5, lng: center.lng + ((dropoff.lng - center.lng) * i) / 5, recordedAt: t0 + i * 10_000 };
+      expect((await apiA.post('/v1/drivers/me/locations', driver.token, p)).body.accepted).toBe(1);
+    }
+    await riderOnB.waitFor((m) => m.type === 'driver.location' && m.rideId === rideId && Date.parse(m.recordedAt) === t0 + 50_000, 'the last trip location on B', 45_000);
+    expect((await apiA.post(`/v1/rides/${rideId}/complete`, driver.token)).status).toBe(200);
+    await riderOnB.waitFor((m) => m.type === 'ride.status' && m.event === 'PaymentCaptured', 'the payment on B', 45_000);
+    expect((await apiA.post(`/v1/rides/${rideId}/rating`, rider.token, { stars: 4 })).status).toBe(201);
+    await riderOnB.waitFor((m) => m.type === 'ride.status' && m.event === 'RideRated', 'the rating on B', 45_000);
+
+    const history = await log.readKey('rides', rideId);
+    const seen = riderOnB.messages.filter((m) => m.type === 'ride.status' && m.rideId === rideId);
+    expect(seen.map((m) => m.eventId)).toEqual(history.map((e) => e.metadata.eventId));
+    expect(seen.map((m) => m.event)).toEqual([
+      'RideRequested', 'RideOffered', 'RideAccepted', 'DriverArrived', 'TripStarted', 'TripCompleted', 'FareCalculated', 'PaymentCaptured', 'RideRated',
+    ]);
+    const locations = riderOnB.messages.filter((m) => m.type === 'driver.location' && m.rideId === rideId).map((m) => Date.parse(m.recordedAt));
+    expect(locations).toEqual([...locations].sort((x, y) => x - y));
+    expect(locations).toContain(t0 + 50_000);
+    const captures = (await metric(a.url, 'ridecast_payment_capture_requests_total')) + (await metric(b.url, 'ridecast_payment_capture_requests_total'));
+    console.info(`[scale-out/kafka] ride events checked ${history.length}, seen on B ${seen.length} in order; payment capture requests ${captures}`);
+    expect(captures).toBe(1);
+  }, 180_000);
+
+  it('kill -9 of the instance holding the reactions partition: the other gets it in the rebalance, redelivery from the committed offset, applied once', async () => {
+    onTestFailed(() => console.error(diagnostics([a, b])));
+    // The adapter writes partition 0 only, so one member of each work-sharing group does all its work:
+    // whoever asked the gateway for the first ride's payment holds the reactions group's partition.
+    const capturesA = await metric(a.url, 'ridecast_payment_capture_requests_total');
+    const [holder, survivor] = capturesA > 0 ? [a, b] : [b, a];
+    const [apiHolder, apiSurvivor] = holder === a ? [apiA, apiB] : [apiB, apiA];
+    const capturesBefore = await metric(survivor.url, 'ridecast_payment_capture_requests_total');
+    const rider = await apiSurvivor.user(admin, 'rider');
+    const driver = await apiSurvivor.user(admin, 'driver');
+    const riderOnHolder = await openSocket(holder.url, rider.token);
+    sockets.push(riderOnHolder);
+    const driverOnSurvivor = await openSocket(survivor.url, driver.token);
+    sockets.push(driverOnSurvivor);
+    const t0 = Date.now() - 50_000;
+    const pickup = { lat: center.lat + 0.02, lng: center.lng };
+    expect((await apiSurvivor.put('/v1/drivers/me/availability', driver.token, { available: true })).status).toBe(200);
+    expect((await apiSurvivor.post('/v1/drivers/me/locations', driver.token, { ...pickup, recordedAt: t0 })).body.accepted).toBe(1);
+    const requested = await apiHolder.post('/v1/rides', rider.token, { pickup, dropoff });
+    expect(requested.status).toBe(202);
+    const { rideId } = requested.body;
+    riderOnHolder.send({ type: 'subscribe', rideId });
+    await driverOnSurvivor.waitFor((m) => m.type === 'ride.offer' && m.rideId === rideId, 'the offer', 45_000);
+    for (const step of ['accept', 'arrive', 'start']) expect((await apiSurvivor.post(`/v1/rides/${rideId}/${step}`, driver.token)).status).toBe(200);
+    await riderOnHolder.waitFor((m) => m.type === 'ride.status' && m.event === 'TripStarted', 'the start, on the holder', 45_000);
+
+    // Frozen, then killed: the completion is fetched by nobody (or by the frozen holder), never committed.
+    holder.freeze();
+    expect((await apiSurvivor.post(`/v1/rides/${rideId}/complete`, driver.token)).status).toBe(200);
+    await sleep(500);
+    await holder.crash();
+    const killedAt = Date.now();
+    await riderOnHolder.closed;
+    const seenOnHolder = riderOnHolder.messages.filter((m) => m.type === 'ride.status' && m.rideId === rideId);
+    const riderOnSurvivor = await openSocket(survivor.url, rider.token);
+    sockets.push(riderOnSurvivor);
+    riderOnSurvivor.send({ type: 'subscribe', rideId, after: seenOnHolder.at(-1)!.eventId });
+    await riderOnSurvivor.waitFor((m) => m.type === 'ride.status' && m.event === 'PaymentCaptured', 'the payment after the rebalance', 90_000);
+    const takeoverMs = Date.now() - killedAt;
+    await sleep(1_000);
+
+    const history = await log.readKey('rides', rideId);
+    const seen = [...seenOnHolder, ...riderOnSurvivor.messages.filter((m) => m.type === 'ride.status' && m.rideId === rideId)];
+    const driverEvents = await log.readKey('drivers', driver.userId);
+    const captures = (await metric(survivor.url, 'ridecast_payment_capture_requests_total')) - capturesBefore;
+    console.info(
+      `[scale-out/kafka] killed ${holder.name} (reactions partition holder); payment captured by ${survivor.name} ${takeoverMs} ms later; ` +
+        `ride events ${history.length}, seen in order across the reconnect ${seen.length}; capture requests ${captures}`,
+    );
+    expect(seen.map((m) => m.eventId)).toEqual(history.map((e) => e.metadata.eventId));
+    expect(history.filter((e) => e.type === 'PaymentCaptured')).toHaveLength(1);
+    expect(driverEvents.filter((e) => e.type === 'DriverFreed' && (e.data as { rideId: string }).rideId === rideId)).toHaveLength(1);
+    expect(captures).toBe(1);
+    void apiHolder;
+  }, 180_000);
+
+  // What the Kafka deployment does not promise, or the mock cannot show: skipped, with the reason printed.
+  for (const [name, reason] of KAFKA_NOT_TESTED) {
+    it.skip(`${name} — not tested on Kafka: ${reason}`, () => undefined);
+  }
+  beforeAll(() => {
+    for (const [name, reason] of KAFKA_NOT_TESTED) console.warn(`[scale-out/kafka] SKIPPED "${name}": ${reason}`);
+  });
+});
+
+const KAFKA_NOT_TESTED: [string, string][] = [
+  [
+    'two instances matching at once never book one driver twice',
+    'not a mock limitation but the adapter\'s documented one (adapters/kafka/event-log.ts): expectedVersion is checked under a per-key lock inside ONE process, ' +
+      'against its index caught up with the broker; two processes can both pass the check for the same driver version in the same moment and both ' +
+      'DriverOfferHeld records land. Kafka has no conditional write; it would need one writer per partition (partition ownership through a group, or a ' +
+      'fenced transactional producer), which the adapter does not provide. Run a single writer process for rides/drivers, or use Redis.',
+  ],
+  [
+    'broker restart loses no acknowledged event',
+    'the librdkafka mock cluster keeps everything in memory and cannot be restarted: stop() discards every topic, so there is nothing to recover ' +
+      '(a real cluster: set KAFKA_BROKERS and restart a broker by hand).',
+  ],
+];

@@ -78,7 +78,7 @@ describe.skipIf(!existsSync(chromium))('live map page (contract stand-in)', () =
     const far = graph.nodes[graph.nodes.length - 1]!;
     const { rideId } = await call('/v1/rides', rita.token!, { pickup: { lat: node.lat, lng: node.lng }, dropoff: { lat: far.lat, lng: far.lng } });
 
-    const { page, errors } = await openPage(browser, origin);
+    const { page, errors, sent } = await openPage(browser, origin);
     await logInOnMap(page, origin, 'rita', 'rita-password');
     await page.fill('#watch-form input[name=rideId]', rideId!);
     await page.click('#watch-form button[type=submit]');
@@ -88,13 +88,17 @@ describe.skipIf(!existsSync(chromium))('live map page (contract stand-in)', () =
     expect(await row.locator('.status').innerText()).toMatch(/^(requested|offered|accepted|arrived|in_progress|completed)$/);
     expect((await mapState(page)).drivers).toBeLessThanOrEqual(1);
 
+    const lastSeen = await row.getAttribute('data-event-id');
     const before = server.subscriptions.length;
     server.dropSockets();
     // The ride's driver (a simulated one) subscribes again too; look for the rider's page.
     const fromPage = () => server.subscriptions.slice(before).find((s) => s.rideId === rideId && s.userId === rita.userId);
     const again = await waitFor(fromPage, 'the page to subscribe again');
-    const lastSeen = await row.getAttribute('data-event-id');
     expect(again.after).toBe(lastSeen);
+    expect(sent.filter((m) => m.rideId === rideId)).toEqual([
+      { type: 'subscribe', rideId },
+      { type: 'subscribe', rideId, after: lastSeen },
+    ]);
     await waitFor(async () => (await mapState(page)).connection === 'live', 'the stream to be live again');
     expect(errors).toEqual([]);
   });

@@ -5,7 +5,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { freePort } from './support/net.ts';
 import { waitFor } from './support/wait.ts';
@@ -54,7 +54,7 @@ function runMain(env: Record<string, string>): Main {
   return { child, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
-afterEach(() => {
+afterAll(() => {
   // Whatever a failed test left running (only the processes started here, by their handle).
   for (const child of started.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
@@ -125,11 +125,13 @@ describe('TLS (TLS_CERT / TLS_KEY)', () => {
     const login = await https(port, 'POST', '/v1/auth/login', ADMIN);
     expect(login).toMatchObject({ status: 200, body: { tokenType: 'Bearer', role: 'admin' } });
 
-    const ws = new WebSocket(`wss://127.0.0.1:${port}/v1/stream`, {
+    // (`servername` goes through to tls.connect; the ws typings do not list it.)
+    const wss: WebSocket.ClientOptions & { servername: string } = {
       ca: cert,
       servername: 'localhost',
       headers: { authorization: `Bearer ${login.body.token}` },
-    });
+    };
+    const ws = new WebSocket(`wss://127.0.0.1:${port}/v1/stream`, wss);
     const received: Record<string, unknown>[] = [];
     ws.on('message', (d) => received.push(JSON.parse(d.toString()) as Record<string, unknown>));
     const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));

@@ -83,6 +83,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.setValidatorCompiler(validatorCompiler());
   installErrorHandling(app);
+  // While the app closes, an answer also closes its connection: a request that was in flight when the
+  // stop began is answered, and its keep-alive connection does not hold the server open until it idles out.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
   await app.register(authPlugin, { secret: deps.jwtSecret, expiresInSeconds: tokenTtl });
   await app.register(fastifyRateLimit, {
     max: deps.rateLimitPerMinute ?? 1_200,

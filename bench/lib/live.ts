@@ -62,7 +62,7 @@ export async function connectRiders(
   receiver: Receiver,
   { concurrency = 100, offset = 0 } = {},
 ): Promise<{ sockets: RiderSocket[]; failed: number; firstError: string }> {
-  const sockets: RiderSocket[] = [];
+  const slots: (RiderSocket | undefined)[] = new Array(trips.length);
   let failed = 0;
   let firstError = '';
   let next = 0;
@@ -101,7 +101,7 @@ export async function connectRiders(
       while (next < trips.length) {
         const i = next++;
         try {
-          sockets.push(await one(trips[i]!, i));
+          slots[i] = await one(trips[i]!, i);
         } catch (err) {
           failed++;
           firstError ||= (err as Error).message;
@@ -109,7 +109,8 @@ export async function connectRiders(
       }
     }),
   );
-  return { sockets, failed, firstError };
+  // In trip order, whatever order the handshakes finished in.
+  return { sockets: slots.filter((x): x is RiderSocket => x !== undefined), failed, firstError };
 }
 
 interface DriverState {

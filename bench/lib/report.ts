@@ -80,7 +80,7 @@ export function fmt(v: number, digits = 1): number {
 }
 
 const columnsOf = (t: Table) => t.columns ?? [...new Set(t.rows.flatMap((r) => Object.keys(r)))];
-const show = (c: Cell) => (c === null || c === undefined ? '' : typeof c === 'number' && !Number.isFinite(c) ? String(c) : String(c));
+const show = (c: Cell) => (c === null || c === undefined ? '' : typeof c === 'number' && Number.isNaN(c) ? '–' : String(c));
 
 export function textTable(t: Table): string {
   const cols = columnsOf(t);
@@ -159,6 +159,13 @@ export function readResult(name: string): ScenarioResult | null {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls `done` every 100 ms until it is true or `maxMs` passed; returns the ms waited. */
+export async function waitUntil(done: () => boolean | Promise<boolean>, maxMs: number): Promise<number> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < maxMs && !(await done())) await sleep(100);
+  return Date.now() - t0;
+}
 
 /** Runs `fn` over items with at most `limit` in flight. */
 export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {

@@ -334,6 +334,7 @@ export function makeLiveHub(ctx: Context, options: LiveHubOptions) {
     },
     /** `ride.offer` to the offered driver's sockets, without any subscription. */
     publishOffer(e: Recorded<RideOffered>, ride: { pickup: RideContext['pickup']; dropoff: RideContext['dropoff'] }) {
+      if (e.data.expiresAt <= ctx.now()) return; // a consumer catching up: that offer is gone already
       const offer = rideOfferMessage(e, ride);
       for (const peer of [...(byUser.get(e.data.driverId) ?? [])]) if (peer.shareRideId === undefined) sendOffer(peer, offer);
     },

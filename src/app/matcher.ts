@@ -1,13 +1,13 @@
 import { DomainError } from '../../domain/errors.ts';
 import { fold } from '../../domain/decider.ts';
-import { distanceMeters } from '../../domain/geo.ts';
+import { distanceMeters, type LatLng } from '../../domain/geo.ts';
 import { handle } from '../../domain/handle.ts';
 import { rankCandidates } from '../../domain/matching/policy.ts';
 import type { Recorded } from '../../domain/ports/event-log.ts';
 import { rideDecider, type RideEvent } from '../../domain/ride/index.ts';
+import type { FleetDriver } from '../../projections/fleet/index.ts';
 import type { Context } from './context.ts';
 import type { DriverService } from './drivers.ts';
-import type { FleetDriver } from '../../projections/fleet/index.ts';
 
 export interface MatcherOptions {
   /** A ride nobody could be offered for this long is declared unmatched. */
@@ -20,12 +20,17 @@ export interface MatcherOptions {
 /**
  * Offers each requested ride to the best free driver. The driver is held first (an append on the
  * driver's stream at the version we read), so two matchers racing for one driver cannot both win;
- * only then is the offer appended to the ride, and the hold released if the ride moved on meanwhile.
+ * only then is the offer appended to the ride, and the hold released if the ride moved on meanwhile
+ * (unless the ride is by then offered to that very driver: the hold is that offer's). A per-ride
+ * lease in the shared claims keeps instances from matching one ride at the same moment.
  */
 export function makeMatcher(ctx: Context, drivers: DriverService, options: MatcherOptions) {
   const { log, fleet, matchPolicy: policy, now } = ctx;
   const eta = options.etaSeconds ?? ((a, b) => Math.round((distanceMeters(a, b) * 1.3) / 8));
   const timers = new Map<string, NodeJS.Timeout>();
+  /** Names this matcher in the per-ride lease; the lease lapses by itself if the holder dies. */
+  const leaseOwner = ctx.newId('matcher');
+  const LEASE_MS = 10_000;
   let stopped = false;
 
   const later = (rideId: string, ms: number) => {
@@ -39,7 +44,7 @@ export function makeMatcher(ctx: Context, drivers: DriverService, options: Match
     timers.set(rideId, timer);
   };
 
-  async function tryOffer(rideId: string, driverId: string, distance: number): Promise<'offered' | 'driver-taken' | 'ride-moved'> {
+  async function tryOffer(rideId: string, pickup: LatLng, driverId: string, distance: number): Promise<'offered' | 'driver-taken' | 'ride-moved'> {
     const at = now();
     const expiresAt = at + policy.offerTimeoutMs;
     try {
@@ -50,7 +55,7 @@ export function makeMatcher(ctx: Context, drivers: DriverService, options: Match
     }
     const driver = fleet.get(driverId);
     try {
-      const etaSeconds = driver?.position ? eta(driver.position, (await rideState(rideId)).pickup) : 0;
+      const etaSeconds = driver?.position ? eta(driver.position, pickup) : 0;
       await handle(log, 'rides', rideId, rideDecider, {
         type: 'OfferRide',
         data: { rideId, driverId, expiresAt, distanceMeters: distance, etaSeconds, at },
@@ -58,7 +63,12 @@ export function makeMatcher(ctx: Context, drivers: DriverService, options: Match
       ctx.metrics.offersMade.inc();
       return 'offered';
     } catch (err) {
-      await drivers.command(driverId, { type: 'ReleaseOffer', data: { driverId, rideId, at: now() } });
+      // The hold for this ride may be serving an offer another matcher (another instance, a sweep)
+      // made with the same driver a moment ago: releasing it then would free a driver who holds an
+      // open offer, and they could be offered a second ride. Release only a hold no offer uses.
+      const ride = await rideState(rideId).catch(() => null);
+      if (!(ride?.status === 'offered' && ride.offer?.driverId === driverId))
+        await drivers.command(driverId, { type: 'ReleaseOffer', data: { driverId, rideId, at: now() } });
       if (err instanceof DomainError) return 'ride-moved';
       throw err;
     }
@@ -100,6 +110,20 @@ export function makeMatcher(ctx: Context, drivers: DriverService, options: Match
 
   /** Looks at one ride and does what its state calls for: offer, expire, give up, or nothing. */
   async function considerOnce(rideId: string): Promise<void> {
+    // One matcher at a time per ride across instances (their sweeps and the matcher group all ask):
+    // two at once cannot book a driver twice (the driver hold sees to that) but they waste holds,
+    // and a driver briefly held for a ride someone else just offered is missed by other rides.
+    const lease = `matching:${rideId}`;
+    const holder = await ctx.claims.claim(lease, leaseOwner, LEASE_MS);
+    if (holder !== null && holder !== leaseOwner) return later(rideId, options.retryMs);
+    try {
+      await decide(rideId);
+    } finally {
+      await ctx.claims.release(lease, leaseOwner).catch(() => undefined);
+    }
+  }
+
+  async function decide(rideId: string): Promise<void> {
     const ride = await rideState(rideId);
     if (ride.status === 'offered' && ride.offer) {
       if (ride.offer.expiresAt <= now())
@@ -123,7 +147,7 @@ export function makeMatcher(ctx: Context, drivers: DriverService, options: Match
     const nearby = fleet.nearest(ride.pickup, policy.limit * 4, maxRadius, eligible);
     const ranked = rankCandidates(ride.pickup, nearby, { now: at, passedBy: ride.passedBy, policy });
     for (const candidate of ranked) {
-      const outcome = await tryOffer(rideId, candidate.driverId, candidate.distanceMeters);
+      const outcome = await tryOffer(rideId, ride.pickup, candidate.driverId, candidate.distanceMeters);
       if (outcome === 'offered') {
         stopTimer();
         later(rideId, policy.offerTimeoutMs + 5);

@@ -59,6 +59,27 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
   const projector = makeRideProjector(ctx.readModel, () => ctx.metrics.staleProjectionEvents.inc({ projection: 'rides' }));
   const subscriptions: Subscription[] = [];
   let sweeper: NodeJS.Timeout | undefined;
+  let statsTimer: NodeJS.Timeout | undefined;
+  let ridesCompleted = 0;
+
+  /** What the operators' status panel shows, pushed every few seconds to fleet watchers. */
+  function fleetStats(sinceMs: number, locationsBefore: number) {
+    let driversOnline = 0;
+    let driversOnTrip = 0;
+    for (const d of ctx.fleet.all()) {
+      if (d.available) driversOnline++;
+      if (d.rideId) driversOnTrip++;
+    }
+    const seconds = Math.max(0.001, (ctx.now() - sinceMs) / 1000);
+    return {
+      type: 'fleet.stats',
+      driversOnline,
+      driversOnTrip,
+      activeRides: tracker.activeRides().size,
+      ridesCompleted,
+      locationsPerSecond: Math.round((tracker.locationsSeen() - locationsBefore) / seconds),
+    };
+  }
 
   const guarded = (name: string, handler: (e: Recorded) => unknown) => async (e: Recorded) => {
     try {
@@ -92,6 +113,7 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
       await consume('drivers', local, (e) => void ctx.fleet.applyDriverEvent(e as Recorded<DriverEvent>));
       await consume('rides', local, async (e) => {
         if (options.localReadModel) await projector.onRideEvent(e as Recorded<RideEvent>);
+        if (e.type === 'TripCompleted') ridesCompleted++;
         tracker.onRideEvent(e as Recorded<RideEvent>);
       });
       await consume('driver-locations', local, async (e) => {
@@ -120,10 +142,17 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
         void options.positions?.sweepStale().catch(() => undefined);
       }, options.retryMs * 2);
       sweeper.unref();
+      let statsFrom = { at: ctx.now(), locations: tracker.locationsSeen() };
+      statsTimer = setInterval(() => {
+        hub.publishToFleet(fleetStats(statsFrom.at, statsFrom.locations));
+        statsFrom = { at: ctx.now(), locations: tracker.locationsSeen() };
+      }, 2_000);
+      statsTimer.unref();
     },
 
     async stop(): Promise<void> {
       clearInterval(sweeper);
+      clearInterval(statsTimer);
       matcher.stop();
       await Promise.all(subscriptions.splice(0).map((s) => s.close()));
     },

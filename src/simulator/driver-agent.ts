@@ -74,18 +74,15 @@ export function createDriverAgent(session: UserSession, ctx: DriverContext, rng:
   };
 
   /** Runs one call at a time per driver; failures are already counted by the client. */
-  const act = (call: () => Promise<void>, onFailure: (err: unknown) => void = () => {}) => {
+  const act = (call: () => Promise<void>, onFailure: (err: unknown) => unknown = () => {}) => {
     busy = true;
     call()
       .catch(onFailure)
+      .catch(() => {})
       .finally(() => (busy = false));
   };
 
   const setAvailability = (available: boolean) => session.call('PUT', '/v1/drivers/me/availability', { available });
-
-  const jobFailed = (job: Job) => (err: unknown) => {
-    if (isFinalRefusal(err) || ++job.failures > 5) finishJob(job.rideId);
-  };
 
   const finishJob = (rideId: string) => {
     stream?.send({ type: 'unsubscribe', rideId });
@@ -95,6 +92,31 @@ export function createDriverAgent(session: UserSession, ctx: DriverContext, rng:
   const currentJob = (): Job | null => ('job' in phase ? phase.job : null);
 
   const drive = (to: LatLng) => followRoute(routeBetween(ctx.graph, motion.position, to), rng);
+
+  /**
+   * One step of a trip. A refusal (409/404/403) is checked against the ride itself: if it is
+   * already where the step leads (say, arrival detected from GPS), carry on; otherwise the
+   * ride is gone (cancelled, reassigned) and the driver is free again.
+   */
+  const step = (p: Phase & { job: Job }, action: string, leadsTo: string, next: () => void) => {
+    const path = `/v1/rides/${encodeURIComponent(p.job.rideId)}`;
+    act(
+      async () => {
+        await session.call('POST', `${path}/${action}`);
+        if (phase === p) next();
+      },
+      async (err: unknown) => {
+        if (!isFinalRefusal(err)) {
+          if (++p.job.failures > 5 && phase === p) finishJob(p.job.rideId);
+          return;
+        }
+        const view = await session.call<{ status?: string }>('GET', path).catch(() => null);
+        if (phase !== p) return;
+        if (view?.status === leadsTo) next();
+        else finishJob(p.job.rideId);
+      },
+    );
+  };
 
   const decide = (now: number, seconds: number) => {
     const p = phase;
@@ -125,24 +147,17 @@ export function createDriverAgent(session: UserSession, ctx: DriverContext, rng:
         }
         return;
       case 'to_pickup':
-        if (p.follower.arrived) act(async () => {
-          await session.call('POST', `/v1/rides/${encodeURIComponent(p.job.rideId)}/arrive`);
-          if (phase === p) phase = { kind: 'boarding', job: p.job, until: now + rng.between(5_000, 20_000) };
-        }, jobFailed(p.job));
+        if (p.follower.arrived) step(p, 'arrive', 'arrived', () => (phase = { kind: 'boarding', job: p.job, until: now + rng.between(5_000, 20_000) }));
         return;
       case 'boarding':
-        if (now >= p.until) act(async () => {
-          await session.call('POST', `/v1/rides/${encodeURIComponent(p.job.rideId)}/start`);
-          if (phase === p) phase = { kind: 'on_trip', job: p.job, follower: drive(p.job.dropoff) };
-        }, jobFailed(p.job));
+        if (now >= p.until) step(p, 'start', 'in_progress', () => (phase = { kind: 'on_trip', job: p.job, follower: drive(p.job.dropoff) }));
         return;
       case 'on_trip':
-        if (p.follower.arrived) act(async () => {
-          await session.call('POST', `/v1/rides/${encodeURIComponent(p.job.rideId)}/complete`);
+        if (p.follower.arrived) step(p, 'complete', 'completed', () => {
           ctx.stats.count('ridesCompleted');
           ctx.onRideStatus(p.job.rideId, 'completed');
-          if (phase === p) finishJob(p.job.rideId);
-        }, jobFailed(p.job));
+          finishJob(p.job.rideId);
+        });
         return;
       case 'accepting':
         return;

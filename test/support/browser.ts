@@ -14,6 +14,8 @@ export interface WatchedPage {
   errors: string[];
   /** Requests that left for another host: the page must need none. */
   external: string[];
+  /** JSON messages the page sent on its WebSockets, parsed, in order. */
+  sent: Record<string, unknown>[];
 }
 
 /**
@@ -25,6 +27,16 @@ export async function openPage(browser: Browser, origin: string): Promise<Watche
   const page = await context.newPage();
   const errors: string[] = [];
   const external: string[] = [];
+  const sent: Record<string, unknown>[] = [];
+  page.on('websocket', (ws) =>
+    ws.on('framesent', ({ payload }) => {
+      try {
+        sent.push(JSON.parse(String(payload)) as Record<string, unknown>);
+      } catch {
+        sent.push({ unparsed: String(payload) });
+      }
+    }),
+  );
   page.on('console', (m: ConsoleMessage) => {
     if (m.type() === 'error') errors.push(`console: ${m.text()}`);
   });
@@ -35,7 +47,7 @@ export async function openPage(browser: Browser, origin: string): Promise<Watche
     external.push(url);
     return route.abort();
   });
-  return { page, errors, external };
+  return { page, errors, external, sent };
 }
 
 /** What the live map shows, from the data attributes its panel keeps up to date. */

@@ -56,9 +56,9 @@ function start(session) {
       case 'driver.location':
         return view.driverLocation(m);
       case 'ride.status':
-        if (m.status === 'requested') panel.rideRequested();
         watch?.status(m);
-        return view.rideStatus(m);
+        if (view.rideStatus(m)) panel.rideRequested();
+        return;
       case 'fleet.stats':
         return panel.serverStats(m);
       case 'ride.offer':

@@ -139,12 +139,14 @@ export function createFleetView(map, { fetchRide }) {
       pending.set(message.driverId, message);
       if (!frame) frame = requestAnimationFrame(flush);
     },
+    /** Applies a status; true when it is a new request (not one back to matching after a decline). */
     rideStatus(message) {
-      if (typeof message.rideId !== 'string') return;
+      if (typeof message.rideId !== 'string') return false;
       const ride = upsertRide(message);
-      if (message.status === 'requested' && isPoint(message.pickup) && !ride.counted) {
+      const fresh = message.status === 'requested' && !ride.counted;
+      if (fresh) {
         ride.counted = true;
-        addDemand(message.pickup);
+        if (isPoint(message.pickup)) addDemand(message.pickup);
       }
       if (ride.driverId) setDriverStatus(ride.driverId, FINISHED.has(ride.status) ? 'available' : 'on_trip');
       if (FINISHED.has(ride.status)) setTimeout(() => rides.get(ride.rideId)?.status === ride.status && removeRide(ride.rideId), 4000);
@@ -153,6 +155,7 @@ export function createFleetView(map, { fetchRide }) {
         ride.fetching = true;
         fetchRide(ride.rideId).then((view) => view && upsertRide({ rideId: view.rideId, pickup: view.pickup, dropoff: view.dropoff }));
       }
+      return fresh;
     },
     counts() {
       let available = 0;

@@ -1,0 +1,235 @@
+// match: nearest 10 eligible drivers around a pickup, 10k and 100k drivers: the rbush fleet index
+// (projections/fleet makeFleet().nearest with the matcher's freshness/availability filter) vs Redis
+// GEOSEARCH … BYRADIUS 1 km / 5 km ASC COUNT 10 vs a linear scan, in one run.
+import { Redis } from 'ioredis';
+import type { DriverEvent } from '../domain/driver/index.ts';
+import { defaultMatchPolicy } from '../domain/matching/policy.ts';
+import type { Recorded } from '../domain/ports/event-log.ts';
+import type { LocationRecorded } from '../domain/tracking/events.ts';
+import { makeFleet, type Fleet, type FleetDriver } from '../projections/fleet/index.ts';
+import { startRedis } from './lib/infra.ts';
+import { fmt, scenario, stats, type Row } from './lib/report.ts';
+
+const SIZES = (process.env.BENCH_MATCH_SIZES ?? '10000,100000').split(',').map(Number);
+const RADII = [1_000, 5_000];
+const QUERIES = 3_000;
+const LIMIT = 10;
+const CENTER = { lat: 52.52, lng: 13.405 };
+const SPAN = { lat: 0.15, lng: 0.25 }; // about 33 km × 34 km
+
+const s = scenario('match');
+
+/** mulberry32: the same city every run. */
+function rng(seed: number) {
+  return () => {
+    seed |= 0;
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const meta = (stream: 'drivers' | 'driver-locations', key: string, version: number, at: number) => ({
+  eventId: `${stream}:${key}-${version}`, stream, position: `${at}-${version}`, key, version, recordedAtMs: at,
+});
+
+interface Built {
+  fleet: Fleet;
+  eligibleCount: number;
+  buildMs: number;
+}
+
+/** 70% free and fresh, 10% on a trip, 10% offline, 10% with a stale fix (older than the policy's freshness). */
+function buildFleet(n: number, now: number): Built {
+  const fleet = makeFleet();
+  const rand = rng(n);
+  let eligibleCount = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const driverId = `d${i}`;
+    const kind = rand();
+    const lat = CENTER.lat + (rand() * 2 - 1) * SPAN.lat;
+    const lng = CENTER.lng + (rand() * 2 - 1) * SPAN.lng;
+    const recordedAt = kind >= 0.9 ? now - defaultMatchPolicy.freshnessMs - 60_000 : now - Math.floor(rand() * 5_000);
+    const point = { type: 'LocationRecorded', data: { driverId, lat, lng, recordedAt, heading: null, speed: null, accuracy: 5, rideId: null, late: false }, metadata: meta('driver-locations', driverId, 0, now) } as Recorded<LocationRecorded>;
+    fleet.moveDriver(point, { lat, lng, heading: null, speed: null });
+    const available = !(kind >= 0.8 && kind < 0.9);
+    fleet.applyDriverEvent({ type: 'DriverAvailabilityChanged', data: { driverId, available, at: now }, metadata: meta('drivers', driverId, 1, now) } as Recorded<DriverEvent>);
+    if (kind >= 0.7 && kind < 0.8)
+      fleet.applyDriverEvent({ type: 'DriverAssigned', data: { driverId, rideId: `r${i}`, at: now }, metadata: meta('drivers', driverId, 2, now) } as Recorded<DriverEvent>);
+    if (kind < 0.7) eligibleCount++;
+  }
+  return { fleet, eligibleCount, buildMs: performance.now() - t0 };
+}
+
+/** The matcher's filter (src/app/matcher.ts), minus the per-ride passed-by list. */
+const eligible = (now: number) => (d: FleetDriver) =>
+  d.available && !d.rideId && !d.offeredRideId && !!d.position && now - d.position.recordedAt <= defaultMatchPolicy.freshnessMs;
+
+const RAD = Math.PI / 180;
+const DEG_M = 111_195;
+
+/** What there is without an index: every driver, filter, distance, keep the best 10. */
+function linearNearest(all: readonly FleetDriver[], at: { lat: number; lng: number }, limit: number, maxMeters: number, ok: (d: FleetDriver) => boolean): string[] {
+  const cos = Math.cos(at.lat * RAD);
+  const max2 = (maxMeters / DEG_M) ** 2;
+  const best: { id: string; d2: number }[] = [];
+  for (const d of all) {
+    if (!ok(d)) continue;
+    const p = d.position!;
+    const dx = (p.lng - at.lng) * cos;
+    const dy = p.lat - at.lat;
+    const d2 = dx * dx + dy * dy;
+    if (d2 > max2 || (best.length === limit && d2 >= best[limit - 1]!.d2)) continue;
+    let i = best.length === limit ? limit - 1 : best.length;
+    if (best.length < limit) best.push({ id: d.driverId, d2 });
+    while (i > 0 && best[i - 1]!.d2 > d2) {
+      best[i] = best[i - 1]!;
+      i--;
+    }
+    best[i] = { id: d.driverId, d2 };
+  }
+  return best.map((b) => b.id);
+}
+
+function time<T>(fn: () => T): [T, number] {
+  const t0 = process.hrtime.bigint();
+  const out = fn();
+  return [out, Number(process.hrtime.bigint() - t0) / 1000];
+}
+
+async function timeAsync<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t0 = process.hrtime.bigint();
+  const out = await fn();
+  return [out, Number(process.hrtime.bigint() - t0) / 1000];
+}
+
+const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
+
+const redisServer = await startRedis();
+const redis = new Redis(redisServer.url);
+const rows: Row[] = [];
+const buildRows: Row[] = [];
+try {
+  // Baseline: one round trip to this Redis.
+  const ping: number[] = [];
+  for (let i = 0; i < 2_000; i++) ping.push((await timeAsync(() => redis.ping()))[1]);
+  const pingSt = stats(ping.slice(200));
+  rows.push({ drivers: '', method: 'redis PING (round trip)', radius: '', 'p50 µs': fmt(pingSt.p50), 'p99 µs': fmt(pingSt.p99), 'mean µs': fmt(pingSt.mean) });
+
+  for (const n of SIZES) {
+    const now = Date.now();
+    s.log(`${n} drivers: building`);
+    const { fleet, eligibleCount, buildMs } = buildFleet(n, now);
+    const all = [...fleet.all()];
+    const ok = eligible(now);
+    // The Redis GEO projection holds only available, free, fresh drivers (it sweeps stale ones).
+    const key = `bench:{geo}:${n}`;
+    const g0 = performance.now();
+    const members = all.filter(ok);
+    for (let i = 0; i < members.length; i += 1_000) {
+      const args: (string | number)[] = [];
+      for (const d of members.slice(i, i + 1_000)) args.push(d.position!.lng, d.position!.lat, d.driverId);
+      await redis.call('GEOADD', key, ...args);
+    }
+    const geoMs = performance.now() - g0;
+    buildRows.push({ drivers: n, eligible: eligibleCount, 'rbush indexed': fleet.indexedCount(), 'fleet build ms (events)': fmt(buildMs), 'µs/driver': fmt((buildMs * 1000) / n, 2), 'redis GEOADD ms (batches of 1000)': fmt(geoMs) });
+
+    const rand = rng(7 + n);
+    const points = Array.from({ length: QUERIES }, () => ({ lat: CENTER.lat + (rand() * 2 - 1) * SPAN.lat * 0.8, lng: CENTER.lng + (rand() * 2 - 1) * SPAN.lng * 0.8 }));
+    for (const radius of RADII) {
+      const linearQueries = n >= 100_000 ? 200 : 1_000;
+      const results: Record<string, { lat: number[]; found: number; agree: number; compared: number; cpuUs?: number }> = {};
+      const cpuOf = (c: NodeJS.CpuUsage, n: number) => (c.user + c.system) / n;
+      const linearIds: string[][] = [];
+      // Linear scan first: it is also the reference the other two are checked against.
+      {
+        const lat: number[] = [];
+        let found = 0;
+        const cpu0 = process.cpuUsage();
+        for (let q = 0; q < linearQueries + 50; q++) {
+          const [ids, us] = time(() => linearNearest(all, points[q]!, LIMIT, radius, ok));
+          if (q >= 50) {
+            lat.push(us);
+            found += ids.length;
+          }
+          linearIds[q] = ids;
+        }
+        results.linear = { lat, found: found / linearQueries, agree: linearQueries, compared: linearQueries, cpuUs: cpuOf(process.cpuUsage(cpu0), linearQueries + 50) };
+      }
+      {
+        const lat: number[] = [];
+        let found = 0;
+        let agree = 0;
+        let compared = 0;
+        const cpu0 = process.cpuUsage();
+        for (let q = 0; q < QUERIES; q++) {
+          const [c, us] = time(() => fleet.nearest(points[q]!, LIMIT, radius, ok));
+          lat.push(us);
+          found += c.length;
+          if (q < linearQueries + 50) {
+            compared++;
+            if (sameSet(c.map((x) => x.driverId), linearIds[q]!)) agree++;
+          }
+        }
+        results.rbush = { lat: lat.slice(100), found: found / QUERIES, agree, compared, cpuUs: cpuOf(process.cpuUsage(cpu0), QUERIES) };
+      }
+      {
+        const lat: number[] = [];
+        let found = 0;
+        let agree = 0;
+        let compared = 0;
+        for (let q = 0; q < QUERIES; q++) {
+          const p = points[q]!;
+          const [reply, us] = await timeAsync(
+            () => redis.call('GEOSEARCH', key, 'FROMLONLAT', p.lng, p.lat, 'BYRADIUS', radius, 'm', 'ASC', 'COUNT', LIMIT, 'WITHDIST', 'WITHCOORD') as Promise<[string, string, string[]][]>,
+          );
+          lat.push(us);
+          found += reply.length;
+          if (q < linearQueries + 50) {
+            compared++;
+            if (sameSet(reply.map((x) => x[0]), linearIds[q]!)) agree++;
+          }
+        }
+        results.redis = { lat: lat.slice(100), found: found / QUERIES, agree, compared };
+      }
+      const rb = stats(results.rbush!.lat);
+      for (const [method, r] of [['rbush (fleet.nearest + filter)', results.rbush!], ['redis GEOSEARCH', results.redis!], ['linear scan', results.linear!]] as const) {
+        const st = stats(r.lat);
+        rows.push({
+          drivers: n,
+          method,
+          radius: `${radius / 1000} km`,
+          queries: st.n,
+          'p50 µs': fmt(st.p50),
+          'p99 µs': fmt(st.p99),
+          'mean µs': fmt(st.mean),
+          'cpu µs/query': r.cpuUs === undefined ? '' : fmt(r.cpuUs),
+          'x rbush p50': fmt(st.p50 / rb.p50, 2),
+          'x rbush p99': fmt(st.p99 / rb.p99, 2),
+          'found avg': fmt(r.found, 1),
+          'same 10 as linear': method === 'linear scan' ? '' : `${fmt((r.agree / r.compared) * 100, 1)}%`,
+        });
+      }
+      s.log(`${n} drivers, ${radius} m: rbush p50 ${fmt(rb.p50)} µs, redis p50 ${fmt(stats(results.redis!.lat).p50)} µs, linear p50 ${fmt(stats(results.linear!.lat).p50)} µs`);
+    }
+    await redis.del(key);
+  }
+} finally {
+  redis.disconnect();
+  await redisServer.stop();
+}
+
+s.table({ title: 'match: fleet build', rows: buildRows });
+s.table({ title: `match: nearest ${LIMIT} eligible drivers, sequential queries at random pickups in a ~33 × 34 km city`, rows });
+s.note('Drivers: 70% free with a fresh fix, 10% on a trip, 10% offline, 10% with a fix older than the match policy\'s freshness. rbush and the linear scan apply the matcher\'s filter; the Redis GEO set holds only eligible drivers, as the Redis GEO projection keeps it (it sweeps stale fixes), so Redis does no filtering.');
+s.note('Redis latency is a full round trip from this process (ioredis, one query at a time), with WITHDIST WITHCOORD as projections/geo/redis-geo.ts asks; the PING row is the round-trip floor. rbush and linear are in-process calls.');
+s.note('cpu µs/query = this process\'s CPU time over the loop / queries, for the in-process methods: unlike wall-clock percentiles it does not grow when other work on the machine preempts the process.');
+s.note('"same 10 as linear" compares the result sets with the linear scan (equirectangular distance); Redis measures haversine on a geohash grid, so a tie at the 10th place can differ.');
+const head = rows.filter((r) => r.radius === '1 km' && String(r.method).startsWith('rbush'))
+  .map((r) => `${r.drivers}: rbush p50 ${r['p50 µs']} µs`);
+const redisHead = rows.filter((r) => r.radius === '1 km' && r.method === 'redis GEOSEARCH').map((r) => `redis ${r['p50 µs']} µs`);
+const linHead = rows.filter((r) => r.radius === '1 km' && r.method === 'linear scan').map((r) => `linear ${r['p50 µs']} µs`);
+s.write(head.map((h, i) => `${h} / ${redisHead[i]} / ${linHead[i]} (1 km)`).join('; '));
+process.exit(0);

@@ -1,0 +1,81 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mapPlugin } from '../adapters/http/map/plugin.ts';
+import { startFleet, type Fleet } from '../src/simulator/fleet.ts';
+import { streetsToGeoJson } from '../src/simulator/streets-geojson.ts';
+import { generateStreets } from '../src/simulator/streets.ts';
+import { launchBrowser, logInOnMap, mapState, openPage } from './support/browser.ts';
+import { freePort } from './support/net.ts';
+import { ADMIN, client, startService } from './support/service.ts';
+import { waitFor } from './support/wait.ts';
+
+const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+describe('live map page against the real server', () => {
+  const graph = generateStreets();
+  let service: Awaited<ReturnType<typeof startService>>;
+  let fleet: Fleet;
+  let browser: Browser;
+  let origin: string;
+
+  beforeAll(async () => {
+    if (!existsSync(chromium)) throw new Error(`no Chromium at ${chromium} (set CHROMIUM_PATH)`);
+    service = await startService({}, { plugins: [async (app) => void (await app.register(mapPlugin, { streets: streetsToGeoJson(graph) }))] });
+    const port = await freePort();
+    await service.app.listen({ port, host: '127.0.0.1' });
+    origin = `http://127.0.0.1:${port}`;
+    fleet = startFleet({ baseUrl: origin, drivers: 20, ridersPerMinute: 60, credentials: ADMIN, streets: graph, offlineChancePerMinute: 0, progressIntervalMs: 0 });
+    [browser] = await Promise.all([launchBrowser(), fleet.ready]);
+    mkdirSync('test-artifacts', { recursive: true });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await fleet?.stop();
+    await service?.close();
+  });
+
+  it('an operator sees every driver, active rides, demand and the server’s fleet stats, with nothing from outside', async () => {
+    const { page, errors, external } = await openPage(browser, origin);
+    await logInOnMap(page, origin, ADMIN.username, ADMIN.password);
+    await waitFor(async () => (await mapState(page)).connection === 'live', 'the stream to be live');
+    await waitFor(async () => {
+      const s = await mapState(page);
+      return s.drivers === 20 && s.rides > 0 && s.demand > 0;
+    }, 'drivers, rides and demand on the map', 30_000);
+    // fleet.stats arrives every 2 s and replaces the page's own counts.
+    await expect.poll(() => page.locator('#stat-lps').innerText(), { timeout: 10_000 }).toMatch(/^[1-9]\d*$/);
+    expect((await mapState(page)).streets).toBeGreaterThan(50);
+    await page.screenshot({ path: 'test-artifacts/map-operator-real.png' });
+    expect(external).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+
+  it('a rider sees only their ride, and resumes after a dropped connection from the last event seen', async () => {
+    const api = client(service.app);
+    const rider = await api.user('rider', 'map-rider');
+    const pickup = graph.nodes[0]!;
+    const dropoff = graph.nodes[graph.nodes.length - 1]!;
+    const ride = await api.post('/v1/rides', rider.token, { pickup: { lat: pickup.lat, lng: pickup.lng }, dropoff: { lat: dropoff.lat, lng: dropoff.lng } });
+    expect(ride.status).toBe(202);
+    const rideId = ride.body.rideId as string;
+
+    const { page, errors, sent } = await openPage(browser, origin);
+    await logInOnMap(page, origin, 'map-rider', 'password-123');
+    await page.fill('#watch-form input[name=rideId]', rideId);
+    await page.click('#watch-form button[type=submit]');
+    const row = page.locator('#watched li[data-event-id]');
+    await row.waitFor({ timeout: 30_000 });
+    expect((await mapState(page)).drivers).toBeLessThanOrEqual(1);
+
+    const lastSeen = await row.getAttribute('data-event-id');
+    const before = sent.length;
+    service.ridecast.hub.closeAll();
+    await waitFor(async () => (await mapState(page)).connection === 'live' && sent.length > before, 'the stream to be live again', 20_000);
+    // The server replays what happened after lastSeen, so nothing is missed.
+    await waitFor(() => sent.slice(before).find((m) => m.type === 'subscribe' && m.rideId === rideId), 'the page to subscribe again');
+    expect(sent.slice(before).filter((m) => m.rideId === rideId)).toEqual([{ type: 'subscribe', rideId, after: lastSeen }]);
+    expect(errors).toEqual([]);
+  });
+});
