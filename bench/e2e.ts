@@ -13,7 +13,7 @@ const TRANSPORTS = (process.env.BENCH_E2E_TRANSPORTS ?? 'memory,redis').split(',
 const WARMUP_MS = 3_000;
 const MEASURE_MS = Number(process.env.BENCH_E2E_SECONDS ?? 12) * 1000;
 /** After the last send: wait for the rest to arrive, at most this long (a backlog shows as latency or as undelivered). */
-const DRAIN_MAX_MS = 15_000;
+const DRAIN_MAX_MS = 10_000;
 
 const s = scenario('e2e');
 const rows: Row[] = [];
@@ -145,7 +145,7 @@ async function runTransport(transport: 'memory' | 'redis') {
       await waitUntil(async () => {
         const x = await server!.get<{ locationsSeen: number; locationsAccepted: number }>('/bench/stats');
         return x.locationsSeen >= x.locationsAccepted;
-      }, 20_000);
+      }, 10_000);
       await sleep(500);
     }
     sender.close();
@@ -165,7 +165,7 @@ s.table({ title: 'e2e set-up (not timed in the latency figures)', rows: setupRow
 s.table({ title: `e2e: driver POST → log → consumer → rider socket, ${WARMUP_MS / 1000} s warm-up + ${MEASURE_MS / 1000} s measured per step (latency in ms)`, rows });
 s.note('Trips are set up through the app services (request → offer → accept → assign → start) inside the server, not timed; tokens are signed with the server key as /v1/auth/login signs them. Only the measured path is HTTP → log → consumer → WebSocket.');
 s.note('Latency is receive time − recordedAt (the driver\'s send time, ms resolution, same clock). Open loop: a driver sends every second whatever the answers; queueing in the client counts. delivered = location messages received for points sent in the window / 2xx for them.');
-s.note('consumer lag at end = points appended but not yet handled by the tracker\'s consumer when the senders stopped; drain s = how long the last messages took to arrive after that (capped at 15 s: what had not arrived by then counts as not delivered).');
+s.note('consumer lag at end = points appended but not yet handled by the tracker\'s consumer when the senders stopped; drain s = how long the last messages took to arrive after that (capped at 10 s: what had not arrived by then counts as not delivered).');
 s.note('held = achieved ≥ 95% of target, p99 < 1 s and ≥ 99% delivered. Drivers, riders and the server share the machine\'s 2 cores (client ELD p99 shows how busy the load generator was).');
 s.note('raw redis XADD→XREADGROUP: a producer XADDs at the first step\'s rate and a consumer group member reads (BLOCK, COUNT 100) and acks, on the same Redis: the floor for the Redis path.');
 const headline = rows.filter((r) => r['target/s'] && r.run !== 'raw redis XADD→XREADGROUP')

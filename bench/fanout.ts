@@ -112,7 +112,7 @@ try {
     await waitUntil(async () => {
       const x = await server.get<Srv>('/bench/stats');
       return x.locationsSeen >= x.locationsAccepted;
-    }, 20_000);
+    }, 10_000);
   }
   rows.reverse();
 } catch (err) {

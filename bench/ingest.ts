@@ -7,7 +7,7 @@ import { createDrivers, startBenchRedis, startKafka, type KafkaCluster, type Red
 import { fmt, scenario, sleep, type Row } from './lib/report.ts';
 
 const CONNECTIONS = Number(process.env.BENCH_INGEST_CONNECTIONS ?? 50);
-const DURATION_S = Number(process.env.BENCH_INGEST_SECONDS ?? 10);
+const DURATION_S = Number(process.env.BENCH_INGEST_SECONDS ?? 8);
 const WARMUP_S = 2;
 
 type Kind = 'bare' | 'bare-xadd' | 'memory' | 'redis' | 'kafka';

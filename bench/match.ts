@@ -12,7 +12,7 @@ import { fmt, scenario, stats, type Row } from './lib/report.ts';
 
 const SIZES = (process.env.BENCH_MATCH_SIZES ?? '10000,100000').split(',').map(Number);
 const RADII = [1_000, 5_000];
-const QUERIES = 3_000;
+const QUERIES = 2_000;
 const LIMIT = 10;
 const CENTER = { lat: 52.52, lng: 13.405 };
 const SPAN = { lat: 0.15, lng: 0.25 }; // about 33 km × 34 km
@@ -139,7 +139,8 @@ try {
     const rand = rng(7 + n);
     const points = Array.from({ length: QUERIES }, () => ({ lat: CENTER.lat + (rand() * 2 - 1) * SPAN.lat * 0.8, lng: CENTER.lng + (rand() * 2 - 1) * SPAN.lng * 0.8 }));
     for (const radius of RADII) {
-      const linearQueries = n >= 100_000 ? 200 : 1_000;
+      const linearQueries = n >= 100_000 ? 100 : 500;
+      const warm = n >= 100_000 ? 10 : 50;
       const results: Record<string, { lat: number[]; found: number; agree: number; compared: number; cpuUs?: number }> = {};
       const cpuOf = (c: NodeJS.CpuUsage, n: number) => (c.user + c.system) / n;
       const linearIds: string[][] = [];
@@ -148,15 +149,15 @@ try {
         const lat: number[] = [];
         let found = 0;
         const cpu0 = process.cpuUsage();
-        for (let q = 0; q < linearQueries + 50; q++) {
+        for (let q = 0; q < linearQueries + warm; q++) {
           const [ids, us] = time(() => linearNearest(all, points[q]!, LIMIT, radius, ok));
-          if (q >= 50) {
+          if (q >= warm) {
             lat.push(us);
             found += ids.length;
           }
           linearIds[q] = ids;
         }
-        results.linear = { lat, found: found / linearQueries, agree: linearQueries, compared: linearQueries, cpuUs: cpuOf(process.cpuUsage(cpu0), linearQueries + 50) };
+        results.linear = { lat, found: found / linearQueries, agree: linearQueries, compared: linearQueries, cpuUs: cpuOf(process.cpuUsage(cpu0), linearQueries + warm) };
       }
       {
         const lat: number[] = [];
@@ -168,7 +169,7 @@ try {
           const [c, us] = time(() => fleet.nearest(points[q]!, LIMIT, radius, ok));
           lat.push(us);
           found += c.length;
-          if (q < linearQueries + 50) {
+          if (q < linearQueries + warm) {
             compared++;
             if (sameSet(c.map((x) => x.driverId), linearIds[q]!)) agree++;
           }
@@ -187,7 +188,7 @@ try {
           );
           lat.push(us);
           found += reply.length;
-          if (q < linearQueries + 50) {
+          if (q < linearQueries + warm) {
             compared++;
             if (sameSet(reply.map((x) => x[0]), linearIds[q]!)) agree++;
           }

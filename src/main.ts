@@ -73,6 +73,8 @@ async function main(): Promise<void> {
     infra,
     {
       serviceArea: config.serviceArea ? (p) => zones.inServiceArea(p) : undefined,
+      // A simulated clock running N× faster makes cars look N× faster: screen speeds on the same clock.
+      trackingRules: config.simulate > 0 ? { maxSpeedMps: 70 * config.simulateTimeScale } : undefined,
       plugins: [async (app) => void (await app.register(mapPlugin, { streets: streetsToGeoJson(streets), ...(process.env.MAP_TILE_URL && { tileUrl: process.env.MAP_TILE_URL }) }))],
     },
     logger,
@@ -130,6 +132,9 @@ function startSimulation(config: Config, address: string, streets: ReturnType<ty
     streets,
     logger: { info: log, warn: (m) => logger.warn(m), error: (m) => logger.error(m) },
     progressIntervalMs: 30_000,
+    timeScale: config.simulateTimeScale,
+    // The demo's clock runs faster (SIMULATE_TIME_SCALE) and its trips are short, so a newcomer sees rides finish in seconds.
+    ...(config.demo && { tripMeters: [200, 600] as const, initialRequests: 10 }),
   });
   fleet.ready.catch((err: Error) => logger.error({ err: err.message }, 'the simulator could not start'));
   return () => fleet.stop();

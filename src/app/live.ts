@@ -170,10 +170,11 @@ export function makeLiveHub(ctx: Context, options: LiveHubOptions) {
    */
   async function story(rideId: string) {
     const history = foldRideContexts(await options.rideHistory(rideId));
-    const items: { at: number; message: Message; version?: number; deviceAt?: number }[] = history.map(({ event, context }) => ({
+    const items: { at: number; message: Message; version?: number; deviceAt?: number; final?: boolean }[] = history.map(({ event, context }) => ({
       at: event.metadata.recordedAtMs,
       message: rideStatusMessage(event, context) as Message,
       version: event.metadata.version,
+      final: !!context && FINAL_STATUSES.has(context.status),
     }));
     const driverAt = (at: number) => history.filter((h) => h.event.metadata.recordedAtMs <= at).at(-1)?.context?.driverId ?? null;
     for (const p of await ctx.readModel.track(rideId)) {
@@ -210,7 +211,7 @@ export function makeLiveHub(ctx: Context, options: LiveHubOptions) {
     const queue = watch.queue;
     watch.queue = null;
     try {
-      for (const item of items.slice(from + 1)) if (beforeCut(item)) pass(peer, watch, item.message, item.version);
+      for (const item of items.slice(from + 1)) if (beforeCut(item)) pass(peer, watch, item.message, item.version, sharedTripEnds(peer, item.final));
     } finally {
       watch.queue = queue;
     }
@@ -224,12 +225,18 @@ export function makeLiveHub(ctx: Context, options: LiveHubOptions) {
     const queue = watch.queue;
     watch.queue = null;
     try {
-      if (last) pass(peer, watch, rideStatusMessage(last.event, last.context) as Message, last.event.metadata.version);
+      if (last) {
+        const final = !!last.context && FINAL_STATUSES.has(last.context.status);
+        pass(peer, watch, rideStatusMessage(last.event, last.context) as Message, last.event.metadata.version, sharedTripEnds(peer, final));
+      }
       if (location) pass(peer, watch, location as unknown as Message);
     } finally {
       watch.queue = queue;
     }
   }
+
+  /** A share token's watch ends with the trip (as it does live), even when the end comes from the log. */
+  const sharedTripEnds = (peer: Peer, final = false) => final && peer.shareRideId !== undefined;
 
   /** This hub's mark for a ride, copied (null: never pushed here, so the log alone tells). */
   function cutOf(rideId: string): Published | null {

@@ -15,6 +15,7 @@ export function makeMetrics() {
       registers: [registry],
     }),
     offersMade: new Counter({ name: 'ridecast_offers_total', help: 'Ride offers made', registers: [registry] }),
+    ridesCompleted: new Counter({ name: 'ridecast_rides_completed_total', help: 'Trips completed (seen by this instance)', registers: [registry] }),
     ridesUnmatched: new Counter({ name: 'ridecast_rides_unmatched_total', help: 'Rides nobody accepted', registers: [registry] }),
     handlerFailures: new Counter({
       name: 'ridecast_handler_failures_total',

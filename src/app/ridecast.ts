@@ -113,7 +113,10 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
       await consume('drivers', local, (e) => void ctx.fleet.applyDriverEvent(e as Recorded<DriverEvent>));
       await consume('rides', local, async (e) => {
         if (options.localReadModel) await projector.onRideEvent(e as Recorded<RideEvent>);
-        if (e.type === 'TripCompleted') ridesCompleted++;
+        if (e.type === 'TripCompleted') {
+          ridesCompleted++;
+          ctx.metrics.ridesCompleted.inc();
+        }
         tracker.onRideEvent(e as Recorded<RideEvent>);
       });
       await consume('driver-locations', local, async (e) => {

@@ -46,6 +46,10 @@ export interface FleetOptions {
    * tests and quick demos, but reported speeds no longer match the distance between fixes.
    */
   readonly timeScale?: number;
+  /** Trip length range in metres (default 800 – 4,500): the demo uses short trips so rides finish soon. */
+  readonly tripMeters?: readonly [number, number];
+  /** Ride requests owed at start, so a fresh demo has rides at once (default 0). */
+  readonly initialRequests?: number;
 }
 
 export interface Fleet {

@@ -80,6 +80,8 @@ export function startFleet(options: FleetOptions): Fleet {
     cancelProbability: options.cancelProbability ?? 0.05,
     maxRiders: Math.max(10, Math.ceil(options.ridersPerMinute * 15)),
     runId,
+    tripMeters: options.tripMeters,
+    initialRequests: options.initialRequests,
     newRider: async () => {
       await adminReady;
       if (stopping) return null;

@@ -16,6 +16,8 @@ export interface RiderPoolOptions {
   readonly maxRiders: number;
   /** Prefix for Idempotency-Key values, unique per run. */
   readonly runId: string;
+  readonly tripMeters?: readonly [number, number];
+  readonly initialRequests?: number;
 }
 
 export interface RiderPool {
@@ -45,7 +47,7 @@ interface Rider {
 const POLL_AFTER_MS = 20_000;
 
 /** Where people are: a few busy places (stations, the old town) and a thinner spread everywhere else. */
-function demandModel(graph: StreetGraph, rng: Random) {
+function demandModel(tripMeters: readonly [number, number], graph: StreetGraph, rng: Random) {
   const lats = graph.nodes.map((n) => n.lat);
   const lngs = graph.nodes.map((n) => n.lng);
   const [south, north, west, east] = [Math.min(...lats), Math.max(...lats), Math.min(...lngs), Math.max(...lngs)];
@@ -75,12 +77,12 @@ function demandModel(graph: StreetGraph, rng: Random) {
   };
   return {
     pickup: somewhere,
-    /** A dropoff 800 m – 4.5 km away, so trips are a few minutes, not the whole city. */
+    /** A dropoff within the trip range (800 m – 4.5 km by default), so trips are minutes, not the whole city. */
     dropoff(pickup: LatLng): LatLng {
       let best = somewhere();
       for (let i = 0; i < 12; i++) {
         const d = distanceMeters(pickup, best);
-        if (d >= 800 && d <= 4_500) return best;
+        if (d >= tripMeters[0] && d <= tripMeters[1]) return best;
         best = somewhere();
       }
       return best;
@@ -92,9 +94,9 @@ export function createRiderPool(opts: RiderPoolOptions): RiderPool {
   const { rng, stats } = opts;
   const riders: Rider[] = [];
   const byRide = new Map<string, Rider>();
-  const demand = demandModel(opts.graph, rng);
+  const demand = demandModel(opts.tripMeters ?? [800, 4_500], opts.graph, rng);
   let creating = 0;
-  let owed = 0;
+  let owed = opts.initialRequests ?? 0;
 
   const settle = (rider: Rider, status: string, now: number) => {
     const ride = rider.ride;
