@@ -31,6 +31,10 @@ export interface Config {
   serviceArea: string | null;
   zones: string | null;
   rateLimitPerMinute: number;
+  trackRetentionMs: number;
+  maxSocketsPerUser: number;
+  socketMessagesPerSecond: number;
+  bodyLimitBytes: number;
 }
 
 /** A setting that is missing or wrong: start-up stops with this one line. */
@@ -109,5 +113,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     serviceArea: env.SERVICE_AREA || null,
     zones: env.ZONES || null,
     rateLimitPerMinute: int('RATE_LIMIT_PER_MINUTE', 1_200, 1),
+    trackRetentionMs: int('TRACK_RETENTION_MS', 24 * 3600_000, 0),
+    maxSocketsPerUser: int('MAX_SOCKETS_PER_USER', 20, 1),
+    socketMessagesPerSecond: int('SOCKET_MESSAGES_PER_SECOND', 50, 1),
+    bodyLimitBytes: int('BODY_LIMIT_BYTES', 64 * 1024, 1_024),
   };
 }

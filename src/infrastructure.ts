@@ -38,7 +38,7 @@ export async function makeInfrastructure(config: Config, logger: Logger, env: No
     });
   }
   if (config.readModel === 'mongo') {
-    const readModel = getMongoReadModel({ url: config.mongoUrl! });
+    const readModel = getMongoReadModel({ url: config.mongoUrl!, trackRetentionSeconds: Math.round(config.trackRetentionMs / 1000) });
     infra.readModel = readModel;
     closers.push(() => readModel.close());
   }

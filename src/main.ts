@@ -73,6 +73,7 @@ async function main(): Promise<void> {
     infra,
     {
       serviceArea: config.serviceArea ? (p) => zones.inServiceArea(p) : undefined,
+      zones: config.zones ? zones : undefined,
       // A simulated clock running N× faster makes cars look N× faster: screen speeds on the same clock.
       trackingRules: config.simulate > 0 ? { maxSpeedMps: 70 * config.simulateTimeScale } : undefined,
       plugins: [async (app) => void (await app.register(mapPlugin, { streets: streetsToGeoJson(streets), ...(process.env.MAP_TILE_URL && { tileUrl: process.env.MAP_TILE_URL }) }))],

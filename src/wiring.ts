@@ -10,6 +10,7 @@ import type { UserStore } from '../domain/ports/users.ts';
 import type { DriverPositions } from '../domain/ports/positions.ts';
 import type { ArrivalRules } from '../domain/tracking/arrival.ts';
 import type { TrackingRules } from '../domain/tracking/clean.ts';
+import type { ZoneMap } from '../domain/tracking/zones.ts';
 import { buildApp } from '../adapters/http/app.ts';
 import { getInMemoryClaims } from '../adapters/memory/claims.ts';
 import { getInMemoryEventLog } from '../adapters/memory/event-log.ts';
@@ -43,6 +44,7 @@ export interface Tuning {
   retryMs?: number;
   maxBufferedBytes?: number;
   serviceArea?: (p: { lat: number; lng: number }) => boolean;
+  zones?: ZoneMap;
   plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
   now?: () => number;
 }
@@ -54,7 +56,7 @@ const quiet: Logger = { info() {}, warn() {}, error() {} };
 export async function makeService(config: Config, infra: Infrastructure = {}, tuning: Tuning = {}, logger: Logger = quiet) {
   const metrics = makeMetrics();
   const log = infra.log ?? getInMemoryEventLog({ maxLength: { 'driver-locations': config.locationRetention } });
-  const readModel = infra.readModel ?? getInMemoryReadModel();
+  const readModel = infra.readModel ?? getInMemoryReadModel({ trackRetentionMs: config.trackRetentionMs });
   const payments = infra.payments ?? getInMemoryPaymentLedger();
   const ctx: Context = {
     log,
@@ -80,6 +82,7 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
     trackingRules: tuning.trackingRules,
     arrivalRules: tuning.arrivalRules,
     serviceArea: tuning.serviceArea,
+    zones: tuning.zones,
     positions: infra.positions,
   });
   await ridecast.start();
@@ -92,6 +95,9 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
     jwtSecret: config.jwtSecret,
     readiness: { log: () => log.ping(), readModel: async () => true },
     rateLimitPerMinute: config.rateLimitPerMinute,
+    maxSocketsPerUser: config.maxSocketsPerUser,
+    socketMessagesPerSecond: config.socketMessagesPerSecond,
+    bodyLimitBytes: config.bodyLimitBytes,
     fleetSnapshot: async () => fleetSnapshot(ctx, ridecast),
     plugins: tuning.plugins,
     fastify: config.tlsCert && config.tlsKey ? { https: { cert: config.tlsCert, key: config.tlsKey } } as never : undefined,

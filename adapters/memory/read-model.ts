@@ -1,17 +1,39 @@
 import type { RideDocument, RideReadModel, TrackPoint } from '../../domain/ports/read-model.ts';
 import { FINAL_STATUSES } from '../../domain/ride/state.ts';
 
+export interface InMemoryReadModelOptions {
+  /** A finished trip's track is kept this long after the trip ends (default 24 h), then dropped. */
+  readonly trackRetentionMs?: number;
+  readonly now?: () => number;
+}
+
 /** The embedded read model: ride documents and trip tracks in process memory. */
-export function getInMemoryReadModel(): RideReadModel {
+export function getInMemoryReadModel({ trackRetentionMs = 24 * 3600_000, now = Date.now }: InMemoryReadModelOptions = {}): RideReadModel {
   const rides = new Map<string, RideDocument>();
   const tracks = new Map<string, Map<number, TrackPoint>>();
+  /** When each finished ride ended, oldest first (Map keeps insertion order). */
+  const ended = new Map<string, number>();
+
+  // Cheap enough to run on every write: it stops at the first track still within retention.
+  function dropExpiredTracks(): void {
+    const cutoff = now() - trackRetentionMs;
+    for (const [rideId, at] of ended) {
+      if (at > cutoff) break;
+      tracks.delete(rideId);
+      ended.delete(rideId);
+    }
+  }
+
   return {
     async get(rideId) {
       return rides.get(rideId) ?? null;
     },
     async save(doc) {
       const current = rides.get(doc.rideId);
-      if (!current || current.version < doc.version) rides.set(doc.rideId, doc);
+      if (current && current.version >= doc.version) return;
+      rides.set(doc.rideId, doc);
+      if (FINAL_STATUSES.has(doc.status) && !ended.has(doc.rideId)) ended.set(doc.rideId, now());
+      dropExpiredTracks();
     },
     async active() {
       return [...rides.values()].filter((r) => !FINAL_STATUSES.has(r.status));
@@ -23,11 +45,13 @@ export function getInMemoryReadModel(): RideReadModel {
       for (const p of points) if (!track.has(p.recordedAt)) track.set(p.recordedAt, p);
     },
     async track(rideId) {
+      dropExpiredTracks();
       return [...(tracks.get(rideId)?.values() ?? [])].sort((a, b) => a.recordedAt - b.recordedAt);
     },
     async clear() {
       rides.clear();
       tracks.clear();
+      ended.clear();
     },
     async close() {},
   };

@@ -1,7 +1,8 @@
 import type { Actor } from '../../domain/actor.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { screenPoints, type DriverFix, type Rejection, type TrackingRules } from '../../domain/tracking/clean.ts';
-import type { LocationRecorded } from '../../domain/tracking/events.ts';
+import type { LocationEvent } from '../../domain/tracking/events.ts';
+import type { ZoneMap } from '../../domain/tracking/zones.ts';
 import type { GpsPoint } from '../../domain/tracking/point.ts';
 import type { Context } from './context.ts';
 
@@ -16,8 +17,21 @@ export interface IngestResult {
  * accepted points as events (raw), answer with counts. Screening state lives here, per instance;
  * the location consumer also feeds it so any instance knows every driver's last fix.
  */
-export function makeLocationIngestion(ctx: Context, rules: Partial<TrackingRules> = {}) {
+export function makeLocationIngestion(ctx: Context, rules: Partial<TrackingRules> = {}, zones?: ZoneMap) {
   const fixes = new Map<string, DriverFix>();
+  /** Named zones each driver was last seen in: crossings become ZoneEntered / ZoneExited events. */
+  const zonesOf = new Map<string, readonly string[]>();
+
+  function zoneCrossings(driverId: string, latest: GpsPoint): LocationEvent[] {
+    if (!zones) return [];
+    const { entered, exited, now } = zones.transitions(zonesOf.get(driverId) ?? [], latest);
+    zonesOf.set(driverId, now);
+    const at = latest.recordedAt;
+    return [
+      ...exited.map((zone): LocationEvent => ({ type: 'ZoneExited', data: { driverId, zone, at } })),
+      ...entered.map((zone): LocationEvent => ({ type: 'ZoneEntered', data: { driverId, zone, at } })),
+    ];
+  }
 
   return {
     fixes,
@@ -28,13 +42,18 @@ export function makeLocationIngestion(ctx: Context, rules: Partial<TrackingRules
       for (const r of screened.rejected) ctx.metrics.locationsRejected.inc({ reason: r.code });
       if (screened.accepted.length > 0) {
         const rideId = ctx.fleet.get(driverId)?.rideId ?? null;
-        const events: LocationRecorded[] = screened.accepted.map((p) => ({
-          type: 'LocationRecorded',
-          data: { driverId, lat: p.lat, lng: p.lng, recordedAt: p.recordedAt, heading: p.heading, speed: p.speed, accuracy: p.accuracy, rideId, late: p.late },
-        }));
+        const events: LocationEvent[] = [];
+        for (const p of screened.accepted) {
+          events.push({
+            type: 'LocationRecorded',
+            data: { driverId, lat: p.lat, lng: p.lng, recordedAt: p.recordedAt, heading: p.heading, speed: p.speed, accuracy: p.accuracy, rideId, late: p.late },
+          });
+          // A late point is history: it cannot say where the driver is now, so it crosses no border.
+          if (!p.late) events.push(...zoneCrossings(driverId, p));
+        }
         await ctx.log.append('driver-locations', driverId, events);
         if (screened.latest) fixes.set(driverId, screened.latest);
-        ctx.metrics.locationsAccepted.inc(events.length);
+        ctx.metrics.locationsAccepted.inc(screened.accepted.length);
         ctx.metrics.eventsAppended.inc({ stream: 'driver-locations' }, events.length);
       }
       return { accepted: screened.accepted.length, rejected: screened.rejected.length, rejections: screened.rejected };

@@ -7,6 +7,7 @@ import type { ArrivalRules } from '../../domain/tracking/arrival.ts';
 import type { TrackingRules } from '../../domain/tracking/clean.ts';
 import { straightLineEta, type EtaEstimator } from '../../domain/tracking/eta.ts';
 import type { LocationRecorded } from '../../domain/tracking/events.ts';
+import type { ZoneMap } from '../../domain/tracking/zones.ts';
 import { trackDistanceMeters } from '../../domain/tracking/track.ts';
 import { makeRideProjector } from '../../projections/rides/projector.ts';
 import type { Context } from './context.ts';
@@ -30,6 +31,8 @@ export interface RidecastOptions {
   readonly arrivalRules?: Partial<ArrivalRules>;
   readonly eta?: EtaEstimator;
   readonly serviceArea?: (p: { lat: number; lng: number }) => boolean;
+  /** Named zones: drivers crossing their borders emit ZoneEntered / ZoneExited. */
+  readonly zones?: ZoneMap;
   readonly positions?: DriverPositions;
 }
 
@@ -38,7 +41,7 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
   const eta = options.eta ?? straightLineEta();
   const drivers = makeDriverService(ctx);
   const rides = makeRideService(ctx, { serviceArea: options.serviceArea, tripDistance: trackDistanceMeters });
-  const locations = makeLocationIngestion(ctx, options.trackingRules);
+  const locations = makeLocationIngestion(ctx, options.trackingRules, options.zones);
   const hub = makeLiveHub(ctx, {
     maxBufferedBytes: options.maxBufferedBytes,
     rideView: (rideId) => rides.current(rideId),
