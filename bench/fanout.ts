@@ -22,7 +22,7 @@ const clientEld = monitorEventLoopDelay({ resolution: 1 });
 clientEld.enable();
 if (TOP < 20_000) s.note(`top step is ${TOP}, not 20,000: RLIMIT_NOFILE is ${files.soft} (hard ${files.hard}) per process here and cannot be raised, and each socket takes one descriptor on both ends.`);
 
-const server = await startServerChild({ BENCH_MODE: 'service', TRANSPORT: 'memory', LOCATION_RETENTION: '1000' }, { label: 'server/memory' });
+const server = await startServerChild({ BENCH_MODE: 'service', TRANSPORT: 'memory' }, { label: 'server/memory' });
 const receiver = new Receiver();
 let sockets: RiderSocket[] = [];
 const memRows: Row[] = [];
@@ -61,11 +61,16 @@ try {
     s.log(`${k} sockets (${added.sockets.length} new in ${connectS.toFixed(1)} s, ${added.failed} failed ${added.firstError}); RSS ${m.rssMiB} MiB`);
   }
 
-  // 2. Delivery: from the top down, so each step has exactly its number of sockets open (closing is cheap).
-  for (const n of [...STEPS].reverse()) {
-    for (const x of sockets.slice(n)) x.ws.close();
-    sockets = sockets.slice(0, n);
-    await waitUntil(async () => (await server.get<{ sockets: number }>('/bench/stats')).sockets <= n, 10_000);
+  // 2. Delivery, smallest step first (a saturated step leaves a backlog behind): close down to the
+  // first step, then open sockets up to each step, so each step has exactly its number open.
+  for (const x of sockets.slice(STEPS[0])) x.ws.close();
+  sockets = sockets.slice(0, STEPS[0]);
+  await waitUntil(async () => (await server.get<{ sockets: number }>('/bench/stats')).sockets <= STEPS[0]!, 10_000);
+  for (const n of STEPS) {
+    if (sockets.length < n) {
+      const added = await connectRiders(server.url.replace('http', 'ws'), trips.slice(sockets.length, n), receiver, { concurrency: 200, offset: sockets.length });
+      sockets.push(...added.sockets);
+    }
     const start = Date.now();
     const windowFrom = start + WARMUP_MS;
     const windowTo = windowFrom + MEASURE_MS;
@@ -114,7 +119,6 @@ try {
       return x.locationsSeen >= x.locationsAccepted;
     }, 10_000);
   }
-  rows.reverse();
 } catch (err) {
   s.log(`FAILED ${(err as Error).stack}`);
   rows.push({ sockets: sockets.length, held: `failed: ${(err as Error).message.split('\n')[0]!.slice(0, 160)}` });
@@ -127,8 +131,8 @@ s.table({ title: 'fanout: server memory with N rider sockets open and subscribed
 s.table({ title: `fanout: rider sockets each watching its own ride, 1 update/s per ride, ${WARMUP_MS / 1000} s warm-up + ${MEASURE_MS / 1000} s measured per step`, rows });
 s.note('Updates are generated inside the server process at 1/s per ride through the real ingestion service (locations.ingest → log → consumer → tracker → hub → socket); HTTP ingest is measured by `ingest` and `e2e`. Latency = socket receive time − recordedAt (generation time).');
 s.note('Memory: sockets opened in steps with no traffic; RSS and heap read after a forced GC; KiB/conn = growth over the server with no sockets (trips already set up), divided by the sockets open. The server is its own process; the sockets are opened by this one.');
-s.note('Delivery steps run from the largest down, closing sockets in between, so each step has exactly its number of sockets open. consumer lag at end = points appended but not yet through the tracker when generation stopped; drain s = time for the rest to arrive (capped at 10 s; later ones count as not delivered). held = ≥ 99% delivered and p99 < 1 s.');
-s.note('srv ELD = the server\'s event-loop delay (perf_hooks monitorEventLoopDelay, 1 ms resolution) over the measured window. LOCATION_RETENTION=1000 keeps the in-memory log from growing through the steps.');
+s.note('Delivery steps run after the memory ramp: sockets closed down to the first step, then opened again up to each step, so each step has exactly its number of sockets open. consumer lag at end = points appended but not yet through the tracker when generation stopped; drain s = time for the rest to arrive (capped at 10 s; later ones count as not delivered). held = ≥ 99% delivered and p99 < 1 s.');
+s.note('srv ELD = the server\'s event-loop delay (perf_hooks monitorEventLoopDelay, 1 ms resolution) over the measured window.');
 const perConn = memRows.at(-1)?.['RSS KiB/conn'];
 s.write(rows.length && rows[0]!['p99 ms'] !== undefined
   ? `${perConn} KiB RSS/conn at ${memRows.at(-1)?.sockets}; ` + rows.map((r) => `${r.sockets}: p99 ${r['p99 ms']} ms, ELD p99 ${r['srv ELD p99 ms']} ms${r.held === 'yes' ? '' : ' (saturated)'}`).join('; ')

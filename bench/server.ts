@@ -120,7 +120,7 @@ async function service() {
     RATE_LIMIT_PER_MINUTE: '1000000000',
     STREAM_PREFIX: prefix,
     INSTANCE_ID: `bench-${process.pid}`,
-    LOCATION_RETENTION: process.env.LOCATION_RETENTION ?? '10000000',
+    ...(process.env.LOCATION_RETENTION && { LOCATION_RETENTION: process.env.LOCATION_RETENTION }),
     ...(process.env.REDIS_URL && { REDIS_URL: process.env.REDIS_URL }),
     ...(process.env.KAFKA_BROKERS && { KAFKA_BROKERS: process.env.KAFKA_BROKERS }),
   };

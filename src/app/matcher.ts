@@ -30,7 +30,7 @@ export function makeMatcher(ctx: Context, drivers: DriverService, options: Match
   const timers = new Map<string, NodeJS.Timeout>();
   /** Names this matcher in the per-ride lease; the lease lapses by itself if the holder dies. */
   const leaseOwner = ctx.newId('matcher');
-  const LEASE_MS = 10_000;
+  const LEASE_MS = 5_000;
   let stopped = false;
 
   const later = (rideId: string, ms: number) => {
