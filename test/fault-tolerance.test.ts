@@ -125,7 +125,7 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
     // The focal ride: its rider watches through A, which will die; its driver works through B.
     const driverOnB = await openSocket(b.url, driver.token);
     sockets.push(driverOnB);
-    const t0 = Date.now() - 50_000;
+    const t0 = Date.now() - 30_000;
     expect((await apiB.put('/v1/drivers/me/availability', driver.token, { available: true })).status).toBe(200);
     expect((await apiB.post('/v1/drivers/me/locations', driver.token, { lat: center.lat, lng: center.lng + 0.0002, recordedAt: t0 })).body.accepted).toBe(1);
     const riderOnA = await openSocket(a.url, rider.token);
@@ -149,7 +149,7 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
     burst.push(...others.map((r, i) => apiB.post('/v1/rides', r.token, { pickup: near(i, 0.003), dropoff })));
     for (const step of ['arrive', 'start']) expect((await apiB.post(`/v1/rides/${rideId}/${step}`, driver.token)).status).toBe(200);
     for (let i = 1; i <= 5; i++) {
-      const p = { lat: center.lat + ((dropoff.lat - center.lat) * i) / 5, lng: center.lng + ((dropoff.lng - center.lng) * i) / 5, recordedAt: t0 + i * 10_000 };
+      const p = { lat: center.lat + ((dropoff.lat - center.lat) * i) / 5, lng: center.lng + ((dropoff.lng - center.lng) * i) / 5, recordedAt: t0 + i * 6_000 };
       expect((await apiB.post('/v1/drivers/me/locations', driver.token, p)).body.accepted).toBe(1);
     }
     expect((await apiB.post(`/v1/rides/${rideId}/complete`, driver.token)).status).toBe(200);

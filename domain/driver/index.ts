@@ -15,6 +15,8 @@ export interface DriverState {
   readonly available: boolean;
   /** The ride this driver is holding an offer for, if any. */
   readonly offeredRideId: string | null;
+  /** When that offer expires; a hold past it (plus a grace) has lapsed, e.g. its matcher crashed. */
+  readonly offerExpiresAt: number | null;
   /** The ride this driver is carrying out (busy), if any. */
   readonly rideId: string | null;
 }
@@ -27,18 +29,25 @@ export type AssignRide = Command<'AssignRide', { driverId: string; rideId: strin
 export type FreeDriver = Command<'FreeDriver', { driverId: string; rideId: string; at: number }>;
 export type DriverCommand = SetAvailability | HoldOffer | ReleaseOffer | AssignRide | FreeDriver;
 
-export const initialDriverState = (): DriverState => ({ available: false, offeredRideId: null, rideId: null });
+export const initialDriverState = (): DriverState => ({ available: false, offeredRideId: null, offerExpiresAt: null, rideId: null });
+
+/** How long after an offer's expiry its hold still blocks the driver: room for the expiry to be recorded. */
+export const HOLD_GRACE_MS = 5_000;
+
+/** A hold counts until its offer expired plus the grace; after that it no longer blocks a new offer. */
+export const holdsOffer = (s: Pick<DriverState, 'offeredRideId' | 'offerExpiresAt'>, at: number) =>
+  s.offeredRideId !== null && (s.offerExpiresAt === null || at <= s.offerExpiresAt + HOLD_GRACE_MS);
 
 export function evolveDriver(state: DriverState, event: DriverEvent): DriverState {
   switch (event.type) {
     case 'DriverAvailabilityChanged':
       return { ...state, available: event.data.available };
     case 'DriverOfferHeld':
-      return { ...state, offeredRideId: event.data.rideId };
+      return { ...state, offeredRideId: event.data.rideId, offerExpiresAt: event.data.expiresAt };
     case 'DriverOfferReleased':
-      return state.offeredRideId === event.data.rideId ? { ...state, offeredRideId: null } : state;
+      return state.offeredRideId === event.data.rideId ? { ...state, offeredRideId: null, offerExpiresAt: null } : state;
     case 'DriverAssigned':
-      return { ...state, offeredRideId: null, rideId: event.data.rideId };
+      return { ...state, offeredRideId: null, offerExpiresAt: null, rideId: event.data.rideId };
     case 'DriverFreed':
       return state.rideId === event.data.rideId ? { ...state, rideId: null } : state;
     default: {
@@ -48,8 +57,8 @@ export function evolveDriver(state: DriverState, event: DriverEvent): DriverStat
   }
 }
 
-/** Eligible for a new offer: online, not carrying a ride, not holding another offer. */
-export const isFree = (s: DriverState) => s.available && s.rideId === null && s.offeredRideId === null;
+/** Eligible for a new offer at `at`: online, not carrying a ride, not holding a live offer. */
+export const isFree = (s: DriverState, at: number) => s.available && s.rideId === null && !holdsOffer(s, at);
 
 export function decideDriver(command: DriverCommand, state: DriverState): DriverEvent[] {
   switch (command.type) {
@@ -58,8 +67,14 @@ export function decideDriver(command: DriverCommand, state: DriverState): Driver
       return [{ type: 'DriverAvailabilityChanged', data: command.data }];
     case 'HoldOffer':
       if (state.offeredRideId === command.data.rideId) return []; // a matcher retrying after a crash
-      if (!isFree(state)) throw new DomainError('DRIVER_UNAVAILABLE', 409, `driver ${command.data.driverId} cannot take an offer now`);
-      return [{ type: 'DriverOfferHeld', data: command.data }];
+      if (!isFree(state, command.data.at)) throw new DomainError('DRIVER_UNAVAILABLE', 409, `driver ${command.data.driverId} cannot take an offer now`);
+      // A lapsed hold (its matcher died before offering or releasing) is released first, on the record.
+      return [
+        ...(state.offeredRideId !== null
+          ? [{ type: 'DriverOfferReleased' as const, data: { driverId: command.data.driverId, rideId: state.offeredRideId, at: command.data.at } }]
+          : []),
+        { type: 'DriverOfferHeld', data: command.data },
+      ];
     case 'ReleaseOffer':
       return state.offeredRideId === command.data.rideId ? [{ type: 'DriverOfferReleased', data: command.data }] : [];
     case 'AssignRide': {

@@ -1,6 +1,6 @@
 import RBush from 'rbush';
 import knn from 'rbush-knn';
-import type { DriverEvent } from '../../domain/driver/index.ts';
+import { holdsOffer, type DriverEvent } from '../../domain/driver/index.ts';
 import type { Candidate } from '../../domain/matching/policy.ts';
 import type { Recorded } from '../../domain/ports/event-log.ts';
 import type { LocationRecorded } from '../../domain/tracking/events.ts';
@@ -9,6 +9,7 @@ export interface FleetDriver {
   readonly driverId: string;
   available: boolean;
   offeredRideId: string | null;
+  offerExpiresAt: number | null;
   rideId: string | null;
   /** Latest position (smoothed when the tracker provides it), by device time. */
   position: { lat: number; lng: number; heading: number | null; speed: number | null; recordedAt: number; eventId: string } | null;
@@ -48,7 +49,7 @@ export function makeFleet({ referenceLat }: { referenceLat?: number } = {}) {
 
   const driver = (driverId: string): FleetDriver => {
     let d = drivers.get(driverId);
-    if (!d) drivers.set(driverId, (d = { driverId, available: false, offeredRideId: null, rideId: null, position: null, version: 0 }));
+    if (!d) drivers.set(driverId, (d = { driverId, available: false, offeredRideId: null, offerExpiresAt: null, rideId: null, position: null, version: 0 }));
     return d;
   };
 
@@ -80,12 +81,14 @@ export function makeFleet({ referenceLat }: { referenceLat?: number } = {}) {
           break;
         case 'DriverOfferHeld':
           d.offeredRideId = e.data.rideId;
+          d.offerExpiresAt = e.data.expiresAt;
           break;
         case 'DriverOfferReleased':
-          if (d.offeredRideId === e.data.rideId) d.offeredRideId = null;
+          if (d.offeredRideId === e.data.rideId) (d.offeredRideId = null), (d.offerExpiresAt = null);
           break;
         case 'DriverAssigned':
           d.offeredRideId = null;
+          d.offerExpiresAt = null;
           d.rideId = e.data.rideId;
           break;
         case 'DriverFreed':
@@ -112,7 +115,7 @@ export function makeFleet({ referenceLat }: { referenceLat?: number } = {}) {
         lat: d.position!.lat,
         lng: d.position!.lng,
         fixAt: d.position!.recordedAt,
-        free: d.available && d.rideId === null && d.offeredRideId === null,
+        free: isFreeNow(d),
       }));
     },
 
@@ -135,3 +138,6 @@ export function makeFleet({ referenceLat }: { referenceLat?: number } = {}) {
 }
 
 export type Fleet = ReturnType<typeof makeFleet>;
+
+/** Online, not on a ride, not holding a live offer (a lapsed hold no longer counts). */
+export const isFreeNow = (d: FleetDriver, now = Date.now()) => d.available && d.rideId === null && !holdsOffer(d, now);

@@ -17,7 +17,14 @@ export interface IngestResult {
  * accepted points as events (raw), answer with counts. Screening state lives here, per instance;
  * the location consumer also feeds it so any instance knows every driver's last fix.
  */
-export function makeLocationIngestion(ctx: Context, rules: Partial<TrackingRules> = {}, zones?: ZoneMap) {
+export interface IngestionOptions {
+  readonly rules?: Partial<TrackingRules>;
+  readonly zones?: ZoneMap;
+  /** The ride a driver is on: tags each point so the trip's track and live push find it. */
+  readonly rideOf: (driverId: string) => string | null;
+}
+
+export function makeLocationIngestion(ctx: Context, { rules = {}, zones, rideOf }: IngestionOptions) {
   const fixes = new Map<string, DriverFix>();
   /** Named zones each driver was last seen in: crossings become ZoneEntered / ZoneExited events. */
   const zonesOf = new Map<string, readonly string[]>();
@@ -41,7 +48,7 @@ export function makeLocationIngestion(ctx: Context, rules: Partial<TrackingRules
       const screened = screenPoints(fixes.get(driverId) ?? null, points, ctx.now(), rules);
       for (const r of screened.rejected) ctx.metrics.locationsRejected.inc({ reason: r.code });
       if (screened.accepted.length > 0) {
-        const rideId = ctx.fleet.get(driverId)?.rideId ?? null;
+        const rideId = rideOf(driverId);
         const events: LocationEvent[] = [];
         for (const p of screened.accepted) {
           events.push({

@@ -5,7 +5,7 @@ import { handle } from '../../domain/handle.ts';
 import { rankCandidates } from '../../domain/matching/policy.ts';
 import type { Recorded } from '../../domain/ports/event-log.ts';
 import { rideDecider, type RideEvent } from '../../domain/ride/index.ts';
-import type { FleetDriver } from '../../projections/fleet/index.ts';
+import { isFreeNow, type FleetDriver } from '../../projections/fleet/index.ts';
 import type { Context } from './context.ts';
 import type { DriverService } from './drivers.ts';
 
@@ -143,7 +143,7 @@ export function makeMatcher(ctx: Context, drivers: DriverService, options: Match
     const at = now();
     // Only eligible drivers count towards the k nearest, so stale or passed ones cannot crowd out the rest.
     const eligible = (d: FleetDriver) =>
-      d.available && !d.rideId && !d.offeredRideId && !!d.position && at - d.position.recordedAt <= policy.freshnessMs && !ride.passedBy.includes(d.driverId);
+      isFreeNow(d, at) && !!d.position && at - d.position.recordedAt <= policy.freshnessMs && !ride.passedBy.includes(d.driverId);
     const nearby = fleet.nearest(ride.pickup, policy.limit * 4, maxRadius, eligible);
     const ranked = rankCandidates(ride.pickup, nearby, { now: at, passedBy: ride.passedBy, policy });
     for (const candidate of ranked) {

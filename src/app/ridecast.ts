@@ -41,7 +41,12 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
   const eta = options.eta ?? straightLineEta();
   const drivers = makeDriverService(ctx);
   const rides = makeRideService(ctx, { serviceArea: options.serviceArea, tripDistance: trackDistanceMeters });
-  const locations = makeLocationIngestion(ctx, options.trackingRules, options.zones);
+  const locations = makeLocationIngestion(ctx, {
+    rules: options.trackingRules,
+    zones: options.zones,
+    // The assignment lands on the driver's stream a moment after the ride's acceptance: ask both.
+    rideOf: (driverId) => ctx.fleet.get(driverId)?.rideId ?? tracker.rideOfDriver(driverId),
+  });
   const hub = makeLiveHub(ctx, {
     maxBufferedBytes: options.maxBufferedBytes,
     rideView: (rideId) => rides.current(rideId),
@@ -110,6 +115,8 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
     readModel: ctx.readModel,
     fleet: ctx.fleet,
     positions: options.positions,
+    /** A driver last seen longer ago than this is not shown nor matched. */
+    freshnessMs: ctx.matchPolicy.freshnessMs,
 
     async start(): Promise<void> {
       const local = `local-${options.instanceId}`;

@@ -31,6 +31,8 @@ export function makeTracker(ctx: Context, hub: LiveHub, options: TrackerOptions)
   const finished = new Map<string, RideContext>();
   const finishedKept = options.finishedKept ?? 10_000;
   const latest = new Map<string, LocationMessage>();
+  /** The ride each driver has accepted and not finished: known from the rides stream before DriverAssigned lands. */
+  const rideOfDriver = new Map<string, string>();
   let locationsSeen = 0;
 
   function etaFor(ride: RideContext, at: LatLng, speedMps: number | null): number | null {
@@ -41,6 +43,7 @@ export function makeTracker(ctx: Context, hub: LiveHub, options: TrackerOptions)
 
   return {
     activeRides: () => rides as ReadonlyMap<string, RideContext>,
+    rideOfDriver: (driverId: string) => rideOfDriver.get(driverId) ?? null,
     latestLocation: (rideId: string) => latest.get(rideId) ?? null,
     locationsSeen: () => locationsSeen,
 
@@ -52,6 +55,7 @@ export function makeTracker(ctx: Context, hub: LiveHub, options: TrackerOptions)
       const ride = nextRideContext(before, e);
       if (!ride) return;
       if (FINAL_STATUSES.has(ride.status)) {
+        if (ride.driverId && rideOfDriver.get(ride.driverId) === rideId) rideOfDriver.delete(ride.driverId);
         rides.delete(rideId);
         latest.delete(rideId);
         arrivals.delete(rideId);
@@ -60,6 +64,7 @@ export function makeTracker(ctx: Context, hub: LiveHub, options: TrackerOptions)
         if (finished.size > finishedKept) finished.delete(finished.keys().next().value!);
       } else {
         rides.set(rideId, ride);
+        if (ride.driverId) rideOfDriver.set(ride.driverId, rideId);
       }
       hub.publishRideEvent(e, ride);
       if (e.type === 'RideOffered') hub.publishOffer(e as Recorded<RideOffered>, ride);

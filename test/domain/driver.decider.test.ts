@@ -106,3 +106,12 @@ describe('driver decider: rides', () => {
       .when(command.assign('r_3', sec(970)))
       .thenThrows('DRIVER_BUSY', 409));
 });
+
+describe('driver decider: a hold whose matcher died', () => {
+  // The offer held at sec(10) expires at sec(25); the grace runs to sec(30).
+  it('still blocks a new offer until its expiry plus the grace', () =>
+    spec.given(holding).when(command.hold('r_2', sec(30))).thenThrows('DRIVER_UNAVAILABLE', 409));
+
+  it('lapses after that: released on the record, then the new hold', () =>
+    spec.given(holding).when(command.hold('r_2', sec(31))).then([event.released('r_1', sec(31)), event.held('r_2', sec(31))]));
+});

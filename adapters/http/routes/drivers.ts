@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { DomainError } from '../../../domain/errors.ts';
 import { distanceMeters } from '../../../domain/geo.ts';
 import type { GpsPoint } from '../../../domain/tracking/point.ts';
+import { isFreeNow } from '../../../projections/fleet/index.ts';
 import type { Ridecast } from '../../../src/app/ridecast.ts';
 import { actorOf } from '../auth.ts';
 import { errors, LocationsBody, LocationsReply, Point } from '../schemas.ts';
@@ -66,7 +67,7 @@ export function driverRoutes(app: FastifyInstance, { ridecast }: { ridecast: Rid
         const near = await ridecast.positions.nearby({ lat, lng }, radius, limit);
         return { drivers: near.map((d) => ({ driverId: d.driverId, lat: d.lat, lng: d.lng, distanceMeters: Math.round(d.distanceM) })) };
       }
-      const found = ridecast.fleet.nearest({ lat, lng }, limit, radius, (d) => d.available && !d.rideId && !d.offeredRideId);
+      const found = ridecast.fleet.nearest({ lat, lng }, limit, radius, (d) => isFreeNow(d) && !!d.position && Date.now() - d.position.recordedAt <= ridecast.freshnessMs);
       const drivers = found
         .map((d) => ({ driverId: d.driverId, lat: d.lat, lng: d.lng, distanceMeters: Math.round(distanceMeters({ lat, lng }, d)) }))
         .filter((d) => d.distanceMeters <= radius)
