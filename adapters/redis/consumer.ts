@@ -56,6 +56,9 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
   let failures = 0;
   let nextClaimAt = 0;
   let claimCursor = '0-0';
+  /** Acks sent but not yet answered: pipelined rather than awaited one by one (a round trip per event). */
+  const acks: Promise<unknown>[] = [];
+  const flushAcks = () => Promise.all(acks.splice(0));
   let wake = () => {};
   const woken = new Promise<void>((r) => (wake = r));
   const pause = (ms: number) => Promise.race([woken, new Promise<void>((r) => setTimeout(r, ms).unref())]);
@@ -127,7 +130,8 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
         return false;
       }
       if (aborted) return false;
-      await conn.call('XACK', key, group, id);
+      // Sent now, answered later: ioredis keeps order on the connection, so the ack precedes the next read.
+      acks.push(conn.call('XACK', key, group, id).catch(() => undefined));
       failures = 0;
       retrying = false;
       return true;
@@ -152,6 +156,7 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
     while (!stopping) {
       try {
         for (const d of await nextBatch()) if (stopping || !(await handle(d))) break;
+        await flushAcks();
         errors = 0;
       } catch (err) {
         if (stopping) break;
@@ -170,9 +175,13 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
       closing ??= (async () => {
         stopping = true;
         wake();
-        // No handler in flight: nothing to finish, so cut a blocking read short.
-        if (!handling) conn.disconnect();
+        // No handler in flight: let the sent acks land, then cut a blocking read short.
+        if (!handling) {
+          await flushAcks();
+          conn.disconnect();
+        }
         await loop;
+        await flushAcks();
         if (conn.status === 'ready') await conn.quit().catch(() => undefined);
         conn.disconnect();
       })();
