@@ -86,7 +86,7 @@ try {
     await waitUntil(async () => !(await server.get<{ running: boolean }>('/bench/drive')).running, 5_000);
     const lag = await server.get<Srv>('/bench/stats');
     const lagAtEnd = lag.locationsAccepted - lag.locationsSeen;
-    let drive = await server.get<{ sent: number; accepted: number; acceptedInWindow: number; errors: number; lastError: string }>('/bench/drive');
+    let drive = await server.get<{ sent: number; skipped: number; accepted: number; acceptedInWindow: number; errors: number; lastError: string }>('/bench/drive');
     const drainMs = await waitUntil(() => receiver.received >= drive.acceptedInWindow, DRAIN_MAX_MS);
     drive = await server.get('/bench/drive');
     const st = stats(receiver.latencies.view());
@@ -96,6 +96,7 @@ try {
       sockets: sockets.length,
       'target/s': n,
       'generated/s': Math.round(expected / (MEASURE_MS / 1000)),
+      'skipped (server behind)': drive.skipped,
       'received/s': Math.round(receiver.received / (MEASURE_MS / 1000)),
       delivered: `${fmt(delivered * 100, 1)}%`,
       'p50 ms': st.p50,
@@ -131,7 +132,7 @@ s.table({ title: 'fanout: server memory with N rider sockets open and subscribed
 s.table({ title: `fanout: rider sockets each watching its own ride, 1 update/s per ride, ${WARMUP_MS / 1000} s warm-up + ${MEASURE_MS / 1000} s measured per step`, rows });
 s.note('Updates are generated inside the server process at 1/s per ride through the real ingestion service (locations.ingest → log → consumer → tracker → hub → socket); HTTP ingest is measured by `ingest` and `e2e`. Latency = socket receive time − recordedAt (generation time).');
 s.note('Memory: sockets opened in steps with no traffic; RSS and heap read after a forced GC; KiB/conn = growth over the server with no sockets (trips already set up), divided by the sockets open. The server is its own process; the sockets are opened by this one.');
-s.note('Delivery steps run after the memory ramp: sockets closed down to the first step, then opened again up to each step, so each step has exactly its number of sockets open. consumer lag at end = points appended but not yet through the tracker when generation stopped; drain s = time for the rest to arrive (capped at 10 s; later ones count as not delivered). held = generated ≥ 95% of target, ≥ 99% delivered and p99 < 1 s. The generator runs on the server\'s event loop, so a saturated server also generates less.');
+s.note('Delivery steps run after the memory ramp: sockets closed down to the first step, then opened again up to each step, so each step has exactly its number of sockets open. consumer lag at end = points appended but not yet through the tracker when generation stopped; drain s = time for the rest to arrive (capped at 10 s; later ones count as not delivered). held = generated ≥ 95% of target, ≥ 99% delivered and p99 < 1 s. The generator runs on the server\'s event loop and sends at most 50 ms of overdue points per turn; a server further behind skips the rest (skipped), so a saturated server generates less.');
 s.note('srv ELD = the server\'s event-loop delay (perf_hooks monitorEventLoopDelay, 1 ms resolution) over the measured window. srv RSS under load also holds the in-memory log (LOCATION_RETENTION default 1,000,000 points) and the trips\' tracks, which grow step by step.');
 const perConn = memRows.at(-1)?.['RSS KiB/conn'];
 s.write(rows.length && rows[0]!['p99 ms'] !== undefined

@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { nodeCommand } from './lib/child.ts';
-import { BENCH_DIR, machine, markdownTable, printTable, readResult, RESULTS_DIR, ROOT, type Row } from './lib/report.ts';
+import { BENCH_DIR, gitCommit, machine, markdownTable, printTable, readResult, RESULTS_DIR, ROOT, type Row } from './lib/report.ts';
 
 const SCENARIOS: Record<string, { limitS: number; about: string }> = {
   ingest: { limitS: 300, about: 'HTTP GPS ingest vs bare Fastify, memory / Redis / Kafka, no lost points' },
@@ -85,14 +85,14 @@ const m = machine();
 const md: string[] = [
   '# Ridecast benchmarks',
   '',
-  `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB, Node ${m.node}. Written ${new Date().toISOString()} by \`npm run bench${asked.length ? ` -- ${asked.join(' ')}` : ''}\` (${totalS} s).`,
+  `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB, Node ${m.node}. Written ${new Date().toISOString()} by \`npm run bench${asked.length ? ` -- ${asked.join(' ')}` : ''}\` (${totalS} s) at commit ${gitCommit()}.`,
   '',
   markdownTable({ title: 'Summary (this run)', rows: summary }),
 ];
 for (const name of Object.keys(SCENARIOS)) {
   const r = readResult(name);
   if (!r) continue;
-  md.push('', `## ${name}${ran.has(name) ? '' : ' (from an earlier run)'}`, '', `${SCENARIOS[name]!.about}. Run ${r.startedAt}, ${r.durationS} s, load average ${r.loadavg?.start ?? '?'} → ${r.loadavg?.end ?? '?'}.`);
+  md.push('', `## ${name}${ran.has(name) ? '' : ' (from an earlier run)'}`, '', `${SCENARIOS[name]!.about}. Run ${r.startedAt} (commit ${r.commit ?? '?'}), ${r.durationS} s, load average ${r.loadavg?.start ?? '?'} → ${r.loadavg?.end ?? '?'}.`);
   for (const t of r.tables) md.push('', markdownTable(t));
   if (r.notes.length) md.push('', ...r.notes.map((n) => `- ${n}`));
 }

@@ -6,7 +6,7 @@ import type { Registry } from 'prom-client';
 import { DomainError } from '../../domain/errors.ts';
 import type { Accounts } from '../../src/app/accounts.ts';
 import type { Ridecast } from '../../src/app/ridecast.ts';
-import { authPlugin } from './auth.ts';
+import { authPlugin, verifiedClaims, type TokenClaims } from './auth.ts';
 import { frameworkErrors, installErrorHandling } from './errors.ts';
 import { authRoutes } from './routes/auth.ts';
 import { driverRoutes } from './routes/drivers.ts';
@@ -103,7 +103,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const query = request.query as { access_token?: unknown } | undefined;
       const token = header?.startsWith('Bearer ') ? header.slice(7) : typeof query?.access_token === 'string' ? query.access_token : undefined;
       try {
-        if (token) return `user:${app.jwt.verify<{ sub: string }>(token).sub}`;
+        if (token) {
+          // Verified once per request: requireRole takes these claims rather than checking the HMAC again.
+          const claims = app.jwt.verify<TokenClaims>(token);
+          if (header?.startsWith('Bearer ')) verifiedClaims.set(request, claims);
+          return `user:${claims.sub}`;
+        }
       } catch {
         // an invalid token is answered 401 by the route; it counts against the sender's address
       }

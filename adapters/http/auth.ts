@@ -25,6 +25,9 @@ declare module 'fastify' {
   }
 }
 
+/** Claims the rate limiter already verified for this request (it runs first), so the HMAC is checked once. */
+export const verifiedClaims = new WeakMap<FastifyRequest, TokenClaims>();
+
 export const actorOf = (request: FastifyRequest): Actor => ({ userId: request.user.sub, role: request.user.role });
 
 export interface AuthOptions {
@@ -42,7 +45,10 @@ export const authPlugin = fp(async (app: FastifyInstance, options: AuthOptions) 
   });
   app.decorate('requireRole', (...roles: Role[]) => async (request: FastifyRequest) => {
     try {
-      await request.jwtVerify();
+      const claims = verifiedClaims.get(request);
+      // Set only for a token from the Authorization header, the one HTTP routes accept.
+      if (claims) request.user = claims;
+      else await request.jwtVerify();
     } catch {
       // Whatever is wrong with it (missing, malformed, forged, expired, not yet valid, another algorithm):
       // 401, one answer. @fastify/jwt lets some fast-jwt errors (FAST_JWT_INVALID_ALGORITHM, FAST_JWT_INACTIVE)

@@ -1,4 +1,5 @@
 // Shared by every scenario: percentiles, aligned tables on stdout, JSON + markdown results on disk.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -23,6 +24,8 @@ export interface ScenarioResult {
   readonly startedAt: string;
   readonly durationS: number;
   readonly machine: { cpus: number; cpuModel: string; memGiB: number; node: string };
+  /** The code measured: `git rev-parse --short HEAD`, `+dirty` when the work tree differs. */
+  readonly commit: string;
   /** 1-minute load average at the start and the end: other work on the machine skews the figures. */
   readonly loadavg: { start: number; end: number };
   readonly tables: Table[];
@@ -108,6 +111,16 @@ export function printTable(t: Table): void {
   console.log(`\n${textTable(t)}`);
 }
 
+export function gitCommit(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    return dirty ? `${head}+dirty` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
 export function machine(): ScenarioResult['machine'] {
   const c = cpus();
   return { cpus: c.length, cpuModel: c[0]?.model ?? 'unknown', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
@@ -137,6 +150,7 @@ export function scenario(name: string) {
         startedAt: new Date(started).toISOString(),
         durationS: Math.round((Date.now() - started) / 100) / 10,
         machine: machine(),
+        commit: gitCommit(),
         loadavg: { start: load0, end: Math.round(loadavg()[0]! * 10) / 10 },
         tables,
         notes,
