@@ -5,6 +5,7 @@ import type { RideEvent, RideOffered } from '../../domain/ride/index.ts';
 import { FINAL_STATUSES } from '../../domain/ride/index.ts';
 import { canSeeView, type RideView } from '../../projections/rides/view.ts';
 import type { Context } from './context.ts';
+import { rideStory, type StoryItem } from './ride-story.ts';
 import { foldRideContexts, rideOfferMessage, rideStatusMessage, type LocationMessage, type RideContext } from './messages.ts';
 
 /** One connected socket, as the hub sees it. The HTTP adapter makes it from a WebSocket. */
@@ -164,37 +165,9 @@ export function makeLiveHub(ctx: Context, options: LiveHubOptions) {
     return view;
   }
 
-  /**
-   * The ride's story from the log: ride events (with the context each left) and the trip's track,
-   * merged by the time the log recorded them. Locations are shown as the track has them (raw).
-   */
-  async function story(rideId: string) {
-    const history = foldRideContexts(await options.rideHistory(rideId));
-    const items: { at: number; message: Message; version?: number; deviceAt?: number; final?: boolean }[] = history.map(({ event, context }) => ({
-      at: event.metadata.recordedAtMs,
-      message: rideStatusMessage(event, context) as Message,
-      version: event.metadata.version,
-      final: !!context && FINAL_STATUSES.has(context.status),
-    }));
-    const driverAt = (at: number) => history.filter((h) => h.event.metadata.recordedAtMs <= at).at(-1)?.context?.driverId ?? null;
-    for (const p of await ctx.readModel.track(rideId)) {
-      items.push({
-        at: p.loggedAt,
-        deviceAt: p.recordedAt,
-        message: {
-          type: 'driver.location', rideId, driverId: driverAt(p.loggedAt), lat: p.lat, lng: p.lng, heading: null, speed: null,
-          recordedAt: new Date(p.recordedAt).toISOString(), etaSeconds: null, eventId: p.eventId,
-        },
-      });
-    }
-    // Stable: within one millisecond ride events come first, and each stream keeps its own order.
-    items.sort((a, b) => a.at - b.at);
-    return { history, items };
-  }
-
   /** Sends what the peer missed after `after`, in log order, or says it cannot (trimmed or unknown) and sends the state. */
   async function replay(peer: Peer, watch: Watch, after: string, cut: Published | null): Promise<void> {
-    const { items } = await story(watch.rideId);
+    const items = rideStory(await options.rideHistory(watch.rideId), await ctx.readModel.track(watch.rideId));
     const from = items.findIndex((m) => m.message.eventId === after);
     if (from < 0) {
       send(peer, { type: 'error', code: 'REPLAY_GAP', rideId: watch.rideId, message: `cannot replay after ${after}: here is the current state` });
@@ -206,7 +179,7 @@ export function makeLiveHub(ctx: Context, options: LiveHubOptions) {
       if (item.deviceAt !== undefined) watch.locationAt = Math.max(watch.locationAt, item.deviceAt);
     }
     // Up to the cut from the log; past it, live (queued meanwhile).
-    const beforeCut = (item: (typeof items)[number]) =>
+    const beforeCut = (item: StoryItem) =>
       !cut || (item.version !== undefined ? item.version <= cut.version : (item.deviceAt ?? Infinity) <= cut.locationAt);
     const queue = watch.queue;
     watch.queue = null;
