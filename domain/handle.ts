@@ -29,7 +29,12 @@ export async function handle<Command, E extends Event, State>(
       for (const e of events) state = decider.evolve(state, e);
       return { state, appended };
     } catch (err) {
-      if (!(err instanceof DomainError && err.code === 'VERSION_CONFLICT') || attempt >= attempts) throw err;
+      if (!(err instanceof DomainError && err.code === 'VERSION_CONFLICT')) throw err;
+      // A client library may resend an append whose reply a dropped connection lost: the "other
+      // writer" was us. Our exact events at our version mean the command was applied, not refused.
+      const ours = await appliedAlready(log, stream, key, history.length, events);
+      if (ours) return { state: events.reduce<State>((s, e) => decider.evolve(s, e), state), appended: ours };
+      if (attempt >= attempts) throw err;
     }
   }
 }
@@ -44,3 +49,12 @@ export async function load<Command, E extends Event, State>(
   const history = (await log.readKey(stream, key)) as unknown as Recorded<E>[];
   return { state: history.reduce<State>((s, e) => decider.evolve(s, e), decider.initialState()), version: history.length, history };
 }
+
+/** The entity's events at `version`, if they are exactly `events` (times and ids make a decision unique). */
+async function appliedAlready(log: EventLog, stream: StreamName, key: string, version: number, events: readonly Event[]): Promise<Recorded[] | null> {
+  const next = (await log.readKey(stream, key)).slice(version, version + events.length);
+  const same = next.length === events.length && next.every((e, i) => e.type === events[i]!.type && sameData(e.data, events[i]!.data));
+  return same ? next : null;
+}
+
+const sameData = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);

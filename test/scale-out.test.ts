@@ -272,6 +272,19 @@ describe('two instances on Kafka', () => {
     // configured admin, and the loser exits (see the report on accounts.ensure).
     a = await startServer({ name: 'kafka instance a', env: env('a'), readyTimeoutMs: 150_000 });
     b = await startServer({ name: 'kafka instance b', env: env('b'), readyTimeoutMs: 150_000 });
+    // A mock bug, not Kafka's: when a group rebalances, the mock completes the sync as soon as the
+    // leader's SyncGroup carries every member's assignment, and answers a follower whose own SyncGroup
+    // arrives after that with INVALID_REQUEST (a real broker returns the assignment). kafkajs treats
+    // that error as fatal, so the joining instance's member of that group crashes for good (and the
+    // adapter does not rejoin: see the report on adapters/kafka/subscription.ts). It happens when the
+    // joining instance is slow to sync (busy replaying the log at start-up). Restart it until its
+    // shared consumers all joined cleanly.
+    for (let attempt = 1; crashedGroups(b).length > 0; attempt++) {
+      console.warn(`[scale-out/kafka] ${b.name}: consumers of ${crashedGroups(b).join(', ')} crashed on the mock's SyncGroup bug; restarting it (attempt ${attempt})`);
+      if (attempt > 6) throw new Error(`${b.name} could not join the shared groups cleanly:\n${diagnostics([b])}`);
+      await b.stop();
+      b = await startServer({ name: 'kafka instance b', env: env('b'), readyTimeoutMs: 150_000 });
+    }
     apiA = http(a.url, 30_000);
     apiB = http(b.url, 30_000);
     admin = (await apiA.login(TEST_ADMIN.username, TEST_ADMIN.password)).token;
@@ -354,13 +367,14 @@ describe('two instances on Kafka', () => {
     const [holder, survivor] = after[0]! > before[0]! ? [a, b] : [b, a];
     const [apiHolder, apiSurvivor] = holder === a ? [apiA, apiB] : [apiB, apiA];
     const capturesBefore = await metric(survivor.url, 'ridecast_payment_capture_requests_total');
+    expect(crashedGroups(survivor), `${survivor.name} has a dead consumer; nothing could take over`).toEqual([]);
     const rider = await apiSurvivor.user(admin, 'rider');
     const driver = await apiSurvivor.user(admin, 'driver');
     const riderOnHolder = await openSocket(holder.url, rider.token);
     sockets.push(riderOnHolder);
     const driverOnSurvivor = await openSocket(survivor.url, driver.token);
     sockets.push(driverOnSurvivor);
-    const t0 = Date.now() - 50_000;
+    const t0 = Date.now() - 30_000;
     const pickup = { lat: center.lat + 0.02, lng: center.lng };
     expect((await apiSurvivor.put('/v1/drivers/me/availability', driver.token, { available: true })).status).toBe(200);
     expect((await apiSurvivor.post('/v1/drivers/me/locations', driver.token, { ...pickup, recordedAt: t0 })).body.accepted).toBe(1);
@@ -395,11 +409,14 @@ describe('two instances on Kafka', () => {
       `[scale-out/kafka] killed ${holder.name} (reactions partition holder); payment captured by ${survivor.name} ${takeoverMs} ms later; ` +
         `ride events ${history.length}, seen in order across the reconnect ${seen.length}; capture requests ${captures}`,
     );
-    expect(seen.map((m) => m.eventId)).toEqual(history.map((e) => e.metadata.eventId));
+    // From the snapshot it subscribed to (the request, or the offer if matching was quicker), every event once, in order.
+    const from = history.findIndex((e) => e.metadata.eventId === seen[0]?.eventId);
+    expect(from).toBeGreaterThanOrEqual(0);
+    expect(from).toBeLessThanOrEqual(1);
+    expect(seen.map((m) => m.eventId)).toEqual(history.slice(from).map((e) => e.metadata.eventId));
     expect(history.filter((e) => e.type === 'PaymentCaptured')).toHaveLength(1);
     expect(driverEvents.filter((e) => e.type === 'DriverFreed' && (e.data as { rideId: string }).rideId === rideId)).toHaveLength(1);
     expect(captures).toBe(1);
-    void apiHolder;
   }, 180_000);
 
   // What the Kafka deployment does not promise, or the mock cannot show: skipped, with the reason printed.
@@ -410,6 +427,17 @@ describe('two instances on Kafka', () => {
     for (const [name, reason] of KAFKA_NOT_TESTED) console.warn(`[scale-out/kafka] SKIPPED "${name}": ${reason}`);
   });
 });
+
+/** Consumer groups whose kafkajs consumer crashed for good in this server (the `Crash:` lines kafkajs logs). */
+function crashedGroups(server: ServerProcess): string[] {
+  const groups = new Set<string>();
+  for (const line of server.output().split('\n')) {
+    if (!line.includes('"msg":"Crash:')) continue;
+    const group = /"groupId":"([^"]+)"/.exec(line)?.[1];
+    if (group) groups.add(group);
+  }
+  return [...groups];
+}
 
 const KAFKA_NOT_TESTED: [string, string][] = [
   [

@@ -90,6 +90,10 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     if (err.code?.startsWith('FST_JWT') || err.code?.startsWith('FAST_JWT') || err.statusCode === 401)
       return reply.status(401).send(errorBody(401, 'UNAUTHORIZED', 'a valid bearer token is required'));
+    if (isBackendDown(err)) {
+      request.log.warn({ err: err.message }, 'a backend is unreachable');
+      return reply.status(503).header('retry-after', '1').send(errorBody(503, 'UNAVAILABLE', 'a backing service is unreachable; try again shortly'));
+    }
     const renamed = err.code ? RENAMED[err.code] : undefined;
     const status = renamed?.status ?? err.statusCode ?? 500;
     if (status >= 500 || status < 400) {
@@ -104,5 +108,22 @@ export function installErrorHandling(app: FastifyInstance): void {
   });
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send(errorBody(404, 'ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
+  );
+}
+
+/**
+ * The transport or a store is down (Redis restarting, broker unreachable): the request may well
+ * succeed in a moment, so 503 with Retry-After rather than a 500 that reads as our bug.
+ */
+function isBackendDown(err: Error): boolean {
+  const code = (err as { code?: unknown }).code;
+  return (
+    err.name === 'MaxRetriesPerRequestError' ||
+    err.name.startsWith('KafkaJSConnection') ||
+    err.name === 'KafkaJSNumberOfRetriesExceeded' ||
+    err.name === 'MongoServerSelectionError' ||
+    code === 'ECONNREFUSED' ||
+    code === 'ECONNRESET' ||
+    /^(Connection is closed|Stream isn't writeable)/.test(err.message)
   );
 }

@@ -35,7 +35,16 @@ export function makeAccounts(users: UserStore, newId: (prefix: string) => string
     /** Creates the account unless it exists (configured admin, demo users). */
     async ensure(username: string, password: string, role: Role) {
       const existing = await users.findByUsername(username);
-      return existing ? { userId: existing.userId, username, role: existing.role } : this.create(username, password, role);
+      if (existing) return { userId: existing.userId, username, role: existing.role };
+      try {
+        return await this.create(username, password, role);
+      } catch (err) {
+        // Two instances starting together: the other one created it a moment ago.
+        if (!(err instanceof DomainError && err.code === 'USERNAME_TAKEN')) throw err;
+        const created = await users.findByUsername(username);
+        if (!created) throw err;
+        return { userId: created.userId, username, role: created.role };
+      }
     },
     async verify(username: string, password: string): Promise<User> {
       const user = await users.findByUsername(username);
