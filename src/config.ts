@@ -91,7 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminUsername: str('ADMIN_USERNAME', 'admin'),
     adminPassword: demo ? str('ADMIN_PASSWORD', randomBytes(6).toString('hex')) : str('ADMIN_PASSWORD'),
     demo,
-    simulate: int('SIMULATE', demo ? 60 : 0, 0, 100_000),
+    simulate: int('SIMULATE', demo ? 80 : 0, 0, 100_000),
     ridersPerMinute: int('RIDERS_PER_MINUTE', demo ? 30 : 20, 0, 100_000),
     simulateTimeScale: num('SIMULATE_TIME_SCALE', demo ? 6 : 1),
     logLevel: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),

@@ -135,7 +135,7 @@ function startSimulation(config: Config, address: string, streets: ReturnType<ty
     progressIntervalMs: 30_000,
     timeScale: config.simulateTimeScale,
     // The demo's clock runs faster (SIMULATE_TIME_SCALE) and its trips are short, so a newcomer sees rides finish in seconds.
-    ...(config.demo && { tripMeters: [200, 600] as const, initialRequests: 10 }),
+    ...(config.demo && { tripMeters: [150, 450] as const, initialRequests: 12 }),
   });
   fleet.ready.catch((err: Error) => logger.error({ err: err.message }, 'the simulator could not start'));
   return () => fleet.stop();

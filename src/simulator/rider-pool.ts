@@ -79,11 +79,16 @@ function demandModel(tripMeters: readonly [number, number], graph: StreetGraph, 
     pickup: somewhere,
     /** A dropoff within the trip range (800 m – 4.5 km by default), so trips are minutes, not the whole city. */
     dropoff(pickup: LatLng): LatLng {
+      // The draw nearest the range wins when none falls inside it: a narrow range stays honoured.
+      const [min, max] = tripMeters;
+      const off = (p: LatLng) => {
+        const d = distanceMeters(pickup, p);
+        return d < min ? min - d : d > max ? d - max : 0;
+      };
       let best = somewhere();
-      for (let i = 0; i < 12; i++) {
-        const d = distanceMeters(pickup, best);
-        if (d >= tripMeters[0] && d <= tripMeters[1]) return best;
-        best = somewhere();
+      for (let i = 0; i < 40 && off(best) > 0; i++) {
+        const next = rng.chance(0.5) ? somewhere() : around(pickup, max);
+        if (off(next) < off(best)) best = next;
       }
       return best;
     },
