@@ -1,10 +1,8 @@
-import { Redis } from 'ioredis';
 import { getKafkaEventLog } from '../adapters/kafka/event-log.ts';
 import { getMongoReadModel } from '../adapters/mongo/read-model.ts';
 import { makeRedisGeoProjection } from '../projections/geo/redis-geo.ts';
-import { getRedisClaims } from '../adapters/redis/claims.ts';
 import { getRedisEventLog } from '../adapters/redis/event-log.ts';
-import { getRedisUserStore } from '../adapters/redis/users.ts';
+import { getRedisStores } from '../adapters/redis/stores.ts';
 import { ConfigError, type Config } from './config.ts';
 import type { Infrastructure, Logger } from './wiring.ts';
 
@@ -17,11 +15,10 @@ export async function makeInfrastructure(config: Config, logger: Logger, env: No
   const closers: (() => Promise<unknown>)[] = [];
   const infra: Infrastructure = { close: async () => void (await Promise.all(closers.map((c) => c()))) };
   if (config.redisUrl && config.transport !== 'memory') {
-    const redis = new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 });
-    redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
-    closers.push(() => redis.quit().catch(() => redis.disconnect()));
-    infra.claims = getRedisClaims(redis, config.streamPrefix);
-    infra.users = getRedisUserStore(redis, config.streamPrefix);
+    const stores = getRedisStores(config.redisUrl, config.streamPrefix, logger);
+    closers.push(stores.close);
+    infra.claims = stores.claims;
+    infra.users = stores.users;
   }
   if (config.transport === 'redis') {
     const geo = makeRedisGeoProjection({ url: config.redisUrl!, key: `${config.streamPrefix}{geo}:drivers` });

@@ -1,8 +1,6 @@
-import { Redis } from 'ioredis';
 import { getKafkaEventLog } from '../../adapters/kafka/event-log.ts';
-import { getRedisClaims } from '../../adapters/redis/claims.ts';
 import { getRedisEventLog } from '../../adapters/redis/event-log.ts';
-import { getRedisUserStore } from '../../adapters/redis/users.ts';
+import { getRedisStores } from '../../adapters/redis/stores.ts';
 import type { Infrastructure } from '../../src/wiring.ts';
 import { startKafka, type KafkaCluster } from './kafka.ts';
 import { startRedis, type RedisServer } from './redis.ts';
@@ -36,12 +34,12 @@ export function redisTransport(): TestTransport {
     },
     infra(namespace = fresh()) {
       const prefix = `${namespace}:`;
-      const redis = new Redis(server!.url, { protocol: 2 } as never);
+      const stores = getRedisStores(server!.url, prefix, { warn() {} });
       return {
         log: getRedisEventLog({ url: server!.url, prefix, claimIdleMs: 1_000, blockMs: 500 }),
-        claims: getRedisClaims(redis, prefix),
-        users: getRedisUserStore(redis, prefix),
-        close: async () => void (await redis.quit().catch(() => redis.disconnect())),
+        claims: stores.claims,
+        users: stores.users,
+        close: async () => void (await stores.close()),
       };
     },
     async tearDown() {
