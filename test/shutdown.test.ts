@@ -1,7 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect as tcpConnect } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { killStartedMains, runMain } from './support/main-process.ts';
 import WebSocket from 'ws';
 import { freePort } from './support/net.ts';
 import { sleep, waitFor } from './support/wait.ts';
@@ -12,7 +11,6 @@ import { sleep, waitFor } from './support/wait.ts';
  * when a setting is missing.
  */
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ADMIN = { username: 'admin', password: 'admin-password-1' };
 const BASE_ENV = {
   TRANSPORT: 'memory',
@@ -25,28 +23,7 @@ const BASE_ENV = {
   LOG_LEVEL: 'warn',
 };
 
-const started: ChildProcess[] = [];
-/** `src/main.ts` in its own Node process (tsx as a loader, so the signal reaches the server itself). */
-function runMain(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  started.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
-  );
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
-
-afterAll(() => {
-  for (const child of started.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-});
+afterAll(killStartedMains);
 
 /** A raw HTTP/1.1 exchange we control byte by byte: the request can be left half-sent. */
 function rawRequest(port: number, head: string) {

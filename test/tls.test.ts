@@ -1,11 +1,11 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killStartedMains, runMain } from './support/main-process.ts';
 import WebSocket from 'ws';
 import { freePort } from './support/net.ts';
 import { waitFor } from './support/wait.ts';
@@ -15,7 +15,6 @@ import { waitFor } from './support/wait.ts';
  * made here (checked against it, not waved through), and one clear line for a bad TLS setting.
  */
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ADMIN = { username: 'admin', password: 'admin-password-1' };
 const BASE_ENV = {
   TRANSPORT: 'memory',
@@ -28,36 +27,9 @@ const BASE_ENV = {
   LOG_LEVEL: 'warn',
 };
 
-interface Main {
-  readonly child: ChildProcess;
-  readonly stdout: () => string;
-  readonly stderr: () => string;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
 
-const started: ChildProcess[] = [];
-/** `src/main.ts` in its own Node process (tsx as a loader, so signals reach the server itself). */
-function runMain(env: Record<string, string>): Main {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  started.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
 
-afterAll(() => {
-  // Whatever a failed test left running (only the processes started here, by their handle).
-  for (const child of started.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-});
+afterAll(killStartedMains);
 
 let dir: string;
 let cert: string;
@@ -146,7 +118,7 @@ describe('TLS (TLS_CERT / TLS_KEY)', () => {
 
     main.child.kill('SIGTERM');
     expect(await closed).toBe(1001);
-    expect(await main.exited).toEqual({ code: 0, signal: null });
+    expect(await main.exited).toEqual({ code: 0, signal: null, at: expect.any(Number) });
   }, 60_000);
 
   it.each([
@@ -159,7 +131,7 @@ describe('TLS (TLS_CERT / TLS_KEY)', () => {
   ])('stops start-up with exit 1 and one line naming the setting for %s', async (_label, files, names) => {
     const env = Object.fromEntries(Object.entries(files).map(([k, v]) => [k, v.startsWith('/') ? v : join(dir, v)]));
     const main = runMain({ ...BASE_ENV, PORT: String(await freePort()), ...env });
-    expect(await main.exited).toEqual({ code: 1, signal: null });
+    expect(await main.exited).toEqual({ code: 1, signal: null, at: expect.any(Number) });
     const lines = main.stderr().trim().split('\n');
     expect(lines, main.stderr()).toHaveLength(1);
     expect(lines[0]).toMatch(/^ridecast: configuration error: /);
