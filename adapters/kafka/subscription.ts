@@ -28,8 +28,43 @@ export interface GroupMemberSettings {
  * that runs longer than the session timeout loses its partitions to the group.
  */
 export async function joinGroup(settings: GroupMemberSettings, options: SubscribeOptions): Promise<Subscription> {
+  let current: Subscription | null = null;
+  let ended = false;
+  // kafkajs restarts a consumer after a retriable crash by itself; after any other it stays down
+  // for good. Leaving a group without a member while /readyz says 200 is worse than rejoining.
+  const rejoin = async (error: unknown) => {
+    settings.logger.error({ err: error, groupId: settings.groupId }, 'kafka consumer crashed for good: rejoining the group');
+    await current?.abort().catch(() => undefined);
+    for (let attempt = 1; !ended; attempt++) {
+      await new Promise((r) => setTimeout(r, Math.min(500 * attempt, 10_000)));
+      if (ended) return;
+      try {
+        current = await joinGroupOnce(settings, options, rejoin);
+        return;
+      } catch (err) {
+        settings.logger.warn({ err, groupId: settings.groupId, attempt }, 'kafka rejoin failed: retrying');
+      }
+    }
+  };
+  current = await joinGroupOnce(settings, options, rejoin);
+  return {
+    async close() {
+      ended = true;
+      await current?.close();
+    },
+    async abort() {
+      ended = true;
+      await current?.abort();
+    },
+  };
+}
+
+async function joinGroupOnce(settings: GroupMemberSettings, options: SubscribeOptions, onCrash: (error: unknown) => void): Promise<Subscription> {
   const { topic, logger } = settings;
   const consumer = settings.kafka.consumer({ ...settings.consumerConfig, groupId: settings.groupId });
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (!payload.restart && state === 'running') onCrash(payload.error);
+  });
   let state: 'running' | 'stopping' | 'aborted' = 'running';
   let inFlight: Promise<void> | null = null;
   let stopped: Promise<void> | null = null;
