@@ -39,17 +39,6 @@ export async function handle<Command, E extends Event, State>(
   }
 }
 
-/** Current state of one entity, folded from its history. */
-export async function load<Command, E extends Event, State>(
-  log: EventLog,
-  stream: StreamName,
-  key: string,
-  decider: Decider<Command, E, State>,
-): Promise<{ state: State; version: number; history: Recorded<E>[] }> {
-  const history = (await log.readKey(stream, key)) as unknown as Recorded<E>[];
-  return { state: history.reduce<State>((s, e) => decider.evolve(s, e), decider.initialState()), version: history.length, history };
-}
-
 /** The entity's events at `version`, if they are exactly `events` (times and ids make a decision unique). */
 async function appliedAlready(log: EventLog, stream: StreamName, key: string, version: number, events: readonly Event[]): Promise<Recorded[] | null> {
   const next = (await log.readKey(stream, key)).slice(version, version + events.length);

@@ -79,10 +79,3 @@ export interface EventLog {
 }
 
 export const eventIdOf = (stream: StreamName, position: string) => `${stream}:${position}`;
-
-export function parseEventId(eventId: string): { stream: StreamName; position: string } | null {
-  const i = eventId.indexOf(':');
-  const stream = eventId.slice(0, i) as StreamName;
-  if (i < 1 || !STREAMS.includes(stream)) return null;
-  return { stream, position: eventId.slice(i + 1) };
-}

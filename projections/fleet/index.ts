@@ -119,21 +119,6 @@ export function makeFleet({ referenceLat }: { referenceLat?: number } = {}) {
       }));
     },
 
-    /** Bulk load (start-up from a snapshot): rbush's OMT packing beats one insert per driver. */
-    load(snapshot: readonly FleetDriver[]): void {
-      tree.clear();
-      items.clear();
-      const batch: Item[] = [];
-      for (const d of snapshot) {
-        drivers.set(d.driverId, d);
-        if (!d.available || !d.position) continue;
-        const x = xOf(d.position.lat, d.position.lng);
-        const item = { minX: x, maxX: x, minY: d.position.lat, maxY: d.position.lat, driver: d };
-        items.set(d.driverId, item);
-        batch.push(item);
-      }
-      tree.load(batch);
-    },
   };
 }
 
