@@ -95,6 +95,8 @@ describe.skipIf(!existsSync(chromium))('live map page (contract stand-in)', () =
     const fromPage = () => server.subscriptions.slice(before).find((s) => s.rideId === rideId && s.userId === rita.userId);
     const again = await waitFor(fromPage, 'the page to subscribe again');
     expect(again.after).toBe(lastSeen);
+    // The browser reports its sent frames a moment after the server has them.
+    await waitFor(() => sent.filter((m) => m.rideId === rideId).length >= 2, 'the page to report its second subscribe');
     expect(sent.filter((m) => m.rideId === rideId)).toEqual([
       { type: 'subscribe', rideId },
       { type: 'subscribe', rideId, after: lastSeen },
