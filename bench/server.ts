@@ -12,6 +12,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { LocationsBody, LocationsReply } from '../adapters/http/schemas.ts';
+import type { TripInfo } from './lib/live.ts';
 import { getKafkaEventLog } from '../adapters/kafka/event-log.ts';
 import type { Actor } from '../domain/actor.ts';
 import { handle } from '../domain/handle.ts';
@@ -97,16 +98,7 @@ async function bare(withXadd: boolean) {
   ready(url);
 }
 
-interface Trip {
-  index: number;
-  rideId: string;
-  driverId: string;
-  riderId: string;
-  driverToken: string;
-  riderToken: string;
-  lat: number;
-  lng: number;
-}
+type Trip = TripInfo;
 
 async function service() {
   const prefix = `bench${process.pid}:`;

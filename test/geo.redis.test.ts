@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRandom } from '../src/simulator/random.ts';
 import type { DriverEvent } from '../domain/driver/index.ts';
 import { distanceMeters, type LatLng } from '../domain/geo.ts';
 import type { Recorded } from '../domain/ports/event-log.ts';
@@ -41,16 +42,6 @@ const fix = (driverId: string, p: LatLng, recordedAt: number): Recorded<Location
 // ---- randomness and brute force -------------------------------------------------------------
 
 /** mulberry32: a seeded generator, so a failure replays the same drivers. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A random point in a box of `sizeM` metres around `center`. */
 const scatter = (random: () => number, center: LatLng, sizeM: number): LatLng => ({
@@ -244,7 +235,7 @@ describe('Redis GEO projection of available drivers', () => {
   it('sweeps in batches when thousands of drivers go stale at once', async () => {
     clock = T0;
     const geo = projection({ staleAfterMs: 1_000 });
-    const random = rng(7);
+    const random = createRandom(7).next;
     for (let i = 0; i < 2_500; i++) {
       await geo.onDriverEvent(driverStream(`d_${i}`).online());
       await geo.onLocation(fix(`d_${i}`, scatter(random, BERLIN, 10_000), T0));
@@ -258,7 +249,7 @@ describe('Redis GEO projection of available drivers', () => {
   it('changes nothing when events are delivered again, in any order', async () => {
     clock = T0 + 10_000;
     const geo = projection();
-    const random = rng(42);
+    const random = createRandom(42).next;
     const events: Recorded[] = [];
     for (let i = 0; i < 40; i++) {
       const id = `d_${i}`;
@@ -281,7 +272,7 @@ describe('Redis GEO projection of available drivers', () => {
 
   it('rebuilds from the log to exactly what the live projection holds', async () => {
     clock = T0 + 40_000;
-    const random = rng(99);
+    const random = createRandom(99).next;
     let logClock = T0;
     const log = getInMemoryEventLog({ now: () => (logClock += 5) });
     const live = projection({ staleAfterMs: 30_000 });
@@ -319,7 +310,7 @@ describe('Redis GEO projection of available drivers', () => {
   it('answers nearby exactly as a brute-force haversine scan over 500 random drivers', async () => {
     clock = T0 + 10_000;
     const geo = projection({ initialRadiusM: 300 });
-    const random = rng(2024);
+    const random = createRandom(2024).next;
     const drivers: Placed[] = [];
     for (let i = 0; i < 500; i++) {
       const id = `d_${String(i).padStart(3, '0')}`;
@@ -365,7 +356,7 @@ describe('Redis GEO projection of available drivers', () => {
 describe('rbush fleet index (makeFleet().nearest)', () => {
   function loadFleet(center: LatLng, seed: number) {
     const fleet = makeFleet();
-    const random = rng(seed);
+    const random = createRandom(seed).next;
     const drivers: Placed[] = [];
     for (let i = 0; i < 500; i++) {
       const id = `d_${i}`;

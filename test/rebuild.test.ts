@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createRandom } from '../src/simulator/random.ts';
 import { getInMemoryEventLog } from '../adapters/memory/event-log.ts';
 import { getInMemoryReadModel } from '../adapters/memory/read-model.ts';
 import type { Event, EventLog, Recorded, StreamName } from '../domain/ports/event-log.ts';
@@ -9,16 +10,6 @@ import { rebuildRideReadModel, replayMerged, type RebuildProgress } from '../pro
 import { makeRideProjector } from '../projections/rides/projector.ts';
 
 /** mulberry32: seeded, so the scenario is the same on every run. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const T0 = 1_750_000_000_000;
 
@@ -102,7 +93,7 @@ function rideStory(i: number, random: () => number): Step[] {
  * projector as a consumer would, with redeliveries (at once, and of ride events much later).
  */
 async function liveScenario(seed: number, rides = 36) {
-  const random = rng(seed);
+  const random = createRandom(seed).next;
   let clock = T0;
   // Strictly increasing log time: the order a live consumer saw is the order a rebuild can recover.
   const log = getInMemoryEventLog({ now: () => (clock += 1 + Math.floor(random() * 3)) });
