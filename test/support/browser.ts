@@ -1,4 +1,29 @@
+import { mkdirSync } from 'node:fs';
 import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core';
+import { afterEach } from 'vitest';
+
+/** Pages opened by the running test: screenshotted when it fails, so CI shows what the user saw. */
+const openPages: Page[] = [];
+
+/**
+ * Call once at the top of a browser suite: after each failed test every page it opened is saved as
+ * `test-artifacts/failed-<test name>-<n>.png`, then forgotten.
+ */
+export function screenshotFailures(dir = 'test-artifacts'): void {
+  afterEach(async (context) => {
+    const pages = openPages.splice(0);
+    if (context.task.result?.state !== 'fail') return;
+    mkdirSync(dir, { recursive: true });
+    const name = context.task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 80);
+    for (const [i, page] of pages.entries()) {
+      const path = `${dir}/failed-${name}-${i}.png`;
+      await page.screenshot({ path, fullPage: true }).then(
+        () => console.error(`screenshot of the failed page: ${path}`),
+        () => undefined,
+      );
+    }
+  });
+}
 
 /** The system Chromium, headless and offline-friendly: no sandbox (containers), no GPU, no background traffic. */
 export function launchBrowser(): Promise<Browser> {
@@ -16,6 +41,8 @@ export interface WatchedPage {
   external: string[];
   /** JSON messages the page sent on its WebSockets, parsed, in order. */
   sent: Record<string, unknown>[];
+  /** JSON messages the page received, parsed, in order, each with the index of its socket (0 = the first one opened). */
+  received: (Record<string, unknown> & { socket: number })[];
 }
 
 /**
@@ -25,18 +52,24 @@ export interface WatchedPage {
 export async function openPage(browser: Browser, origin: string): Promise<WatchedPage> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
+  openPages.push(page);
   const errors: string[] = [];
   const external: string[] = [];
   const sent: Record<string, unknown>[] = [];
-  page.on('websocket', (ws) =>
-    ws.on('framesent', ({ payload }) => {
-      try {
-        sent.push(JSON.parse(String(payload)) as Record<string, unknown>);
-      } catch {
-        sent.push({ unparsed: String(payload) });
-      }
-    }),
-  );
+  const received: (Record<string, unknown> & { socket: number })[] = [];
+  const parse = (payload: string | Buffer): Record<string, unknown> => {
+    try {
+      return JSON.parse(String(payload)) as Record<string, unknown>;
+    } catch {
+      return { unparsed: String(payload) };
+    }
+  };
+  let sockets = 0;
+  page.on('websocket', (ws) => {
+    const socket = sockets++;
+    ws.on('framesent', ({ payload }) => sent.push(parse(payload)));
+    ws.on('framereceived', ({ payload }) => received.push({ ...parse(payload), socket }));
+  });
   page.on('console', (m: ConsoleMessage) => {
     if (m.type() === 'error') errors.push(`console: ${m.text()}`);
   });
@@ -47,7 +80,7 @@ export async function openPage(browser: Browser, origin: string): Promise<Watche
     external.push(url);
     return route.abort();
   });
-  return { page, errors, external, sent };
+  return { page, errors, external, sent, received };
 }
 
 /** What the live map shows, from the data attributes its panel keeps up to date. */
