@@ -98,6 +98,7 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
     maxSocketsPerUser: config.maxSocketsPerUser,
     socketMessagesPerSecond: config.socketMessagesPerSecond,
     bodyLimitBytes: config.bodyLimitBytes,
+    now: ctx.now,
     fleetSnapshot: async () => fleetSnapshot(ctx, ridecast),
     plugins: tuning.plugins,
     fastify: config.tlsCert && config.tlsKey ? { https: { cert: config.tlsCert, key: config.tlsKey } } as never : undefined,

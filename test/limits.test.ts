@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Role } from '../domain/actor.ts';
 import type { StreamName } from '../domain/ports/event-log.ts';
+import { testClock } from './support/clock.ts';
 import { startService } from './support/service.ts';
 import { sleep, waitFor } from './support/wait.ts';
 
@@ -180,8 +181,11 @@ describe('body size limit (64 KiB)', () => {
 describe('live stream limits (defaults: 50 messages per second per socket, 20 sockets per user)', () => {
   let service: Service;
   let base: string;
+  // The limiter refills by the service's clock: held still, a flood meets exactly the burst,
+  // however slowly a busy machine reads it.
+  const clock = testClock();
   beforeAll(async () => {
-    service = await startService();
+    service = await startService({}, { now: clock.now });
     await service.app.listen({ port: 0, host: '127.0.0.1' });
     base = `ws://127.0.0.1:${(service.app.server.address() as AddressInfo).port}/v1/stream`;
   });
@@ -210,31 +214,33 @@ describe('live stream limits (defaults: 50 messages per second per socket, 20 so
 
   it('answers a flood on one socket with RATE_LIMITED errors, keeps it open, and lets it speak again after a second', async () => {
     const rider = await user(service, 'rider');
+    clock.hold();
     const [flooded, calm] = [await socketOf(rider.token), await socketOf(rider.token)];
     for (let i = 0; i < 200; i++) flooded.ws.send('{"type":"ping"}');
     await waitFor(() => flooded.received.length >= 200, 'an answer to every message');
     const pongs = flooded.received.filter((m) => m.type === 'pong').length;
     const limited = flooded.received.filter((m) => m.type === 'error' && m.code === 'RATE_LIMITED');
-    // A burst of 100 (twice the rate), plus what refills while the flood is read.
-    expect(pongs).toBeGreaterThanOrEqual(100);
-    expect(pongs).toBeLessThan(130);
+    // A burst of 100 (twice the rate); time stands still, so nothing refills.
+    expect(pongs).toBe(100);
     expect(limited.length).toBe(200 - pongs);
     expect(limited[0]).toEqual({ type: 'error', code: 'RATE_LIMITED', message: expect.any(String) });
     expect(flooded.ws.readyState).toBe(WebSocket.OPEN);
     // The limit is the socket's: the same user's other socket is not affected.
     calm.ws.send('{"type":"ping"}');
     await waitFor(() => calm.received.some((m) => m.type === 'pong'), 'the calm socket to answer');
-    await sleep(1_100);
+    clock.advance(1_100);
     const from = flooded.received.length;
     flooded.ws.send('{"type":"ping"}');
     await waitFor(() => flooded.received.length > from, 'an answer after the pause');
     expect(flooded.received[from]).toEqual({ type: 'pong' });
+    clock.release();
     flooded.ws.close();
     calm.ws.close();
   });
 
   it('appends only what it acknowledged when a driver floods locations', async () => {
     const driver = await user(service, 'driver');
+    clock.hold();
     const s = await socketOf(driver.token);
     const before = (await service.ctx.log.read('driver-locations')).length;
     const t0 = Date.now() - 200_000;
@@ -243,9 +249,16 @@ describe('live stream limits (defaults: 50 messages per second per socket, 20 so
     const acked = s.received.filter((m) => m.type === 'location.ack').reduce((n, m) => n + (m.accepted as number), 0);
     expect(s.received.filter((m) => m.code === 'RATE_LIMITED').length).toBeGreaterThan(0);
     expect(acked).toBeGreaterThan(0);
+    expect(acked).toBeLessThanOrEqual(100);
     await waitFor(async () => (await service.ctx.log.read('driver-locations')).length - before === acked, 'the acknowledged points in the log');
-    await sleep(100);
-    expect((await service.ctx.log.read('driver-locations')).length - before).toBe(acked);
+    // Nothing refused lands later: a sentinel point sent after the flood is the next and only addition.
+    clock.advance(1_000);
+    const sentinel = s.received.length;
+    s.ws.send(JSON.stringify({ type: 'location', lat: 38.73, lng: -9.14, recordedAt: t0 + 151_000 }));
+    await waitFor(() => s.received.length > sentinel, 'the sentinel answered');
+    expect(s.received[sentinel]).toMatchObject({ type: 'location.ack', accepted: 1 });
+    await waitFor(async () => (await service.ctx.log.read('driver-locations')).length - before === acked + 1, 'the sentinel in the log');
+    clock.release();
     s.ws.close();
   });
 

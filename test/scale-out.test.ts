@@ -188,7 +188,12 @@ describe('two instances on one Redis', () => {
     });
     await waitFor(async () => (await paid()) === RIDES, `all ${RIDES} rides completed and paid`, 100_000, 250);
     await Promise.all([...busy]);
-    await sleep(1_500); // let reactions to the last events (DriverFreed) land
+    // The reactions to the last completions (DriverFreed) land after the payments: wait for them.
+    const allFreed = async () => {
+      for (const d of drivers) if ((await log.readKey('drivers', d.userId)).at(-1)?.type !== 'DriverFreed') return false;
+      return true;
+    };
+    await waitFor(allFreed, 'every driver to be freed after the last trip', 30_000, 100);
 
     const audit = auditLog((await log.read('rides')) as Recorded[], (await log.read('drivers')) as Recorded[]);
     const mine = new Set(rideIds);
@@ -399,7 +404,9 @@ describe('two instances on Kafka', () => {
     riderOnSurvivor.send({ type: 'subscribe', rideId, after: seenOnHolder.at(-1)!.eventId });
     await riderOnSurvivor.waitFor((m) => m.type === 'ride.status' && m.event === 'PaymentCaptured', 'the payment after the rebalance', 90_000);
     const takeoverMs = Date.now() - killedAt;
-    await sleep(1_000);
+    const freedFor = async () =>
+      (await log.readKey('drivers', driver.userId)).some((e) => e.type === 'DriverFreed' && (e.data as { rideId: string }).rideId === rideId);
+    await waitFor(freedFor, 'the driver to be freed after the rebalance', 30_000, 100);
 
     const history = await log.readKey('rides', rideId);
     const seen = [...seenOnHolder, ...riderOnSurvivor.messages.filter((m) => m.type === 'ride.status' && m.rideId === rideId)];

@@ -30,6 +30,8 @@ export interface AppDeps {
   /** Extra plugins (the live map) registered after the API. */
   readonly plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
   readonly fastify?: FastifyServerOptions;
+  /** The service's clock (default `Date.now`). */
+  readonly now?: () => number;
 }
 
 /** RFC 3339 date-time that also means a real instant (`Date.parse` finite: no 23:59:60, no 30 February). */
@@ -129,6 +131,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     maxSocketsPerUser: deps.maxSocketsPerUser ?? 20,
     messagesPerSecond: deps.socketMessagesPerSecond ?? 50,
     fleetSnapshot: deps.fleetSnapshot,
+    now: deps.now ?? Date.now,
   });
   for (const plugin of deps.plugins ?? []) await plugin(app);
   return app;

@@ -37,6 +37,8 @@ export interface StreamOptions {
   readonly messagesPerSecond: number;
   /** The fleet snapshot an operator gets on `{"type":"subscribe","fleet":true}`. */
   readonly fleetSnapshot: () => Promise<Record<string, unknown>>;
+  /** The service's clock: the message limiter refills by it, so tests can hold time still. */
+  readonly now: () => number;
 }
 
 function tokenOf(request: FastifyRequest): string | undefined {
@@ -90,7 +92,7 @@ export function streamRoute(app: FastifyInstance, options: StreamOptions) {
       };
       hub.connect(peer);
       let tokens = options.messagesPerSecond * 2;
-      let refilledAt = Date.now();
+      let refilledAt = options.now();
       const reply = (m: object) => socket.readyState === socket.OPEN && socket.send(JSON.stringify(m));
       const fail = (code: string, message: string, rideId?: string) => reply({ type: 'error', code, message, ...(rideId && { rideId }) });
 
@@ -112,7 +114,7 @@ export function streamRoute(app: FastifyInstance, options: StreamOptions) {
       }
 
       socket.on('message', (raw, isBinary) => {
-        const now = Date.now();
+        const now = options.now();
         tokens = Math.min(options.messagesPerSecond * 2, tokens + ((now - refilledAt) / 1000) * options.messagesPerSecond);
         refilledAt = now;
         if (tokens < 1) return fail('RATE_LIMITED', `at most ${options.messagesPerSecond} messages per second`);

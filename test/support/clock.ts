@@ -1,0 +1,26 @@
+/**
+ * A clock that follows real time until a test holds it still, then moves only when told. Timers in
+ * the service keep running on real time; what reads this clock (rate limits, stamps) sees held time.
+ */
+export function testClock() {
+  let held: number | null = null;
+  let offset = 0;
+  const now = () => held ?? Date.now() + offset;
+  return {
+    now,
+    /** Stops time where it is now. */
+    hold(): void {
+      held = now();
+    },
+    /** Moves held time forward (holding it first if it was running). */
+    advance(ms: number): void {
+      held = now() + ms;
+    },
+    /** Lets time run again from where it was held, never backwards. */
+    release(): void {
+      if (held === null) return;
+      offset = held - Date.now();
+      held = null;
+    },
+  };
+}
