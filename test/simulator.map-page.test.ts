@@ -85,7 +85,7 @@ describe.skipIf(!existsSync(chromium))('live map page (contract stand-in)', { ti
     await page.click('#watch-form button[type=submit]');
     // A status from the stream (the first one shown may come from GET /v1/rides/:id, with no event).
     const row = page.locator('#watched li[data-event-id]');
-    await row.waitFor({ timeout: 20_000 });
+    await row.waitFor({ timeout: 60_000 });
     expect(await row.locator('.status').innerText()).toMatch(/^(requested|offered|accepted|arrived|in_progress|completed)$/);
     expect((await mapState(page)).drivers).toBeLessThanOrEqual(1);
 
