@@ -18,7 +18,7 @@ import {
   type ServerProcess,
 } from './support/process.ts';
 import { startRedis, type RedisServer } from './support/redis.ts';
-import { sleep, waitFor } from './support/wait.ts';
+import { sleep, times, waitFor } from './support/wait.ts';
 
 const center = { lat: 38.7223, lng: -9.1393 };
 const dropoff = { lat: 38.7369, lng: -9.1427 };
@@ -248,7 +248,7 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
     const apis = [apiA, apiB];
     const servers = [a, b];
     const drivers = await Promise.all(Array.from({ length: 4 }, (_, i) => apis[i % 2]!.user(admin, 'driver')));
-    const riders = await Promise.all(Array.from({ length: 120 }, (_, i) => apis[i % 2]!.user(admin, 'rider')));
+    const riders = await times(120, 8, (i) => apis[i % 2]!.user(admin, 'rider'));
 
     const acked = new Map<string, Set<number>>(drivers.map((d) => [d.userId, new Set<number>()]));
     const tally = { pointsSent: 0, pointsAcked: 0, pointsFailed: 0, ridesAcked: 0, ridesFailed: 0, cancelsAcked: 0, cancelsFailed: 0, ackedWhileDown: 0 };

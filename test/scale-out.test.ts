@@ -21,7 +21,7 @@ import {
 } from './support/process.ts';
 import { startKafka, type KafkaCluster } from './support/kafka.ts';
 import { startRedis, type RedisServer } from './support/redis.ts';
-import { sleep, waitFor } from './support/wait.ts';
+import { sleep, times, waitFor } from './support/wait.ts';
 
 const center = { lat: 38.7223, lng: -9.1393 };
 const dropoff = { lat: 38.7369, lng: -9.1427 };
@@ -121,7 +121,7 @@ describe('two instances on one Redis', () => {
     const apis = [apiA, apiB];
     const capturesBefore = (await metric(a.url, 'ridecast_payment_capture_requests_total')) + (await metric(b.url, 'ridecast_payment_capture_requests_total'));
     const drivers = await Promise.all(Array.from({ length: DRIVERS }, (_, i) => apis[i % 2]!.user(admin, 'driver')));
-    const riders = await Promise.all(Array.from({ length: RIDES }, (_, i) => apis[i % 2]!.user(admin, 'rider')));
+    const riders = await times(RIDES, 8, (i) => apis[i % 2]!.user(admin, 'rider'));
 
     // Driver bots: each listens on its own instance, lets one offer lapse (OfferExpired), declines one
     // (OfferDeclined), and takes the rest, doing each step through alternating instances. A ride is

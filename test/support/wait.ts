@@ -15,3 +15,21 @@ export async function waitFor<T>(
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * `fn` over `count` items, at most `limit` at a time, results in order. Set-up that creates many
+ * accounts (a scrypt hash and a login each) must not queue them all at once on a 2-core machine,
+ * or the last ones outlive the client's timeout before the test has begun.
+ */
+export async function times<T>(count: number, limit: number, fn: (i: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      results[i] = await fn(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
+  return results;
+}
