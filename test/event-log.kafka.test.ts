@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { getKafkaEventLog, type KafkaEventLog, type KafkaEventLogOptions } from '../adapters/kafka/event-log.ts';
+import { PermanentFailure } from '../domain/failures.ts';
 import { eventLogContract } from './contract/event-log.contract.ts';
 import { createStreamIndex } from '../adapters/kafka/stream-index.ts';
 import { eventIdOf, type EventLog, type Recorded } from '../domain/ports/event-log.ts';
@@ -82,7 +83,7 @@ describe('kafka event log specifics', () => {
       handler: async (e) => {
         if (nOf(e) === 2) {
           attempts.push(2);
-          throw new Error('poison');
+          throw new PermanentFailure('poison');
         }
         handled.push(nOf(e));
       },

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRedisEventLog, type RedisEventLog, type RedisEventLogOptions } from '../adapters/redis/event-log.ts';
 import type { Recorded } from '../domain/ports/event-log.ts';
+import { PermanentFailure } from '../domain/failures.ts';
 import { eventLogContract } from './contract/event-log.contract.ts';
 import { startRedis, type RedisServer } from './support/redis.ts';
 import { sleep, waitFor } from './support/wait.ts';
@@ -75,7 +76,7 @@ describe('redis event log specifics', () => {
       handler: async (e) => {
         if (nOf(e) === 2) {
           attempts.push(2);
-          throw new Error('poison');
+          throw new PermanentFailure('poison');
         }
         handled.push(nOf(e));
       },

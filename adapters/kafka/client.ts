@@ -22,8 +22,9 @@ export interface KafkaEventLogOptions {
   readonly idempotent?: boolean;
   /** Deliveries of one event to a group before it goes to `<topic>.dead`. Default 5. */
   readonly maxDeliveries?: number;
-  /** Backoff between deliveries: retryDelayMs × attempt. Default 200. */
+  /** Backoff between deliveries: retryDelayMs × 2^(attempt-1) (default 200), at most maxRetryDelayMs (default 5000). */
   readonly retryDelayMs?: number;
+  readonly maxRetryDelayMs?: number;
   /** How long append/readKey/read wait for this process's index to reach the broker's offsets. Default 15 000. */
   readonly catchUpTimeoutMs?: number;
   readonly pingTimeoutMs?: number;

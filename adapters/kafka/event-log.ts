@@ -48,6 +48,7 @@ export function getKafkaEventLog(options: KafkaEventLogOptions): KafkaEventLog {
   const partitions = Math.max(1, options.partitions ?? 1);
   const maxDeliveries = options.maxDeliveries ?? 5;
   const retryDelayMs = options.retryDelayMs ?? 200;
+  const maxRetryDelayMs = options.maxRetryDelayMs ?? 5_000;
   const catchUpTimeoutMs = options.catchUpTimeoutMs ?? 15_000;
   const pingTimeoutMs = options.pingTimeoutMs ?? 3_000;
   const logger: Logger = options.logger ?? console;
@@ -213,6 +214,7 @@ export function getKafkaEventLog(options: KafkaEventLogOptions): KafkaEventLog {
           consumerConfig,
           maxDeliveries,
           retryDelayMs,
+          maxRetryDelayMs,
           logger,
           onDeadLetter: (event, message, error) => deadLetter(stream, subscribeOptions.group, event, message, error),
         },

@@ -1,4 +1,5 @@
 import type { Admin, ConsumerConfig, Kafka, KafkaMessage } from 'kafkajs';
+import { backoffMs, classifyFailure } from '../../domain/failures.ts';
 import type { Recorded, StreamName, SubscribeOptions, Subscription } from '../../domain/ports/event-log.ts';
 import { decodeMessage } from './codec.ts';
 import type { Logger } from './logging.ts';
@@ -10,10 +11,11 @@ export interface GroupMemberSettings {
   readonly topic: string;
   readonly groupId: string;
   readonly consumerConfig: Omit<ConsumerConfig, 'groupId'>;
-  /** Deliveries of one event (first try included) before it is set aside as a dead letter. */
+  /** Deliveries of one event whose handler fails for good (first try included) before it is set aside as a dead letter. */
   readonly maxDeliveries: number;
-  /** Backoff between deliveries: retryDelayMs × attempt. */
+  /** Backoff between deliveries: retryDelayMs × 2^(attempt-1), at most maxRetryDelayMs. */
   readonly retryDelayMs: number;
+  readonly maxRetryDelayMs: number;
   readonly logger: Logger;
   readonly onDeadLetter: (event: Recorded, message: KafkaMessage, error: unknown) => Promise<void>;
 }
@@ -24,8 +26,10 @@ export interface GroupMemberSettings {
  * did not finish is fetched again by whoever owns the partition next (rebalance).
  *
  * A failing handler is retried here, with backoff and heartbeats in between, rather than by seeking
- * back: same redelivery, without a refetch, and the member keeps its partitions meanwhile. A handler
- * that runs longer than the session timeout loses its partitions to the group.
+ * back: same redelivery, without a refetch, and the member keeps its partitions meanwhile. A transient
+ * failure (a backend refusing writes) is retried until it passes; a permanent one (domain/failures.ts)
+ * maxDeliveries times, then dead-lettered. A handler that runs longer than the session timeout loses
+ * its partitions to the group.
  */
 export async function joinGroup(settings: GroupMemberSettings, options: SubscribeOptions): Promise<Subscription> {
   let current: Subscription | null = null;
@@ -77,17 +81,20 @@ async function joinGroupOnce(settings: GroupMemberSettings, options: SubscribeOp
   async function handle(partition: number, message: KafkaMessage, heartbeat: () => Promise<void>): Promise<void> {
     const event = decodeMessage(settings.stream, partition, message);
     if (event) {
+      const backoff = { baseMs: settings.retryDelayMs, maxMs: settings.maxRetryDelayMs };
+      let deliveries = 0;
       for (let attempt = 1; ; attempt++) {
+        deliveries++;
         try {
           await options.handler(event);
           break;
         } catch (err) {
           if (isAborted()) return;
-          if (attempt >= settings.maxDeliveries) {
+          if (classifyFailure(err) === 'permanent' && deliveries >= settings.maxDeliveries) {
             await settings.onDeadLetter(event, message, err);
             break;
           }
-          await pause(settings.retryDelayMs * attempt);
+          await pause(backoffMs(attempt, backoff));
           if (isAborted()) return;
           // Throws while the group rebalances: kafkajs rejoins, and the offset is still uncommitted.
           await heartbeat();

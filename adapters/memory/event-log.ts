@@ -1,6 +1,8 @@
 import { DomainError, versionConflict } from '../../domain/errors.ts';
+import { backoffMs, classifyFailure } from '../../domain/failures.ts';
 import {
   eventIdOf,
+  type DeadLetter,
   type Event,
   type EventLog,
   type Recorded,
@@ -12,9 +14,11 @@ import {
 export interface InMemoryEventLogOptions {
   /** Keep at most this many events per stream (oldest dropped first). Entity histories are kept whole. */
   readonly maxLength?: Partial<Record<StreamName, number>>;
-  /** Deliveries of one event before it is set aside as a dead letter. */
+  /** Deliveries of one event whose handler fails for good before it is set aside as a dead letter. */
   readonly maxDeliveries?: number;
+  /** Backoff between deliveries: retryDelayMs × 2^(attempt-1), at most maxRetryDelayMs. */
   readonly retryDelayMs?: number;
+  readonly maxRetryDelayMs?: number;
   readonly now?: () => number;
 }
 
@@ -51,12 +55,14 @@ interface StreamState {
  * Within a group an entity's events always go to the same member (hash of the key), which keeps
  * per-key order the way Kafka partitions and Redis single readers do.
  */
-export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}): EventLog & { deadLetters: Recorded[] } {
+export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}): EventLog & Required<Pick<EventLog, 'deadLetters' | 'replayDeadLetter'>> {
   const now = options.now ?? Date.now;
   const maxDeliveries = options.maxDeliveries ?? 5;
-  const retryDelayMs = options.retryDelayMs ?? 50;
+  const backoff = { baseMs: options.retryDelayMs ?? 50, maxMs: options.maxRetryDelayMs ?? 5_000 };
   const streams = new Map<StreamName, StreamState>();
-  const deadLetters: Recorded[] = [];
+  /** Dead letters by id, in the order they died; each remembers its group to hand the event back to. */
+  const dead = new Map<string, DeadLetter & { index: number }>();
+  let deadSeq = 0;
   let closed = false;
 
   const streamOf = (name: StreamName): StreamState => {
@@ -94,7 +100,7 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}): Even
         const index = member.queue[0]!;
         const event = entryAt(s, index);
         if (event) {
-          member.current = deliver(member, event);
+          member.current = deliver(member, group, index, event);
           await member.current;
           member.current = null;
         }
@@ -107,19 +113,29 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}): Even
     }
   }
 
-  async function deliver(member: Member, event: Recorded): Promise<void> {
+  /** Transient failures are retried until they pass; permanent ones maxDeliveries times, then dead-lettered. */
+  async function deliver(member: Member, group: Group, index: number, event: Recorded): Promise<void> {
+    let deliveries = 0;
     for (let attempt = 1; !member.closed; attempt++) {
+      deliveries++;
       try {
         await member.options.handler(event);
         return;
-      } catch {
-        if (attempt >= maxDeliveries) {
-          deadLetters.push(event);
+      } catch (err) {
+        if (classifyFailure(err) === 'permanent' && deliveries >= maxDeliveries) {
+          const id = `${event.metadata.stream}/${++deadSeq}`;
+          const error = err instanceof Error ? err.message : String(err);
+          dead.set(id, { id, stream: event.metadata.stream, group: groupName(group), event, error, deliveries, deadAtMs: now(), index });
           return;
         }
-        await new Promise((r) => setTimeout(r, retryDelayMs * attempt));
+        await new Promise((r) => setTimeout(r, backoffMs(attempt, backoff)));
       }
     }
+  }
+
+  function groupName(group: Group): string {
+    for (const s of streams.values()) for (const [name, g] of s.groups) if (g === group) return name;
+    return '?';
   }
 
   function leave(s: StreamState, group: Group, member: Member): void {
@@ -131,7 +147,24 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}): Even
   }
 
   return {
-    deadLetters,
+    async deadLetters(stream, { limit = Infinity } = {}) {
+      return [...dead.values()].filter((d) => d.stream === stream).slice(0, limit).map(({ index: _index, ...d }) => d);
+    },
+
+    async replayDeadLetter(id) {
+      const d = dead.get(id);
+      if (!d) return false;
+      dead.delete(id);
+      const s = streamOf(d.stream);
+      const group = s.groups.get(d.group);
+      // Straight back to the group that gave up on it: the others applied it already.
+      if (group) {
+        group.returned.push(d.index);
+        group.returned.sort((a, b) => a - b);
+        pump(s, group);
+      }
+      return true;
+    },
 
     async append(stream, key, events, { expectedVersion } = {}) {
       if (closed) throw new DomainError('LOG_CLOSED', 503, 'the event log is closed');

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
+import { backoffMs, classifyFailure } from '../../domain/failures.ts';
 import type { StreamName, SubscribeOptions, Subscription } from '../../domain/ports/event-log.ts';
-import { asEntries, entriesOfRead, fromEntry, type keysOf, type RawEntry } from './scripts.ts';
+import { asEntries, entriesOfRead, fromEntry, replayedFor, type keysOf, type RawEntry } from './scripts.ts';
 
 export interface Logger {
   warn(obj: unknown, msg?: string): void;
@@ -13,7 +14,10 @@ export interface GroupReaderOptions extends SubscribeOptions {
   readonly stream: StreamName;
   readonly keys: ReturnType<typeof keysOf>;
   readonly claimIdleMs: number;
+  /** Deliveries (XPENDING count) of an entry whose handler fails for good before it is dead-lettered. */
   readonly maxDeliveries: number;
+  /** Longest wait between retries of a failing handler (also kept under claimIdleMs / 2). */
+  readonly maxRetryDelayMs?: number;
   readonly blockMs: number;
   readonly batchSize?: number;
   readonly logger: Logger;
@@ -34,12 +38,14 @@ const DEAD_LETTER_MAXLEN = 10_000;
  * events of one key at the same time; the port asks order per member, and handlers are idempotent.
  *
  * Each turn takes the first of:
- *  1. its own pending entries (XREADGROUP … 0): at start, after an error or reconnect, after a failed
- *     handler (then only the head, COUNT 1, so entries behind it are not counted as redelivered);
+ *  1. its own pending entries (XREADGROUP … 0): at start, after an error or reconnect;
  *  2. every ~claimIdleMs, entries idle that long on any member (XAUTOCLAIM): a crashed member's work;
  *  3. new entries (XREADGROUP … > BLOCK, at most until the next claim check).
- * An entry is acked only after its handler resolved. Entries re-delivered more than maxDeliveries
- * times (XPENDING's count) go to the `:dead` stream and are acked, in one MULTI (same hash slot).
+ * An entry is acked only after its handler resolved. A failing handler is retried in place, so
+ * the entries behind it wait (order per key): a transient failure (a backend refusing writes) until
+ * it passes, a permanent one (domain/failures.ts) until the entry has been delivered maxDeliveries
+ * times (XPENDING's count, which also counts deliveries to members that crashed on it). Then it goes
+ * to the `:dead` stream and is acked, in one MULTI (same hash slot).
  */
 export async function startGroupReader(o: GroupReaderOptions): Promise<Subscription> {
   const { conn, keys, group, consumer } = o;
@@ -52,9 +58,9 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
   /** True while a handler runs and until its ack: a graceful close waits for that, nothing else. */
   let handling = false;
   let ownPending = true;
-  let retrying = false;
-  let failures = 0;
   let nextClaimAt = 0;
+  // Kept under claimIdleMs / 2: the retried entry is touched again before another member may claim it.
+  const backoff = { baseMs: 50, maxMs: Math.max(1, Math.min(o.maxRetryDelayMs ?? 5_000, o.claimIdleMs / 2)) };
   let claimCursor = '0-0';
   /** Acks sent but not yet answered: pipelined rather than awaited one by one (a round trip per event). */
   const acks: Promise<unknown>[] = [];
@@ -68,9 +74,8 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
 
   async function nextBatch(): Promise<Delivery[]> {
     if (ownPending) {
-      const count = retrying ? 1 : batch;
-      const entries = entriesOfRead(await conn.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', key, '0'));
-      if (entries.length === 0) ownPending = retrying = false;
+      const entries = entriesOfRead(await conn.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', batch, 'STREAMS', key, '0'));
+      if (entries.length === 0) ownPending = false;
       return withCounts(entries);
     }
     if (Date.now() >= nextClaimAt) {
@@ -96,12 +101,13 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
     return entries.map((entry) => ({ entry, deliveries: counts.get(entry[0]) ?? 1 }));
   }
 
-  /** Handles one delivery; false when the batch must stop here (handler failed, or aborted). */
+  /** Handles one delivery; false when the batch must stop here (stopping, or aborted). */
   async function handle({ entry: [id, fields], deliveries }: Delivery): Promise<boolean> {
     handling = true;
     try {
-      if (!fields) {
-        await conn.call('XACK', key, group, id); // trimmed away by retention before it was handled
+      // Trimmed away by retention before it was handled, or a dead letter replayed for another group.
+      if (!fields || (replayedFor(fields) ?? group) !== group) {
+        await conn.call('XACK', key, group, id);
         return true;
       }
       let event;
@@ -109,39 +115,52 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
         event = fromEntry(o.stream, id, fields);
       } catch (err) {
         o.logger.error({ err, stream: o.stream, id }, 'undecodable stream entry: dead-lettered');
-        await deadLetter(id, fields, deliveries);
+        await deadLetter(id, fields, deliveries, err);
         return true;
       }
       if (deliveries > o.maxDeliveries) {
+        // Delivered that often without an ack: members crashed on it (a poison pill), not a refusal.
         o.logger.error({ stream: o.stream, group, id, deliveries }, 'event exceeded maxDeliveries: dead-lettered');
-        await deadLetter(id, fields, deliveries);
+        await deadLetter(id, fields, deliveries, new Error(`delivered ${deliveries} times without being acknowledged`));
         return true;
       }
-      try {
-        await o.handler(event);
-      } catch (err) {
-        if (aborted) return false;
-        failures++;
-        o.logger.warn({ err, stream: o.stream, group, consumer, id, deliveries }, 'event handler failed: will retry');
-        ownPending = retrying = true;
-        handling = false;
-        // Capped below claimIdleMs so the retried entry is touched again before others may claim it.
-        await pause(Math.min(50 * 2 ** (failures - 1), o.claimIdleMs / 2, 5_000));
-        return false;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await o.handler(event);
+          break;
+        } catch (err) {
+          if (aborted) return false;
+          const kind = classifyFailure(err);
+          if (kind === 'permanent' && deliveries >= o.maxDeliveries) {
+            o.logger.error({ err, stream: o.stream, group, id, deliveries }, 'event handler failed for good: dead-lettered');
+            await deadLetter(id, fields, deliveries, err);
+            return true;
+          }
+          if (attempt === 1 || attempt % 20 === 0)
+            o.logger.warn({ err, stream: o.stream, group, consumer, id, deliveries, attempt, kind }, 'event handler failed: will retry');
+          handling = false;
+          await pause(backoffMs(attempt, backoff));
+          if (stopping) return false; // still pending: read again on restart, or claimed by another member
+          handling = true;
+          deliveries++;
+          // Ours again (idle time reset), without counting a delivery (JUSTID). Empty: another member
+          // claimed it meanwhile (it handles it now), or it is gone: move on.
+          const kept = await conn.call('XCLAIM', key, group, consumer, 0, id, 'JUSTID').catch(() => null);
+          if (Array.isArray(kept) && kept.length === 0) return true;
+        }
       }
       if (aborted) return false;
       // Sent now, answered later: ioredis keeps order on the connection, so the ack precedes the next read.
       acks.push(conn.call('XACK', key, group, id).catch(() => undefined));
-      failures = 0;
-      retrying = false;
       return true;
     } finally {
       handling = false;
     }
   }
 
-  async function deadLetter(id: string, fields: string[], deliveries: number): Promise<void> {
-    const meta = ['originalId', id, 'group', group, 'consumer', consumer, 'deliveries', String(deliveries)];
+  async function deadLetter(id: string, fields: string[], deliveries: number, error: unknown): Promise<void> {
+    const why = error instanceof Error ? error.message : String(error);
+    const meta = ['originalId', id, 'group', group, 'consumer', consumer, 'deliveries', String(deliveries), 'error', why];
     const [[err] = [null]] = (await conn
       .multi()
       .call('XADD', keys.dead, 'MAXLEN', '~', DEAD_LETTER_MAXLEN, '*', ...fields, ...meta)

@@ -1,8 +1,8 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { DomainError, versionConflict } from '../../domain/errors.ts';
-import type { EventLog, Recorded, StreamName, Subscription } from '../../domain/ports/event-log.ts';
+import { STREAMS, type DeadLetter, type EventLog, type Recorded, type StreamName, type Subscription } from '../../domain/ports/event-log.ts';
 import { startGroupReader, type Logger } from './consumer.ts';
-import { APPEND_LUA, asEntries, fromEntry, fromHistory, keysOf, recorded } from './scripts.ts';
+import { APPEND_LUA, asEntries, fieldsOf, fromEntry, fromHistory, keysOf, recorded, replayedFor } from './scripts.ts';
 
 export interface RedisEventLogOptions {
   readonly url: string;
@@ -12,14 +12,16 @@ export interface RedisEventLogOptions {
   readonly maxLength?: Partial<Record<StreamName, number>>;
   /** An entry pending this long on a member is taken over by another (XAUTOCLAIM); also the claim poll interval. */
   readonly claimIdleMs?: number;
-  /** Deliveries of one entry (XPENDING count) before it goes to the `:dead` stream. */
+  /** Deliveries of one entry (XPENDING count) whose handler fails for good before it goes to the `:dead` stream. */
   readonly maxDeliveries?: number;
+  /** Longest wait between retries of a failing handler (transient failures are retried until they pass). */
+  readonly maxRetryDelayMs?: number;
   /** Longest blocking read (XREADGROUP BLOCK); shorter when a claim check is due. */
   readonly blockMs?: number;
   readonly logger?: Logger;
 }
 
-export type RedisEventLog = EventLog & {
+export type RedisEventLog = EventLog & Required<Pick<EventLog, 'deadLetters' | 'replayDeadLetter'>> & {
   /** Entries this log's subscriptions set aside as dead letters. */
   deadLetterCount(): number;
 };
@@ -107,8 +109,34 @@ export function getRedisEventLog(options: RedisEventLogOptions): RedisEventLog {
       const count = limit !== undefined && Number.isFinite(limit) ? ['COUNT', Math.floor(limit)] : [];
       const reply = await main.call('XRANGE', keysOf(prefix, stream).stream, after === undefined ? '-' : `(${after}`, '+', ...count);
       const out: Recorded[] = [];
-      for (const [id, fields] of asEntries(reply)) if (fields) out.push(fromEntry(stream, id, fields));
+      for (const [id, fields] of asEntries(reply)) if (fields && replayedFor(fields) === null) out.push(fromEntry(stream, id, fields));
       return out;
+    },
+
+    async deadLetters(stream, { limit } = {}) {
+      assertOpen();
+      const count = limit !== undefined && Number.isFinite(limit) ? ['COUNT', Math.max(1, Math.floor(limit))] : [];
+      const reply = await main.call('XRANGE', keysOf(prefix, stream).dead, '-', '+', ...count);
+      return asEntries(reply).flatMap(([id, fields]) => (fields ? [deadLetterOf(stream, id, fields)] : []));
+    },
+
+    async replayDeadLetter(id) {
+      assertOpen();
+      const [stream, deadId] = splitDeadLetterId(id);
+      if (!stream) return false;
+      const k = keysOf(prefix, stream);
+      const [[, fields] = ['', null]] = asEntries(await main.call('XRANGE', k.dead, deadId, deadId));
+      if (!fields) return false;
+      const f = fieldsOf(fields);
+      const original = ['type', 'key', 'version', 'data', 'recordedAtMs'].flatMap((name) => (f[name] === undefined ? [] : [name, f[name]!]));
+      // Back on the stream for its group only, and off the dead letters, in one MULTI (one hash slot).
+      const replies = await main
+        .multi()
+        .call('XADD', k.stream, '*', ...original, 'replayOf', f['originalId'] ?? deadId, 'replayFor', f['group'] ?? '')
+        .call('XDEL', k.dead, deadId)
+        .exec();
+      for (const [err] of replies ?? []) if (err) throw err;
+      return true;
     },
 
     async subscribe(stream, subscribeOptions) {
@@ -126,6 +154,7 @@ export function getRedisEventLog(options: RedisEventLogOptions): RedisEventLog {
           keys: keysOf(prefix, stream),
           claimIdleMs,
           maxDeliveries,
+          maxRetryDelayMs: options.maxRetryDelayMs,
           blockMs,
           logger,
           onDeadLetter: () => void deadLetters++,
@@ -164,6 +193,33 @@ export function getRedisEventLog(options: RedisEventLogOptions): RedisEventLog {
       main.disconnect();
     },
   };
+}
+
+/** A `:dead` stream entry: the original entry's fields plus who gave up on it, when, and why. */
+function deadLetterOf(stream: StreamName, deadId: string, fields: string[]): DeadLetter {
+  const f = fieldsOf(fields);
+  let event: Recorded | null = null;
+  try {
+    event = fromEntry(stream, f['originalId'] ?? deadId, fields);
+  } catch {
+    // undecodable: listed without its event
+  }
+  return {
+    id: `${stream}/${deadId}`,
+    stream,
+    group: f['group'] ?? '',
+    event,
+    error: f['error'] ?? '',
+    deliveries: Number(f['deliveries'] ?? 0),
+    deadAtMs: Number(deadId.split('-')[0]),
+  };
+}
+
+function splitDeadLetterId(id: string): [StreamName | null, string] {
+  const slash = id.indexOf('/');
+  const stream = id.slice(0, slash) as StreamName;
+  const deadId = id.slice(slash + 1);
+  return slash > 0 && STREAMS.includes(stream) && STREAM_ID.test(deadId) ? [stream, deadId] : [null, ''];
 }
 
 /** A connection that reconnects forever (capped backoff) and logs an outage once, not per attempt. */

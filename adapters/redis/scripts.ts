@@ -60,12 +60,30 @@ redis.call('HSET', KEYS[2], key, string.format('%d', current + n))
 return out
 `;
 
-/** Decodes a stream entry's flat field list ([f1, v1, f2, v2, …]) into a recorded event. */
+/**
+ * Decodes a stream entry's flat field list ([f1, v1, f2, v2, …]) into a recorded event. A replayed
+ * dead letter (fields `replayOf`, `replayFor`) decodes as the original: same position and eventId.
+ */
 export function fromEntry(stream: StreamName, id: string, fields: readonly string[]): Recorded {
+  const f = fieldsOf(fields);
+  const data = f['data'] === undefined ? undefined : (JSON.parse(f['data']) as unknown);
+  const position = f['replayOf'] ?? id;
+  return recorded(stream, position, f['type'] ?? '', f['key'] ?? '', Number(f['version'] ?? 0), data, Number(f['recordedAtMs'] ?? position.split('-')[0]));
+}
+
+export function fieldsOf(fields: readonly string[]): Record<string, string> {
   const f: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
-  const data = f['data'] === undefined ? undefined : (JSON.parse(f['data']) as unknown);
-  return recorded(stream, id, f['type'] ?? '', f['key'] ?? '', Number(f['version'] ?? 0), data, Number(f['recordedAtMs'] ?? id.split('-')[0]));
+  return f;
+}
+
+/**
+ * A replayed dead letter is an entry of the stream that only the group which gave up on it handles
+ * (`replayFor`), and that read() never shows: a redelivery, not a new event. Null for a plain entry.
+ */
+export function replayedFor(fields: readonly string[]): string | null {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'replayFor') return fields[i + 1]!;
+  return null;
 }
 
 /** Decodes one element of an entity history list (written by APPEND_LUA). */

@@ -49,6 +49,10 @@ export interface SubscribeOptions {
   /**
    * Called once per event, in order per key. The event is acknowledged only after the promise resolves;
    * a rejection leaves it pending for redelivery (at-least-once), so handlers must be idempotent.
+   * A rejection is classified (domain/failures.ts): a transient one (a backend refused the write) is
+   * retried with capped exponential backoff until it succeeds, however long that takes; a permanent
+   * one (undecodable, a broken invariant) is retried up to the log's delivery limit, then the event is
+   * set aside as a dead letter and the member moves on.
    */
   readonly handler: (event: Recorded) => Promise<void>;
 }
@@ -63,6 +67,23 @@ export interface Subscription {
   abort(): Promise<void>;
 }
 
+/** An event a consumer group gave up on: it failed for good (see SubscribeOptions.handler). */
+export interface DeadLetter {
+  /** What `replayDeadLetter` takes: `<stream>/<position in the dead-letter store>`. */
+  readonly id: string;
+  readonly stream: StreamName;
+  /** The group whose handler gave up. */
+  readonly group: string;
+  /** The event as recorded; null when it could not be decoded. */
+  readonly event: Recorded | null;
+  /** Why: the last error's message. */
+  readonly error: string;
+  /** Deliveries made before giving up. */
+  readonly deliveries: number;
+  /** When it was set aside (epoch ms). */
+  readonly deadAtMs: number;
+}
+
 /** The event log port: one interface, proven by one contract suite against every adapter. */
 export interface EventLog {
   /** Appends atomically; all events share `key`. Returns them as recorded, in order. */
@@ -73,6 +94,17 @@ export interface EventLog {
   read(stream: StreamName, options?: ReadOptions): Promise<Recorded[]>;
   /** Joins a consumer group and starts delivering. */
   subscribe(stream: StreamName, options: SubscribeOptions): Promise<Subscription>;
+  /**
+   * Dead letters of a stream, oldest first (operator tooling: `npm run dead-letters`). Optional:
+   * adapters that keep dead letters where they cannot be listed (Kafka's `.dead` topics) leave it out.
+   */
+  deadLetters?(stream: StreamName, options?: { limit?: number }): Promise<DeadLetter[]>;
+  /**
+   * Hands a dead letter back to its consumers (once the cause is fixed) and removes it from the
+   * dead letters; false when there is no such dead letter. The event keeps its position, version and
+   * eventId; handlers are idempotent, so a group that had applied it already skips it.
+   */
+  replayDeadLetter?(id: string): Promise<boolean>;
   /** True when the backing transport answers (readiness). */
   ping(): Promise<boolean>;
   close(): Promise<void>;
