@@ -19,8 +19,20 @@ export function makeMetrics() {
     ridesUnmatched: new Counter({ name: 'ridecast_rides_unmatched_total', help: 'Rides nobody accepted', registers: [registry] }),
     handlerFailures: new Counter({
       name: 'ridecast_handler_failures_total',
-      help: 'Event handler failures (the event is redelivered)',
+      help: 'Event handler failures, by consumer group and kind: transient (retried until it passes) or permanent (dead-lettered after a few tries)',
+      labelNames: ['consumer', 'kind'],
+      registers: [registry],
+    }),
+    handlerRetrying: new Gauge({
+      name: 'ridecast_handler_retrying_events',
+      help: 'Events whose handler failed transiently (a backend refused) and has not succeeded since: retries in progress',
       labelNames: ['consumer'],
+      registers: [registry],
+    }),
+    reconciled: new Counter({
+      name: 'ridecast_reconciler_repairs_total',
+      help: 'What the reconciler repaired that a lost reaction left behind, by kind',
+      labelNames: ['repair'],
       registers: [registry],
     }),
     staleProjectionEvents: new Counter({

@@ -1,4 +1,5 @@
 import { systemActor } from '../../domain/actor.ts';
+import { classifyFailure } from '../../domain/failures.ts';
 import type { DriverEvent } from '../../domain/driver/index.ts';
 import type { Recorded, StreamName, Subscription } from '../../domain/ports/event-log.ts';
 import type { DriverPositions } from '../../domain/ports/positions.ts';
@@ -89,12 +90,26 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
     };
   }
 
+  /** Per consumer group, the events failing transiently right now: the log retries them until they pass. */
+  const retrying = new Map<string, Set<string>>();
   const guarded = (name: string, handler: (e: Recorded) => unknown) => async (e: Recorded) => {
+    const failing = retrying.get(name) ?? retrying.set(name, new Set()).get(name)!;
     try {
       await handler(e);
+      if (failing.delete(e.metadata.eventId)) {
+        ctx.metrics.handlerRetrying.dec({ consumer: name });
+        ctx.logger.info({ consumer: name, eventId: e.metadata.eventId }, 'event handler recovered');
+      }
     } catch (err) {
-      ctx.metrics.handlerFailures.inc({ consumer: name });
-      ctx.logger.warn({ err, consumer: name, eventId: e.metadata.eventId }, 'event handler failed; it will be redelivered');
+      const kind = classifyFailure(err);
+      ctx.metrics.handlerFailures.inc({ consumer: name, kind });
+      // Logged once per event, not once per retry: an outage of minutes would flood the log.
+      if (kind === 'permanent' || !failing.has(e.metadata.eventId))
+        ctx.logger.warn({ err, consumer: name, eventId: e.metadata.eventId, kind }, kind === 'transient' ? 'event handler failed; retrying until it passes' : 'event handler failed for good; it will be dead-lettered');
+      if (kind === 'transient' && !failing.has(e.metadata.eventId)) {
+        failing.add(e.metadata.eventId);
+        ctx.metrics.handlerRetrying.inc({ consumer: name });
+      }
       throw err;
     }
   };
