@@ -35,6 +35,10 @@ export interface Config {
   maxSocketsPerUser: number;
   socketMessagesPerSecond: number;
   bodyLimitBytes: number;
+  /** How often the reconciler repairs what lost reactions left behind. */
+  reconcileIntervalMs: number;
+  /** A ride under way whose driver has sent no location for this long is cancelled by the reconciler. */
+  driverLostMs: number;
 }
 
 /** A setting that is missing or wrong: start-up stops with this one line. */
@@ -117,5 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxSocketsPerUser: int('MAX_SOCKETS_PER_USER', 20, 1),
     socketMessagesPerSecond: int('SOCKET_MESSAGES_PER_SECOND', 50, 1),
     bodyLimitBytes: int('BODY_LIMIT_BYTES', 64 * 1024, 1_024),
+    reconcileIntervalMs: int('RECONCILE_INTERVAL_MS', 30_000, 100, 24 * 3600_000),
+    driverLostMs: int('DRIVER_LOST_MS', 5 * 60_000, 1_000),
   };
 }

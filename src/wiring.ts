@@ -84,6 +84,7 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
     serviceArea: tuning.serviceArea,
     zones: tuning.zones,
     positions: infra.positions,
+    reconcile: { intervalMs: config.reconcileIntervalMs, driverLostMs: config.driverLostMs },
   });
   await ridecast.start();
   await accounts.ensure(config.adminUsername, config.adminPassword, 'admin');

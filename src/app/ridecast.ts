@@ -17,6 +17,7 @@ import { makeLiveHub } from './live.ts';
 import { makeLocationIngestion } from './locations.ts';
 import { makeMatcher } from './matcher.ts';
 import { makeRideReactions } from './reactions.ts';
+import { makeReconciler, type ReconcilerOptions } from './reconciler.ts';
 import { makeRideService } from './rides.ts';
 import { makeTracker } from './tracker.ts';
 
@@ -35,6 +36,8 @@ export interface RidecastOptions {
   /** Named zones: drivers crossing their borders emit ZoneEntered / ZoneExited. */
   readonly zones?: ZoneMap;
   readonly positions?: DriverPositions;
+  /** The reconciler: how often it runs, and after how long without a location a driver counts as lost. */
+  readonly reconcile?: ReconcilerOptions;
 }
 
 /** The application: services plus the consumers that keep projections, matching and push moving. */
@@ -65,6 +68,7 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
     etaSeconds: (from, to) => eta.estimateSeconds(from, to, { speedMps: null }),
   });
   const react = makeRideReactions(ctx, drivers, rides);
+  const reconciler = makeReconciler(ctx, { drivers, rides, tracker }, options.reconcile ?? { intervalMs: 30_000, driverLostMs: 300_000 });
   const projector = makeRideProjector(ctx.readModel, () => ctx.metrics.staleProjectionEvents.inc({ projection: 'rides' }));
   const subscriptions: Subscription[] = [];
   let sweeper: NodeJS.Timeout | undefined;
@@ -127,6 +131,7 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
     hub,
     tracker,
     matcher,
+    reconciler,
     readModel: ctx.readModel,
     fleet: ctx.fleet,
     positions: options.positions,
@@ -170,6 +175,7 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
         void options.positions?.sweepStale().catch(() => undefined);
       }, options.retryMs * 2);
       sweeper.unref();
+      reconciler.start();
       let statsFrom = { at: ctx.now(), locations: tracker.locationsSeen() };
       statsTimer = setInterval(() => {
         hub.publishToFleet(fleetStats(statsFrom.at, statsFrom.locations));
@@ -181,6 +187,7 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
     async stop(): Promise<void> {
       clearInterval(sweeper);
       clearInterval(statsTimer);
+      reconciler.stop();
       matcher.stop();
       await Promise.all(subscriptions.splice(0).map((s) => s.close()));
     },
