@@ -28,9 +28,9 @@ const BROKEN = new Set(['TypeError', 'RangeError', 'SyntaxError', 'ReferenceErro
  * client versions, and a wrongly retried event costs a stalled consumer that a metric shows, while a
  * wrongly dead-lettered one silently loses a reaction (a driver left assigned for ever).
  */
-export function classifyFailure(err: unknown): FailureKind {
+export function classifyFailure(err: unknown, depth = 0): FailureKind {
   if (typeof err !== 'object' || err === null) return 'transient';
-  const e = err as { permanent?: unknown; transient?: unknown; name?: unknown };
+  const e = err as { permanent?: unknown; transient?: unknown; name?: unknown; cause?: unknown };
   if (e.permanent === true) return 'permanent';
   if (e.transient === true) return 'transient';
   if (err instanceof DomainError) {
@@ -38,7 +38,9 @@ export function classifyFailure(err: unknown): FailureKind {
     // refusal is the decider saying the event asks for something its rules forbid.
     return err.code === 'VERSION_CONFLICT' || err.statusCode >= 500 ? 'transient' : 'permanent';
   }
-  return typeof e.name === 'string' && BROKEN.has(e.name) ? 'permanent' : 'transient';
+  if (typeof e.name === 'string' && BROKEN.has(e.name)) return 'permanent';
+  // A wrapper (a batch failure, a client's own error around the server's reply) is what it wraps.
+  return e.cause !== undefined && depth < 5 ? classifyFailure(e.cause, depth + 1) : 'transient';
 }
 
 export interface Backoff {

@@ -17,6 +17,7 @@ describe('classifyFailure: retry until it passes, or dead-letter', () => {
     ['the log closed under the handler', new DomainError('LOG_CLOSED', 503, 'the event log is closed')],
     ['an error marked transient', Object.assign(new Error('gateway busy'), { transient: true })],
     ['something thrown that is not an Error', 'boom'],
+    ['a wrapper around a refused write', new Error('handler failed', { cause: named('ReplyError', 'READONLY You can’t write against a read only replica.') })],
   ])('%s is transient', (_what, err) => {
     expect(classifyFailure(err)).toBe('transient');
   });
@@ -28,6 +29,7 @@ describe('classifyFailure: retry until it passes, or dead-letter', () => {
     ['an event of the wrong shape', new TypeError("Cannot read properties of undefined (reading 'driverId')")],
     ['a PermanentFailure', new PermanentFailure('ride r_1 has no rider')],
     ['an error marked permanent', Object.assign(new Error('card declined for good'), { permanent: true })],
+    ['a wrapper around a broken invariant (a batch failure)', new Error('driver d_1 is already on ride r_0', { cause: new DomainError('DRIVER_BUSY', 409, 'busy') })],
   ])('%s is permanent', (_what, err) => {
     expect(classifyFailure(err)).toBe('permanent');
   });
