@@ -99,6 +99,28 @@ describe('redis event log specifics', () => {
     }
   });
 
+  it('hands an entry re-read after reconnects and restarts (XPENDING count past maxDeliveries) to its handler, not to the dead letters', async () => {
+    const log = makeLog({ maxDeliveries: 3 });
+    const prefix = `t${counter}:`;
+    const stalled = await log.subscribe('rides', { group: 'patient', consumer: 'c1', handler: () => new Promise<void>(() => undefined) });
+    const [e] = await log.append('rides', 'r_1', [{ type: 'Numbered', data: { n: 1 } }]);
+    const pendingCount = async () => ((await plain.call('XPENDING', `${prefix}{rides}`, 'patient', '-', '+', 10)) as [string, string, number, number][])[0]?.[3] ?? 0;
+    await waitFor(async () => (await pendingCount()) >= 1, 'the first delivery', 10_000);
+    await stalled.abort();
+    // Each reconnect or restart of the member re-reads its pending entries: delivered 6 times, never answered.
+    while ((await pendingCount()) < 6) await plain.call('XCLAIM', `${prefix}{rides}`, 'patient', 'c1', 0, e!.metadata.position);
+    const handled: Recorded[] = [];
+    const sub = await log.subscribe('rides', { group: 'patient', consumer: 'c1', handler: async (ev) => void handled.push(ev) });
+    try {
+      await waitFor(() => handled.length === 1, 'the entry handled', 10_000);
+      expect(handled[0]!.metadata.eventId).toBe(e!.metadata.eventId);
+      expect(await log.deadLetters('rides')).toEqual([]);
+    } finally {
+      await sub.close();
+      await log.close();
+    }
+  });
+
   it('writes entries that a plain XRANGE (as redis-cli) shows as readable fields and JSON', async () => {
     const log = makeLog();
     const prefix = `t${counter}:`;

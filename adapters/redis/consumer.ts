@@ -31,6 +31,8 @@ interface Delivery {
 }
 
 const DEAD_LETTER_MAXLEN = 10_000;
+/** Deliveries without an acknowledgement, in multiples of maxDeliveries, that mark an entry members crash on. */
+const POISON_FACTOR = 4;
 
 /**
  * One member of a consumer group, reading sequentially (so in stream order, hence per-key order,
@@ -44,8 +46,8 @@ const DEAD_LETTER_MAXLEN = 10_000;
  * An entry is acked only after its handler resolved. A failing handler is retried in place, so
  * the entries behind it wait (order per key): a transient failure (a backend refusing writes) until
  * it passes, a permanent one (domain/failures.ts) until the entry has been delivered maxDeliveries
- * times (XPENDING's count, which also counts deliveries to members that crashed on it). Then it goes
- * to the `:dead` stream and is acked, in one MULTI (same hash slot).
+ * times (XPENDING's count). Then it goes to the `:dead` stream and is acked, in one MULTI (same hash
+ * slot). So does an entry delivered 4 × maxDeliveries times without an ack: members crash on it.
  */
 export async function startGroupReader(o: GroupReaderOptions): Promise<Subscription> {
   const { conn, keys, group, consumer } = o;
@@ -118,8 +120,9 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
         await deadLetter(id, fields, deliveries, err);
         return true;
       }
-      if (deliveries > o.maxDeliveries) {
-        // Delivered that often without an ack: members crashed on it (a poison pill), not a refusal.
+      if (deliveries > POISON_FACTOR * o.maxDeliveries) {
+        // Delivered that often without an ack: members crash on it (a poison pill). Not merely
+        // maxDeliveries: a reconnect re-reads the pending entries too, and an outage may bring many.
         o.logger.error({ stream: o.stream, group, id, deliveries }, 'event exceeded maxDeliveries: dead-lettered');
         await deadLetter(id, fields, deliveries, new Error(`delivered ${deliveries} times without being acknowledged`));
         return true;
