@@ -18,6 +18,8 @@ export const ROUTES = [
 ] as const;
 
 export interface ClientOptions extends HttpOptions {
+  /** A transport shared by many clients (a simulated fleet counts all their calls in one place). */
+  http?: Http;
   /** The WebSocket class: the global one in browsers, `ws`'s in Node 20. */
   WebSocket?: WebSocketConstructor;
   /** Renew the token before it expires (default true). */
@@ -29,7 +31,7 @@ export type SessionChange = 'login' | 'refresh' | 'logout' | 'expired';
 const ride = (rideId: string) => `/v1/rides/${encodeURIComponent(rideId)}`;
 
 export function createRidecastClient(options: ClientOptions = {}) {
-  const http: Http = createHttp(options);
+  const http: Http = options.http ?? createHttp(options);
   let session: Session | null = null;
   let credentials: { username: string; password: string } | null = null;
   let renewing: Promise<Session> | null = null;
@@ -113,6 +115,11 @@ export function createRidecastClient(options: ClientOptions = {}) {
       if (!next) throw new ApiError(0, 'INVALID_TOKEN', 'the token cannot be read');
       credentials = null;
       return setSession(next, 'login');
+    },
+    /** Takes up a session kept from earlier (a page reload); the caller checks it has not expired. */
+    restore(saved: Session): Session {
+      credentials = null;
+      return setSession(saved, 'login');
     },
     refresh: renew,
     logout(): void {
