@@ -53,6 +53,15 @@ describe('typed client SDK against a real server', () => {
     expect(ROUTES.filter((r) => !served.includes(r))).toEqual([]);
   });
 
+  it('is served to browsers compiled, as the map page loads it, with no Node module inside', async () => {
+    const res = await fetch(`${origin}/map/ridecast-client.js`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/javascript/);
+    const source = await res.text();
+    expect(source).toMatch(/export \{[^}]*createRidecastClient/);
+    expect(source).not.toMatch(/from\s*["']node:|require\(/);
+  });
+
   it('drives a whole ride: each side hears what happens over the stream, and the HTTP calls answer typed views', async () => {
     const pickup = nextTown();
     const dropoff = north(pickup, 1_600);
