@@ -68,7 +68,10 @@ export function createRidecastClient(options: ClientOptions = {}) {
         return setSession(sessionFrom(reply, current.username), 'refresh');
       } catch (err) {
         if (!(err instanceof ApiError) || (err.status !== 401 && err.status !== 403)) {
-          if (session === current && current.expiresAt > Date.now()) renewTimer = background(() => void renew().catch(() => {}), 2_000);
+          if (session === current && current.expiresAt > Date.now()) {
+            if (renewTimer) clearTimeout(renewTimer);
+            renewTimer = background(() => void renew().catch(() => {}), 2_000);
+          }
           throw err;
         }
         if (credentials) return setSession(await loginWith(credentials.username, credentials.password), 'refresh');
