@@ -10,7 +10,7 @@ Drives a simulated fleet against a running Ridecast server through its public AP
   --url <url>                 server base URL (default http://127.0.0.1:3000, or SIMULATE_URL)
   --drivers <n>               simulated drivers (default 50)
   --riders-per-min <n>        ride requests per minute (default 30)
-  --admin-user <name>         admin username (default ADMIN_USERNAME)
+  --admin-user <name>         admin username (default ADMIN_USERNAME, else "admin")
   --admin-password <pw>       admin password (default ADMIN_PASSWORD)
   --admin-token <jwt>         use this admin token instead of logging in
   --seed <n>                  randomness seed for the fleet (default 42)
@@ -19,6 +19,7 @@ Drives a simulated fleet against a running Ridecast server through its public AP
   --size-km <km>              city box side (default ${DEFAULT_CITY.widthMeters / 1000})
   --accept <p>                share of offers accepted, 0..1 (default 0.9)
   --cancel <p>                share of rides cancelled by riders, 0..1 (default 0.05)
+  --time-scale <x>            simulated seconds per real second, 0.1..100 (default 1; above 1 trips end sooner)
   --duration <s>              stop after this many seconds (default: run until Ctrl-C)
   --progress <s>              seconds between progress lines (default 5)
   -h, --help                  this text`;
@@ -56,6 +57,7 @@ function parse(argv: string[]) {
         accept: { type: 'string' },
         cancel: { type: 'string' },
         duration: { type: 'string' },
+        'time-scale': { type: 'string' },
         progress: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -76,20 +78,21 @@ function parse(argv: string[]) {
     center = { lat, lng };
   }
   const sizeMeters = number('size-km', parsed['size-km'], DEFAULT_CITY.widthMeters / 1000, 0.5, 50) * 1000;
-  const adminUser = parsed['admin-user'] ?? process.env.ADMIN_USERNAME;
+  const adminUser = parsed['admin-user'] || process.env.ADMIN_USERNAME || 'admin';
   const adminPassword = parsed['admin-password'] ?? process.env.ADMIN_PASSWORD;
   const adminToken = parsed['admin-token'];
-  if (!adminToken && !(adminUser && adminPassword)) fail('admin access is needed to create users: pass --admin-user and --admin-password (or ADMIN_USERNAME / ADMIN_PASSWORD), or --admin-token');
+  if (!adminToken && !adminPassword) fail(`admin access is needed to create users: pass --admin-password (or ADMIN_PASSWORD) for "${adminUser}", or --admin-token`);
   const options: FleetOptions = {
     baseUrl: url,
     drivers: Math.floor(number('drivers', parsed.drivers, 50, 0, 100_000)),
     ridersPerMinute: number('riders-per-min', parsed['riders-per-min'], 30, 0, 100_000),
-    ...(adminToken ? { adminToken } : { credentials: { username: adminUser!, password: adminPassword! } }),
+    ...(adminToken ? { adminToken } : { credentials: { username: adminUser, password: adminPassword! } }),
     seed: Math.floor(number('seed', parsed.seed, 42)),
     city: { center, widthMeters: sizeMeters, heightMeters: sizeMeters, seed: Math.floor(number('city-seed', parsed['city-seed'], DEFAULT_CITY.seed)) },
     acceptProbability: number('accept', parsed.accept, 0.9, 0, 1),
     cancelProbability: number('cancel', parsed.cancel, 0.05, 0, 1),
     progressIntervalMs: number('progress', parsed.progress, 5, 0, 3600) * 1000,
+    timeScale: number('time-scale', parsed['time-scale'], 1, 0.1, 100),
     logger: { info: (m) => console.log(m), warn: (m) => console.warn(m), error: (m) => console.error(m) },
   };
   const duration = parsed.duration === undefined ? null : number('duration', parsed.duration, 0, 1);
@@ -98,7 +101,8 @@ function parse(argv: string[]) {
 
 async function main() {
   const { options, duration } = parse(process.argv.slice(2));
-  console.log(`simulate: ${options.drivers} drivers, ${options.ridersPerMinute} rides/min against ${options.baseUrl}${duration ? ` for ${duration}s` : ''}`);
+  const scale = options.timeScale === 1 ? '' : ` at ${options.timeScale}× speed`;
+  console.log(`simulate: ${options.drivers} drivers, ${options.ridersPerMinute} rides/min against ${options.baseUrl}${scale}${duration ? ` for ${duration}s` : ''}`);
   const fleet = startFleet(options);
   let exitCode = 0;
   let finishing = false;

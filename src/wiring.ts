@@ -46,6 +46,8 @@ export interface Tuning {
   serviceArea?: (p: { lat: number; lng: number }) => boolean;
   zones?: ZoneMap;
   plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
+  /** Lifetime of login tokens (default one hour); tests shorten it to see renewal. */
+  tokenTtlSeconds?: number;
   now?: () => number;
 }
 
@@ -102,6 +104,7 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
     now: ctx.now,
     fleetSnapshot: async () => fleetSnapshot(ctx, ridecast),
     plugins: tuning.plugins,
+    tokenTtlSeconds: tuning.tokenTtlSeconds,
     fastify: config.tlsCert && config.tlsKey ? { https: { cert: config.tlsCert, key: config.tlsKey } } as never : undefined,
   });
 

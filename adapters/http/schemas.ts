@@ -81,5 +81,38 @@ export const LocationView = Type.Object({
   etaSeconds: Nullable(Type.Number()),
 });
 
+/** `POST /v1/auth/login` and `/v1/auth/refresh`. */
+export const TokenReply = Type.Object({
+  token: Type.String(),
+  tokenType: Type.Literal('Bearer'),
+  expiresIn: Type.Integer(),
+  userId: Type.String(),
+  role: Type.String(),
+});
+export const LoginBody = Type.Object(
+  { username: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 256 }) },
+  { additionalProperties: false },
+);
+export const UserReply = Type.Object({ userId: Type.String(), username: Type.String(), role: Type.String() });
+
+export const RideRequested = Type.Object({ rideId: Type.String(), status: Type.String() });
+export const TrackReply = Type.Object({
+  rideId: Type.String(),
+  points: Type.Array(Type.Object({ lat: Type.Number(), lng: Type.Number(), recordedAt: Type.String() })),
+});
+export const ShareReply = Type.Object({ token: Type.String(), rideId: Type.String(), expiresIn: Type.Integer() });
+
+export const AvailabilityBody = Type.Object({ available: Type.Boolean() }, { additionalProperties: false });
+export const AvailabilityReply = Type.Object({ driverId: Type.String(), available: Type.Boolean(), rideId: Type.Union([Type.String(), Type.Null()]) });
+export const NearbyQuery = Type.Object({
+  lat: Type.Number({ minimum: -90, maximum: 90 }),
+  lng: Type.Number({ minimum: -180, maximum: 180 }),
+  radius: Type.Number({ minimum: 1, maximum: 50_000, default: 2_000 }),
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
+});
+export const NearbyReply = Type.Object({
+  drivers: Type.Array(Type.Object({ driverId: Type.String(), lat: Type.Number(), lng: Type.Number(), distanceMeters: Type.Number() })),
+});
+
 export const Username = Type.String({ minLength: 3, maxLength: 64, pattern: '^[A-Za-z0-9_.@-]+$' });
 export const Password = Type.String({ minLength: 8, maxLength: 256 });

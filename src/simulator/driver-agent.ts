@@ -1,11 +1,11 @@
 import { isLatLng, type LatLng } from '../../domain/geo.ts';
+import type { LiveStream, RideOfferEvent, StreamMessage } from '../client/index.ts';
 import { ApiError, type UserSession } from './api-client.ts';
 import { createLocationReporter } from './location-reporter.ts';
 import { followRoute, gpsFix, type Motion, type RouteFollower } from './movement.ts';
 import type { Random } from './random.ts';
 import { routeBetween, streetPointNear } from './routing.ts';
 import type { StatsBook } from './stats.ts';
-import { openStream, type Stream, type StreamMessage } from './stream.ts';
 import type { StreetGraph } from './streets.ts';
 
 /** What every driver shares with the fleet. */
@@ -61,7 +61,7 @@ export function createDriverAgent(session: UserSession, ctx: DriverContext, rng:
   let busy = false;
   let stopped = false;
   let clock = 0;
-  let stream: Stream | null = null;
+  let stream: LiveStream | null = null;
   const reporter = createLocationReporter(session, ctx.stats, rng);
   const timers = new Set<NodeJS.Timeout>();
 
@@ -82,10 +82,10 @@ export function createDriverAgent(session: UserSession, ctx: DriverContext, rng:
       .finally(() => (busy = false));
   };
 
-  const setAvailability = (available: boolean) => session.call('PUT', '/v1/drivers/me/availability', { available });
+  const setAvailability = (available: boolean) => session.drivers.setAvailability(available);
 
   const finishJob = (rideId: string) => {
-    stream?.send({ type: 'unsubscribe', rideId });
+    stream?.unfollow(rideId);
     phase = { kind: 'idle', follower: null, parkedUntil: clock + rng.between(5_000, 30_000) };
   };
 
@@ -98,11 +98,10 @@ export function createDriverAgent(session: UserSession, ctx: DriverContext, rng:
    * already where the step leads (say, arrival detected from GPS), carry on; otherwise the
    * ride is gone (cancelled, reassigned) and the driver is free again.
    */
-  const step = (p: Phase & { job: Job }, action: string, leadsTo: string, next: () => void) => {
-    const path = `/v1/rides/${encodeURIComponent(p.job.rideId)}`;
+  const step = (p: Phase & { job: Job }, action: 'arrive' | 'start' | 'complete', leadsTo: string, next: () => void) => {
     act(
       async () => {
-        await session.call('POST', `${path}/${action}`);
+        await session.rides[action](p.job.rideId);
         if (phase === p) next();
       },
       async (err: unknown) => {
@@ -110,7 +109,7 @@ export function createDriverAgent(session: UserSession, ctx: DriverContext, rng:
           if (++p.job.failures > 5 && phase === p) finishJob(p.job.rideId);
           return;
         }
-        const view = await session.call<{ status?: string }>('GET', path).catch(() => null);
+        const view = await session.rides.get(p.job.rideId).catch(() => null);
         if (phase !== p) return;
         if (view?.status === leadsTo) next();
         else finishJob(p.job.rideId);
@@ -164,29 +163,26 @@ export function createDriverAgent(session: UserSession, ctx: DriverContext, rng:
     }
   };
 
-  const onOffer = (m: StreamMessage) => {
-    const rideId = m.rideId;
-    const pickup = m.pickup as LatLng | undefined;
-    const dropoff = m.dropoff as LatLng | undefined;
+  const onOffer = (m: RideOfferEvent) => {
+    const { rideId, pickup, dropoff } = m;
     if (typeof rideId !== 'string' || !pickup || !dropoff || !isLatLng(pickup) || !isLatLng(dropoff)) return;
     ctx.stats.count('offersReceived');
-    const path = `/v1/rides/${encodeURIComponent(rideId)}`;
-    const expiresAt = typeof m.expiresAt === 'string' || typeof m.expiresAt === 'number' ? new Date(m.expiresAt).getTime() : NaN;
+    const expiresAt = typeof m.expiresAt === 'string' ? new Date(m.expiresAt).getTime() : NaN;
     const window = Number.isFinite(expiresAt) ? Math.max(0, expiresAt - Date.now() - 500) : 3_000;
     const think = Math.min(window, rng.between(800, 3_000));
     if (phase.kind !== 'idle' || busy || !rng.chance(ctx.acceptProbability)) {
       ctx.stats.count('offersDeclined');
-      later(think, () => void session.call('POST', `${path}/decline`).catch(() => {}));
+      later(think, () => void session.rides.decline(rideId).catch(() => {}));
       return;
     }
     phase = { kind: 'accepting', rideId };
     later(think, () =>
       act(
         async () => {
-          await session.call('POST', `${path}/accept`);
+          await session.rides.accept(rideId);
           ctx.stats.count('offersAccepted');
           ctx.onRideStatus(rideId, 'accepted');
-          stream?.send({ type: 'subscribe', rideId });
+          stream?.follow(rideId);
           phase = { kind: 'to_pickup', job: { rideId, pickup, dropoff, failures: 0 }, follower: drive(pickup) };
         },
         () => (phase = { kind: 'idle', follower: null, parkedUntil: 0 }),
@@ -210,17 +206,8 @@ export function createDriverAgent(session: UserSession, ctx: DriverContext, rng:
     },
     async start() {
       await setAvailability(true);
-      stream = openStream({
-        baseUrl: ctx.baseUrl,
-        token: () => session.token,
-        refreshToken: () => session.refresh(),
-        onMessage,
-        // After a reconnect, listen again to the ride in hand so a cancellation is not missed.
-        onOpen: () => {
-          const job = currentJob();
-          if (job) stream?.send({ type: 'subscribe', rideId: job.rideId });
-        },
-      });
+      // The SDK's stream follows the ride in hand again after a reconnect, so a cancellation is not missed.
+      stream = session.stream({ onMessage });
     },
     tick(now, seconds) {
       if (stopped) return;

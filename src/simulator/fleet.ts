@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { ApiError, createApiClient, createUser, openSession, type ApiClient, type RequestOptions, type Role, type UserSession } from './api-client.ts';
+import { ApiError, createFleetHttp, createUser, openSession, sessionOfToken, type Role, type UserSession } from './api-client.ts';
+import type { Http } from '../client/index.ts';
 import { createDriverAgent, type DriverAgent, type DriverContext } from './driver-agent.ts';
 import { createRandom } from './random.ts';
 import { createRiderPool } from './rider-pool.ts';
@@ -35,27 +36,29 @@ export function startFleet(options: FleetOptions): Fleet {
   let driversFailed = 0;
   let bugs = 0;
 
-  const raw = createApiClient(options.baseUrl, { onOutcome: ({ ok, code }) => stats.request(ok, code) });
-  const api: ApiClient = {
+  const raw = createFleetHttp(options.baseUrl, ({ ok, code }) => stats.request(ok, code));
+  const api: Http = {
     baseUrl: raw.baseUrl,
-    request<T>(method: string, path: string, opts?: RequestOptions) {
+    request(method, path, opts) {
       inFlight++;
-      return raw.request<T>(method, path, opts).finally(() => inFlight--);
+      return raw.request(method, path, opts).finally(() => inFlight--) as never;
     },
   };
 
-  let adminToken: (() => string) | null = options.adminToken ? () => options.adminToken! : null;
+  let admin: UserSession | null = null;
   const adminReady: Promise<void> = options.credentials
-    ? openSession(api, options.credentials.username, options.credentials.password).then((s) => void (adminToken = () => s.token))
-    : Promise.resolve();
+    ? openSession(api, options.credentials.username, options.credentials.password).then((s) => void (admin = s))
+    : options.adminToken
+      ? Promise.resolve().then(() => void (admin = sessionOfToken(api, options.adminToken!)))
+      : Promise.resolve();
 
   /** The n-th account of a role: a given one if there is, else a new user the admin creates. */
   const account = async (role: Role, n: number, given: readonly Credentials[] | undefined): Promise<UserSession> => {
     const existing = given?.[n];
     if (existing) return openSession(api, existing.username, existing.password);
-    if (!adminToken) throw new ApiError(0, 'NO_ADMIN', `no admin access to create a ${role}`);
+    if (!admin) throw new ApiError(0, 'NO_ADMIN', `no admin access to create a ${role}`);
     const username = `sim${runId}${role[0]}${n - (given?.length ?? 0)}`;
-    await createUser(api, adminToken(), username, password, role).catch((err: unknown) => {
+    await createUser(admin, username, password, role).catch((err: unknown) => {
       if (!(err instanceof ApiError && err.status === 409)) throw err;
     });
     return openSession(api, username, password);
@@ -174,6 +177,11 @@ export function startFleet(options: FleetOptions): Fleet {
         stopping = true;
         clearInterval(ticker);
         if (progress) clearInterval(progress);
+        // Requests already sent may still create rides: let them land, then cancel what is open,
+        // then take the drivers offline. Each step is bounded: a dead server must not hold the exit.
+        for (let waited = 0; inFlight > 0 && waited < 3_000; waited += 50) await sleep(50);
+        const cancelled = await Promise.race([riders.cancelOpen(), sleep(5_000).then(() => 0)]);
+        if (cancelled > 0) log.info(`fleet: cancelled ${cancelled} open ride${cancelled === 1 ? '' : 's'}`);
         await Promise.race([Promise.all(drivers.map((d) => d.stop())), sleep(5_000)]);
         for (let waited = 0; inFlight > 0 && waited < 3_000; waited += 50) await sleep(50);
       })();

@@ -40,7 +40,7 @@ export function createLocationReporter(session: UserSession, stats: StatsBook, r
       const points = buffer.splice(0, MAX_BATCH);
       posting = true;
       session
-        .call<{ accepted?: number; rejected?: number }>('POST', '/v1/drivers/me/locations', { points })
+        .drivers.reportLocations(points)
         .then((res) => {
           stats.count('locationsSent', typeof res?.accepted === 'number' ? res.accepted : points.length);
           if (typeof res?.rejected === 'number') stats.count('locationsRejected', res.rejected);

@@ -1,5 +1,5 @@
 import { distanceMeters, type LatLng } from '../../domain/geo.ts';
-import { ApiError, FINISHED, type RideView, type UserSession } from './api-client.ts';
+import { ApiError, FINISHED, type UserSession } from './api-client.ts';
 import type { Random } from './random.ts';
 import { randomStreetPoint, streetPointNear } from './routing.ts';
 import type { StatsBook } from './stats.ts';
@@ -25,6 +25,8 @@ export interface RiderPool {
   tick(now: number, seconds: number): void;
   /** A status seen elsewhere (by a driver), which spares the rider a poll. */
   noteStatus(rideId: string, status: string): void;
+  /** Cancels every ride still open (best effort), so a stopped simulation leaves none waiting; resolves to how many. */
+  cancelOpen(): Promise<number>;
 }
 
 interface ActiveRide {
@@ -121,7 +123,7 @@ export function createRiderPool(opts: RiderPoolOptions): RiderPool {
     rider.busy = true;
     const key = `${opts.runId}-${riders.indexOf(rider)}-${++rider.requests}`;
     rider.session
-      .call<{ rideId: string; status: string }>('POST', '/v1/rides', { pickup, dropoff }, { 'idempotency-key': key })
+      .rides.request({ pickup, dropoff }, { idempotencyKey: key })
       .then(({ rideId, status }) => {
         stats.count('ridesRequested');
         const cancelAt = rng.chance(opts.cancelProbability) ? now + rng.between(5_000, 90_000) : null;
@@ -138,7 +140,7 @@ export function createRiderPool(opts: RiderPoolOptions): RiderPool {
     ride.cancelAt = null;
     rider.busy = true;
     rider.session
-      .call('POST', `/v1/rides/${encodeURIComponent(ride.rideId)}/cancel`, { reason: 'changed my mind' })
+      .rides.cancel(ride.rideId, 'changed my mind')
       .then(() => {
         stats.count('ridesCancelled');
         settle(rider, 'cancelled', now);
@@ -151,7 +153,7 @@ export function createRiderPool(opts: RiderPoolOptions): RiderPool {
     rider.busy = true;
     ride.lastNewsAt = now;
     rider.session
-      .call<RideView>('GET', `/v1/rides/${encodeURIComponent(ride.rideId)}`)
+      .rides.get(ride.rideId)
       .then((view) => settle(rider, view.status, Date.now()))
       .catch((err: unknown) => {
         if (err instanceof ApiError && (err.status === 404 || err.status === 403)) settle(rider, 'cancelled', Date.now());
@@ -195,6 +197,19 @@ export function createRiderPool(opts: RiderPoolOptions): RiderPool {
     noteStatus(rideId, status) {
       const rider = byRide.get(rideId);
       if (rider) settle(rider, status, Date.now());
+    },
+    async cancelOpen() {
+      const open = [...byRide.entries()];
+      const done = await Promise.allSettled(
+        open.map(async ([rideId, rider]) => {
+          await rider.session.rides.cancel(rideId, 'simulation stopped').catch(async (err: unknown) => {
+            // Already over (completed or cancelled meanwhile): nothing left to do.
+            if (!(err instanceof ApiError && err.status === 409)) throw err;
+          });
+          settle(rider, 'cancelled', Date.now());
+        }),
+      );
+      return done.filter((d) => d.status === 'fulfilled').length;
     },
   };
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { buildSync } from 'esbuild';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
@@ -24,11 +25,32 @@ const publicDir = join(dirname(fileURLToPath(import.meta.url)), 'public');
 const require = createRequire(import.meta.url);
 const packageDir = (name: string) => dirname(require.resolve(`${name}/package.json`));
 
-function asset(file: string, cacheControl: string): Asset {
-  const body = readFileSync(file);
+function asset(file: string, cacheControl: string, body: Buffer = readFileSync(file)): Asset {
   const contentType = TYPES[extname(file)];
   if (!contentType) throw new Error(`map: no content type for ${file}`);
   return { body, contentType, cacheControl, etag: `"${createHash('sha1').update(body).digest('base64url')}"` };
+}
+
+let clientBundle: Buffer | null = null;
+/**
+ * The typed client (`ridecast/client`, the package's own export) compiled for the browser, once per
+ * process: the page uses the same SDK as Node apps, with no bundler step and nothing from a CDN.
+ * `platform: 'browser'` makes the build fail if the SDK ever imports a Node module.
+ */
+export function browserClient(): Buffer {
+  clientBundle ??= Buffer.from(
+    buildSync({
+      entryPoints: [require.resolve('ridecast/client')],
+      bundle: true,
+      write: false,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      legalComments: 'none',
+      logLevel: 'silent',
+    }).outputFiles[0]!.contents,
+  );
+  return clientBundle;
 }
 
 /**
@@ -47,6 +69,7 @@ export function loadMapAssets(): { page: Asset; files: ReadonlyMap<string, Asset
   for (const name of readdirSync(join(leaflet, 'images'))) {
     files.set(`vendor/leaflet/images/${name}`, asset(join(leaflet, 'images', name), vendor));
   }
+  files.set('ridecast-client.js', asset('ridecast-client.js', 'no-cache', browserClient()));
   files.set('vendor/leaflet.heat/leaflet-heat.js', asset(join(packageDir('leaflet.heat'), 'dist', 'leaflet-heat.js'), vendor));
   return { page: asset(join(publicDir, 'index.html'), 'no-cache'), files };
 }

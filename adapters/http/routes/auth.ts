@@ -3,16 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { ROLES, type Role } from '../../../domain/actor.ts';
 import { DomainError } from '../../../domain/errors.ts';
 import type { Accounts } from '../../../src/app/accounts.ts';
-import { errors, Password, Username } from '../schemas.ts';
+import { errors, LoginBody, Password, TokenReply, UserReply, Username } from '../schemas.ts';
 
-const TokenReply = Type.Object({
-  token: Type.String(),
-  tokenType: Type.Literal('Bearer'),
-  expiresIn: Type.Integer(),
-  userId: Type.String(),
-  role: Type.String(),
-});
-const UserReply = Type.Object({ userId: Type.String(), username: Type.String(), role: Type.String() });
 
 export function authRoutes(app: FastifyInstance, { accounts, expiresIn }: { accounts: Accounts; expiresIn: number }) {
   const token = (userId: string, role: Role) => ({
@@ -27,7 +19,7 @@ export function authRoutes(app: FastifyInstance, { accounts, expiresIn }: { acco
     '/v1/auth/login',
     {
       schema: {
-        body: Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false }),
+        body: LoginBody,
         response: { 200: TokenReply, ...errors(400, 401, 429) },
       },
     },

@@ -1,4 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { DomainError } from '../../../domain/errors.ts';
 import { distanceMeters } from '../../../domain/geo.ts';
@@ -6,7 +6,7 @@ import type { GpsPoint } from '../../../domain/tracking/point.ts';
 import { isFreeNow } from '../../../projections/fleet/index.ts';
 import type { Ridecast } from '../../../src/app/ridecast.ts';
 import { actorOf } from '../auth.ts';
-import { errors, LocationsBody, LocationsReply, Point } from '../schemas.ts';
+import { AvailabilityBody, AvailabilityReply, errors, LocationsBody, LocationsReply, NearbyQuery, NearbyReply, Point } from '../schemas.ts';
 
 /** Device time may come as epoch ms or an ISO string; the domain takes ms. */
 export function toGpsPoint(p: Static<typeof Point>): GpsPoint {
@@ -22,8 +22,8 @@ export function driverRoutes(app: FastifyInstance, { ridecast }: { ridecast: Rid
     {
       preHandler: app.requireRole('driver'),
       schema: {
-        body: Type.Object({ available: Type.Boolean() }, { additionalProperties: false }),
-        response: { 200: Type.Object({ driverId: Type.String(), available: Type.Boolean(), rideId: Type.Union([Type.String(), Type.Null()]) }), ...errors(400, 401, 403) },
+        body: AvailabilityBody,
+        response: { 200: AvailabilityReply, ...errors(400, 401, 403) },
       },
     },
     async (request) => ridecast.drivers.setAvailability(actorOf(request), request.body.available),
@@ -47,18 +47,8 @@ export function driverRoutes(app: FastifyInstance, { ridecast }: { ridecast: Rid
     {
       preHandler: app.requireRole('rider', 'admin', 'service'),
       schema: {
-        querystring: Type.Object({
-          lat: Type.Number({ minimum: -90, maximum: 90 }),
-          lng: Type.Number({ minimum: -180, maximum: 180 }),
-          radius: Type.Number({ minimum: 1, maximum: 50_000, default: 2_000 }),
-          limit: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
-        }),
-        response: {
-          200: Type.Object({
-            drivers: Type.Array(Type.Object({ driverId: Type.String(), lat: Type.Number(), lng: Type.Number(), distanceMeters: Type.Number() })),
-          }),
-          ...errors(400, 401, 403),
-        },
+        querystring: NearbyQuery,
+        response: { 200: NearbyReply, ...errors(400, 401, 403) },
       },
     },
     async (request) => {

@@ -6,7 +6,7 @@ import { FINAL_STATUSES } from '../../../domain/ride/index.ts';
 import { publicRideView } from '../../../projections/rides/view.ts';
 import type { Ridecast } from '../../../src/app/ridecast.ts';
 import { actorOf } from '../auth.ts';
-import { CancelBody, errors, LocationView, RatingBody, RequestRideBody, RideParams, RideView } from '../schemas.ts';
+import { CancelBody, errors, LocationView, RatingBody, RequestRideBody, RideParams, RideRequested, RideView, ShareReply, TrackReply } from '../schemas.ts';
 
 type Params = { Params: { rideId: string } };
 
@@ -29,7 +29,7 @@ export function rideRoutes(app: FastifyInstance, { ridecast, shareTtlSeconds }: 
       schema: {
         body: RequestRideBody,
         headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 128 })) }),
-        response: { 202: Type.Object({ rideId: Type.String(), status: Type.String() }), ...errors(400, 401, 403, 409, 422) },
+        response: { 202: RideRequested, ...errors(400, 401, 403, 409, 422) },
       },
     },
     async (request, reply) => {
@@ -92,10 +92,7 @@ export function rideRoutes(app: FastifyInstance, { ridecast, shareTtlSeconds }: 
       preHandler: app.requireRole(),
       schema: {
         params: RideParams,
-        response: {
-          200: Type.Object({ rideId: Type.String(), points: Type.Array(Type.Object({ lat: Type.Number(), lng: Type.Number(), recordedAt: Type.String() })) }),
-          ...errors(401, 404),
-        },
+        response: { 200: TrackReply, ...errors(401, 404) },
       },
     },
     async (request) => {
@@ -112,7 +109,7 @@ export function rideRoutes(app: FastifyInstance, { ridecast, shareTtlSeconds }: 
       preHandler: app.requireRole('rider'),
       schema: {
         params: RideParams,
-        response: { 201: Type.Object({ token: Type.String(), rideId: Type.String(), expiresIn: Type.Integer() }), ...errors(401, 403, 404, 409) },
+        response: { 201: ShareReply, ...errors(401, 403, 404, 409) },
       },
     },
     async (request, reply) => {

@@ -1,13 +1,17 @@
-// The live map page: streets first (no login needed), then a login, then the stream.
+// The live map page: streets first (no login needed), then a login, then the stream. Operators see
+// the fleet; riders request and follow their rides; drivers go online and take offers. All server
+// calls go through the typed client (ridecast/client).
+import { createDriverPanel } from './driver-panel.js';
 import { createFleetView } from './fleet-view.js';
-import { createLiveSocket } from './live-socket.js';
 import { createStatsPanel, showConnection } from './panel.js';
+import { createRiderPanel } from './rider-panel.js';
 import { createRideWatch } from './ride-watch.js';
-import { clearSession, getJson, isExpired, loadSession, login } from './session.js';
+import { clearSession, client, login, restoreSession } from './session.js';
 import { addConfiguredTiles, drawStreets } from './streets.js';
 
 const $ = (id) => document.getElementById(id);
 const FALLBACK_VIEW = [[38.72, -9.14], 14];
+const EXPIRED = 'Your session expired; please log in again.';
 
 const map = L.map('map', { preferCanvas: true, zoomSnap: 0.5, attributionControl: false });
 map.setView(...FALLBACK_VIEW);
@@ -17,7 +21,7 @@ async function init() {
   await addConfiguredTiles(map);
   const bounds = await drawStreets(map);
   if (bounds) map.fitBounds(bounds, { padding: [12, 12] });
-  const session = loadSession();
+  const session = restoreSession();
   if (session) start(session);
   else showLogin();
   document.body.dataset.ready = 'true';
@@ -25,9 +29,7 @@ async function init() {
 
 function showLogin(message = '') {
   $('login').hidden = false;
-  $('session').hidden = true;
-  $('fleet-stats').hidden = true;
-  $('watch').hidden = true;
+  for (const id of ['session', 'fleet-stats', 'watch', 'rider', 'driver']) $(id).hidden = true;
   const error = $('login-error');
   error.textContent = message;
   error.hidden = !message;
@@ -36,17 +38,24 @@ function showLogin(message = '') {
 function start(session) {
   $('login').hidden = true;
   $('session').hidden = false;
-  $('who').textContent = `${session.username} (${session.role})`;
-  const isAdmin = session.role === 'admin';
+  $('who').textContent = `${session.username ?? session.userId} (${session.role})`;
+  const role = session.role;
+  const isAdmin = role === 'admin';
+  document.body.dataset.role = role;
   $('fleet-stats').hidden = !isAdmin;
   $('watch').hidden = isAdmin;
+  $('rider').hidden = role !== 'rider';
+  $('driver').hidden = role !== 'driver';
   for (const box of document.querySelectorAll('[data-layer]')) box.checked = true;
 
-  const fetchJson = (path) => getJson(session, path);
-  const view = createFleetView(map, { fetchRide: (rideId) => fetchJson(`/v1/rides/${encodeURIComponent(rideId)}`) });
+  const getRide = (rideId) => client.rides.get(rideId).catch(() => null);
+  // Riders and drivers see their own rides only: a finished one leaves nothing behind, its driver included.
+  const view = createFleetView(map, { fetchRide: getRide, forgetDriversOfFinishedRides: !isAdmin });
   if (!isAdmin) map.removeLayer(view.layers.heat);
   const panel = createStatsPanel();
   let watch = null;
+  let rider = null;
+  let driver = null;
 
   const onMessage = (m) => {
     panel.message();
@@ -54,33 +63,36 @@ function start(session) {
       case 'fleet.snapshot':
         return view.snapshot(m);
       case 'driver.location':
+        rider?.location(m);
         return view.driverLocation(m);
       case 'ride.status':
         watch?.status(m);
+        rider?.status(m);
+        driver?.status(m);
         if (view.rideStatus(m)) panel.rideRequested();
         return;
       case 'fleet.stats':
         return panel.serverStats(m);
       case 'ride.offer':
-        // A driver follows what they are offered, to see it on the map.
-        return watch?.follow(m.rideId);
-      case 'error':
-        return watch?.refused(m);
+        return driver?.offer(m);
     }
   };
 
-  const socket = createLiveSocket({
-    token: session.token,
+  const stream = client.stream({
     onMessage,
-    onState: showConnection,
-    onUnauthorized: () => {
-      if (!isExpired(session)) return false;
-      logout('Your session expired; please log in again.');
-      return true;
+    onState: (state) => {
+      showConnection(state === 'unauthorized' ? 'offline' : state);
+      if (state === 'unauthorized') logout(EXPIRED);
+    },
+    onError: (m) => {
+      watch?.refused(m);
+      rider?.refused(m);
     },
   });
-  if (isAdmin) socket.followFleet();
-  else watch = createRideWatch({ session, socket, view, getJson: fetchJson });
+  if (isAdmin) stream.followFleet();
+  else watch = createRideWatch({ session, stream, view, getRide });
+  if (role === 'rider') rider = createRiderPanel({ map, client, stream, view, session });
+  if (role === 'driver') driver = createDriverPanel({ map, client, stream, view });
 
   // The counts also go on the panel as data attributes: what tests (and curious operators) read.
   const counts = setInterval(() => {
@@ -88,23 +100,29 @@ function start(session) {
     panel.localCounts(c);
     Object.assign($('panel').dataset, { drivers: c.available + c.onTrip, onTrip: c.onTrip, rides: c.rides, demand: c.demand });
   }, 1000);
-  const expiry = setTimeout(() => logout('Your session expired; please log in again.'), Math.max(0, session.expiresAt * 1000 - Date.now()));
+  const stopWatching = client.onSession((s, why) => {
+    if (!s && why === 'expired') logout(EXPIRED);
+  });
   live = {
     stop() {
       clearInterval(counts);
-      clearTimeout(expiry);
-      socket.close();
+      stopWatching();
+      stream.close();
       panel.stop();
       watch?.stop();
+      rider?.stop();
+      driver?.stop();
       view.clear();
+      delete document.body.dataset.role;
     },
     view,
   };
 }
 
 function logout(message = '') {
-  live?.stop();
+  const was = live;
   live = null;
+  was?.stop();
   clearSession();
   showLogin(message);
 }

@@ -10,7 +10,7 @@ const MAX_PATH = 1000;
 
 const isPoint = (p) => p && Number.isFinite(p.lat) && Number.isFinite(p.lng);
 
-export function createFleetView(map, { fetchRide }) {
+export function createFleetView(map, { fetchRide, forgetDriversOfFinishedRides = false }) {
   const renderer = L.canvas({ padding: 0.2 });
   const layers = {
     heat: L.heatLayer([], { radius: 22, blur: 18, maxZoom: 16, minOpacity: 0.25 }),
@@ -60,6 +60,8 @@ export function createFleetView(map, { fetchRide }) {
     frame = 0;
     for (const m of pending.values()) {
       const ride = m.rideId ? rides.get(m.rideId) : null;
+      // Seen through one ride only: a position that arrives after the ride ended has nothing to show.
+      if (forgetDriversOfFinishedRides && (!ride || FINISHED.has(ride.status))) continue;
       placeDriver(m.driverId, m.lat, m.lng, m.rideId ? 'on_trip' : drivers.get(m.driverId)?.status === 'offline' ? 'offline' : 'available');
       if (ride?.path && ride.path.getLatLngs().length < MAX_PATH) ride.path.addLatLng([m.lat, m.lng]);
     }
@@ -87,11 +89,19 @@ export function createFleetView(map, { fetchRide }) {
     for (const layer of [ride.line, ride.path, ...ride.markers]) layers.rides.addLayer(layer);
   };
 
+  const removeDriver = (driverId) => {
+    const d = drivers.get(driverId);
+    if (!d) return;
+    layers.drivers.removeLayer(d.marker);
+    drivers.delete(driverId);
+  };
+
   const removeRide = (rideId) => {
     const ride = rides.get(rideId);
     if (!ride) return;
     for (const layer of [ride.line, ride.path, ...ride.markers]) if (layer) layers.rides.removeLayer(layer);
     rides.delete(rideId);
+    if (forgetDriversOfFinishedRides && ride.driverId && ![...rides.values()].some((r) => r.driverId === ride.driverId)) removeDriver(ride.driverId);
   };
 
   const upsertRide = (r) => {
@@ -112,10 +122,7 @@ export function createFleetView(map, { fetchRide }) {
   const sweep = setInterval(() => {
     const now = Date.now();
     for (const [driverId, d] of drivers) {
-      if (now - d.heardAt > SILENT_DRIVER_MS) {
-        layers.drivers.removeLayer(d.marker);
-        drivers.delete(driverId);
-      }
+      if (now - d.heardAt > SILENT_DRIVER_MS) removeDriver(driverId);
     }
     const cutoff = now - DEMAND_WINDOW_MS;
     if (demand.length && demand[0].at < cutoff) {
@@ -142,6 +149,8 @@ export function createFleetView(map, { fetchRide }) {
     /** Applies a status; true when it is a new request (not one back to matching after a decline). */
     rideStatus(message) {
       if (typeof message.rideId !== 'string') return false;
+      // A rating or payment after the end is news for the panel, not the map: do not draw the ride again.
+      if (!rides.has(message.rideId) && FINISHED.has(message.status) && forgetDriversOfFinishedRides) return false;
       const ride = upsertRide(message);
       const fresh = message.status === 'requested' && !ride.counted;
       if (fresh) {
@@ -157,14 +166,20 @@ export function createFleetView(map, { fetchRide }) {
       }
       return fresh;
     },
+    /** Takes a ride off the map now (an offer passed up: it was never this page's ride). */
+    forgetRide(rideId) {
+      removeRide(rideId);
+    },
     counts() {
       let available = 0;
       let onTrip = 0;
+      let offline = 0;
       for (const d of drivers.values()) {
         if (d.status === 'available') available++;
         else if (d.status === 'on_trip') onTrip++;
+        else if (d.status === 'offline') offline++;
       }
-      return { available, onTrip, rides: rides.size, demand: demand.length };
+      return { available, onTrip, offline, rides: rides.size, demand: demand.length };
     },
     clear() {
       clearInterval(sweep);

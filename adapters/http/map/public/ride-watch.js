@@ -4,7 +4,7 @@
 const RIDE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const $ = (id) => document.getElementById(id);
 
-export function createRideWatch({ session, socket, view, getJson }) {
+export function createRideWatch({ session, stream, view, getRide }) {
   const key = `ridecast.watch.${session.userId}`;
   const rows = new Map(); // rideId → <li>
   const form = $('watch-form');
@@ -30,7 +30,7 @@ export function createRideWatch({ session, socket, view, getJson }) {
     remove.textContent = '×';
     remove.title = 'Stop following';
     remove.addEventListener('click', () => {
-      socket.unfollowRide(rideId);
+      stream.unfollow(rideId);
       rows.delete(rideId);
       li.remove();
       save();
@@ -45,8 +45,8 @@ export function createRideWatch({ session, socket, view, getJson }) {
     rows.set(rideId, li);
     list.prepend(li);
     save();
-    socket.followRide(rideId);
-    const ride = await getJson(`/v1/rides/${encodeURIComponent(rideId)}`);
+    stream.follow(rideId);
+    const ride = await getRide(rideId);
     if (ride) {
       view.rideStatus({ rideId, status: ride.status, pickup: ride.pickup, dropoff: ride.dropoff, driverId: ride.driverId });
       li.querySelector('.status').textContent = ride.status;
