@@ -7,6 +7,8 @@ export class DomainError extends Error {
     readonly code: string,
     readonly statusCode: number,
     message: string,
+    /** For a 429 or 503: when trying again makes sense (the HTTP edge sends it as Retry-After). */
+    readonly details: { readonly retryAfterSeconds?: number } = {},
   ) {
     super(message);
     this.name = 'DomainError';

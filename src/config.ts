@@ -39,6 +39,8 @@ export interface Config {
   reconcileIntervalMs: number;
   /** A ride under way whose driver has sent no location for this long is cancelled by the reconciler. */
   driverLostMs: number;
+  /** Failed logins allowed per account and per client address in a window (then 429). */
+  loginLimits: { perAccount: number; perAddress: number; windowMs: number };
 }
 
 /** A setting that is missing or wrong: start-up stops with this one line. */
@@ -123,5 +125,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: int('BODY_LIMIT_BYTES', 64 * 1024, 1_024),
     reconcileIntervalMs: int('RECONCILE_INTERVAL_MS', 30_000, 100, 24 * 3600_000),
     driverLostMs: int('DRIVER_LOST_MS', 5 * 60_000, 1_000),
+    loginLimits: {
+      perAccount: int('LOGIN_FAILURES_PER_ACCOUNT', 10, 1),
+      perAddress: int('LOGIN_FAILURES_PER_ADDRESS', 100, 1),
+      windowMs: int('LOGIN_FAILURE_WINDOW_SECONDS', 900, 1, 86_400) * 1000,
+    },
   };
 }

@@ -19,6 +19,7 @@ export async function makeInfrastructure(config: Config, logger: Logger, env: No
     closers.push(stores.close);
     infra.claims = stores.claims;
     infra.users = stores.users;
+    infra.attempts = stores.attempts;
   }
   if (config.transport === 'redis') {
     const geo = makeRedisGeoProjection({ url: config.redisUrl!, key: `${config.streamPrefix}{geo}:drivers` });

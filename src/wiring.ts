@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Counter } from 'prom-client';
 import { defaultMatchPolicy, type MatchPolicy } from '../domain/matching/policy.ts';
 import type { EventLog } from '../domain/ports/event-log.ts';
+import type { AttemptCounter } from '../domain/ports/attempts.ts';
 import type { Claims } from '../domain/ports/claims.ts';
 import type { PaymentGateway } from '../domain/ports/payment.ts';
 import type { RideReadModel } from '../domain/ports/read-model.ts';
@@ -12,6 +13,7 @@ import type { ArrivalRules } from '../domain/tracking/arrival.ts';
 import type { TrackingRules } from '../domain/tracking/clean.ts';
 import type { ZoneMap } from '../domain/tracking/zones.ts';
 import { buildApp } from '../adapters/http/app.ts';
+import { getInMemoryAttemptCounter } from '../adapters/memory/attempts.ts';
 import { getInMemoryClaims } from '../adapters/memory/claims.ts';
 import { getInMemoryEventLog } from '../adapters/memory/event-log.ts';
 import { getInMemoryPaymentLedger } from '../adapters/memory/payment-ledger.ts';
@@ -29,6 +31,8 @@ export interface Infrastructure {
   log?: EventLog;
   claims?: Claims;
   users?: UserStore;
+  /** Failed-login counters; shared (Redis) so a guesser cannot spread attempts over instances. */
+  attempts?: AttemptCounter;
   readModel?: RideReadModel;
   payments?: PaymentGateway;
   /** Shared driver positions (Redis GEO); without it `nearby` answers from this instance's rbush index. */
@@ -74,7 +78,10 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
     newId: (prefix) => `${prefix}_${randomBytes(9).toString('base64url')}`,
     logger,
   };
-  const accounts = makeAccounts(ctx.users, ctx.newId);
+  const accounts = makeAccounts(ctx.users, ctx.newId, {
+    attempts: infra.attempts ?? getInMemoryAttemptCounter(),
+    limits: config.loginLimits,
+  });
   const ridecast = makeRidecast(ctx, {
     instanceId: config.instanceId,
     localReadModel: !infra.readModel || config.readModel === 'memory',
@@ -89,6 +96,7 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
     reconcile: { intervalMs: config.reconcileIntervalMs, driverLostMs: config.driverLostMs },
   });
   await ridecast.start();
+  await accounts.foldLegacyNames();
   await accounts.ensure(config.adminUsername, config.adminPassword, 'admin');
 
   const app = await buildApp({

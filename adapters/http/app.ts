@@ -99,7 +99,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(fastifyRateLimit, {
     max: deps.rateLimitPerMinute ?? 1_200,
     timeWindow: 60_000,
-    // Per user when a valid token names one (verified, so a forged token cannot drain someone else's bucket).
+    // Per user when a valid token names one (verified, so a forged token cannot drain someone else's
+    // bucket). Everything else counts against the address: no token, a bad one, a share token (one per
+    // ride, so keying on it would buy a fresh budget per ride), and every login whatever it carries.
     keyGenerator: (request) => {
       const header = request.headers.authorization;
       const query = request.query as { access_token?: unknown } | undefined;
@@ -109,7 +111,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           // Verified once per request: requireRole takes these claims rather than checking the HMAC again.
           const claims = app.jwt.verify<TokenClaims>(token);
           if (header?.startsWith('Bearer ')) verifiedClaims.set(request, claims);
-          return `user:${claims.sub}`;
+          if (claims.share === undefined && request.routeOptions.url !== '/v1/auth/login') return `user:${claims.sub}`;
         }
       } catch {
         // an invalid token is answered 401 by the route; it counts against the sender's address

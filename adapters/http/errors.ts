@@ -83,7 +83,11 @@ export function frameworkErrors(err: FastifyError, _request: FastifyRequest, rep
  */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (err instanceof DomainError) return reply.status(err.statusCode).send(errorBody(err.statusCode, err.code, err.message));
+    if (err instanceof DomainError) {
+      if (err.details.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.details.retryAfterSeconds));
+      if (err.statusCode >= 500) request.log.error({ err }, 'request failed');
+      return reply.status(err.statusCode).send(errorBody(err.statusCode, err.code, err.message));
+    }
     if (err.validation) {
       const message = validationMessage(err.validationContext ?? 'body', err.validation as AjvLikeError[]);
       return reply.status(400).send(errorBody(400, 'VALIDATION_ERROR', message));

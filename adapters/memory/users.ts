@@ -5,10 +5,10 @@ export function getInMemoryUserStore(): UserStore {
   const byId = new Map<string, User>();
   const byName = new Map<string, User>();
   return {
-    async create(user) {
-      if (byName.has(user.username)) throw new DomainError('USERNAME_TAKEN', 409, `username ${user.username} is taken`);
+    async create(user, nameKey = user.username) {
+      if (byName.has(nameKey)) throw new DomainError('USERNAME_TAKEN', 409, `username ${user.username} is taken`);
       byId.set(user.userId, user);
-      byName.set(user.username, user);
+      byName.set(nameKey, user);
     },
     async findByUsername(username) {
       return byName.get(username) ?? null;

@@ -1,11 +1,13 @@
 import { Redis } from 'ioredis';
+import type { AttemptCounter } from '../../domain/ports/attempts.ts';
 import type { Claims } from '../../domain/ports/claims.ts';
+import { getRedisAttemptCounter } from './attempts.ts';
 import type { UserStore } from '../../domain/ports/users.ts';
 import { getRedisClaims } from './claims.ts';
 import { getRedisUserStore } from './users.ts';
 
 /**
- * Accounts and claims on one Redis connection, shared by every instance. Requests fail fast
+ * Accounts, claims and login attempt counters on one Redis connection, shared by every instance. Requests fail fast
  * (3 retries) while Redis is down, so the API answers 503 instead of hanging.
  */
 export function getRedisStores(url: string, prefix: string, logger: { warn(o: object, m?: string): void }) {
@@ -13,5 +15,6 @@ export function getRedisStores(url: string, prefix: string, logger: { warn(o: ob
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const claims: Claims = getRedisClaims(redis, prefix);
   const users: UserStore = getRedisUserStore(redis, prefix);
-  return { claims, users, close: () => redis.quit().catch(() => redis.disconnect()) };
+  const attempts: AttemptCounter = getRedisAttemptCounter(redis, prefix);
+  return { claims, users, attempts, close: () => redis.quit().catch(() => redis.disconnect()) };
 }

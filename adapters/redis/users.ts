@@ -15,8 +15,8 @@ export function getRedisUserStore(redis: Redis, prefix = 'ridecast:'): UserStore
   const byId = `${prefix}{users}:by-id`;
   const parse = (json: string | null) => (json ? (JSON.parse(json) as User) : null);
   return {
-    async create(user) {
-      const created = await redis.eval(CREATE_LUA, 2, byName, byId, user.username, user.userId, JSON.stringify(user));
+    async create(user, nameKey = user.username) {
+      const created = await redis.eval(CREATE_LUA, 2, byName, byId, nameKey, user.userId, JSON.stringify(user));
       if (created === 0) throw new DomainError('USERNAME_TAKEN', 409, `username ${user.username} is taken`);
     },
     async findByUsername(username) {
@@ -25,6 +25,19 @@ export function getRedisUserStore(redis: Redis, prefix = 'ridecast:'): UserStore
     },
     async findById(userId) {
       return parse(await redis.hget(byId, userId));
+    },
+    async foldNames(fold) {
+      let cursor = '0';
+      do {
+        const [next, flat] = await redis.hscan(byName, cursor, 'COUNT', 500);
+        cursor = next;
+        const tx = redis.multi();
+        for (let i = 0; i + 1 < flat.length; i += 2) {
+          const folded = fold(flat[i]!);
+          if (folded !== flat[i]) tx.hsetnx(byName, folded, flat[i + 1]!);
+        }
+        await tx.exec();
+      } while (cursor !== '0');
     },
   };
 }

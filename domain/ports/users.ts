@@ -8,9 +8,20 @@ export interface User {
   readonly passwordHash: string;
 }
 
-/** Where accounts live. `create` fails with USERNAME_TAKEN when the name is in use. */
+/**
+ * Where accounts live. Names are looked up by a key: the folded name (see src/app/accounts.ts)
+ * for accounts made since names were folded, the name as written for older ones.
+ * `create` fails with USERNAME_TAKEN when the key is in use.
+ */
 export interface UserStore {
-  create(user: User): Promise<void>;
-  findByUsername(username: string): Promise<User | null>;
+  /** Stores the account under `nameKey` (default: its username as written). */
+  create(user: User, nameKey?: string): Promise<void>;
+  findByUsername(nameKey: string): Promise<User | null>;
   findById(userId: string): Promise<User | null>;
+  /**
+   * Adds the folded key of every account stored under its name as written, so names made before
+   * folding are taken in every form too. Keys already taken stay with their account.
+   * Absent where no such accounts can exist (in-process stores).
+   */
+  foldNames?(fold: (username: string) => string): Promise<void>;
 }

@@ -1,7 +1,8 @@
-import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Role } from '../../domain/actor.ts';
 import { DomainError } from '../../domain/errors.ts';
+import type { AttemptCounter } from '../../domain/ports/attempts.ts';
 import type { User, UserStore } from '../../domain/ports/users.ts';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number, options: ScryptOptions) => Promise<Buffer>;
@@ -22,35 +23,89 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return timingSafeEqual(actual, expected);
 }
 
+/**
+ * The form a username is unique in: NFKC (full-width letters, ligatures and other compatibility
+ * forms become their plain letters) then case folded (upper then lower, so `ß` folds like `SS`).
+ * `Admin`, `ADMIN` and `Ａｄｍｉｎ` are one name.
+ */
+export const foldUsername = (name: string) => name.normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC');
+
+export interface LoginLimits {
+  /** Failed logins for one account (any address) in a window; past it, 429 until the window ends. */
+  readonly perAccount: number;
+  /** Failed logins from one client address (any account) in a window. */
+  readonly perAddress: number;
+  readonly windowMs: number;
+}
+export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perAccount: 10, perAddress: 100, windowMs: 15 * 60_000 };
+
+export interface AccountOptions {
+  /** Where failed logins are counted (shared by every instance on Redis). */
+  readonly attempts: AttemptCounter;
+  readonly limits?: Partial<LoginLimits>;
+  /** The password check (tests count its calls). */
+  readonly verifyPassword?: (password: string, stored: string) => Promise<boolean>;
+}
+
+const attemptKey = (kind: 'account' | 'address', id: string) => `login:${kind}:${createHash('sha256').update(id).digest('base64url')}`;
+
 /** Accounts: create and verify. Passwords are hashed here and never logged or returned. */
-export function makeAccounts(users: UserStore, newId: (prefix: string) => string) {
+export function makeAccounts(users: UserStore, newId: (prefix: string) => string, options: AccountOptions) {
+  const { attempts, verifyPassword: verify = verifyPassword } = options;
+  const limits = { ...DEFAULT_LOGIN_LIMITS, ...options.limits };
+  // An unknown name is checked against this, so it costs one scrypt like a known one.
+  const dummyHash = hashPassword(randomBytes(16).toString('base64'));
+  dummyHash.catch(() => undefined);
+
+  /** The name as written first (accounts stored before folding), then its folded form. */
+  const find = async (username: string) => (await users.findByUsername(username)) ?? (await users.findByUsername(foldUsername(username)));
+
   return {
     async create(username: string, password: string, role: Role): Promise<Omit<User, 'passwordHash'>> {
-      if (await users.findByUsername(username)) throw new DomainError('USERNAME_TAKEN', 409, `username ${username} is taken`);
+      if (await find(username)) throw new DomainError('USERNAME_TAKEN', 409, `username ${username} is taken`);
       const prefix = role === 'driver' ? 'd' : role === 'rider' ? 'u' : role === 'admin' ? 'a' : 's';
       const user: User = { userId: newId(prefix), username, role, passwordHash: await hashPassword(password) };
-      await users.create(user);
+      // Stored under the folded name, atomically: two racing creates of `Bob` and `bob` make one account.
+      await users.create(user, foldUsername(username));
       return { userId: user.userId, username, role };
+    },
+    /** Folds the names of accounts stored before names were folded (start-up, idempotent). */
+    async foldLegacyNames() {
+      await users.foldNames?.(foldUsername);
     },
     /** Creates the account unless it exists (configured admin, demo users). */
     async ensure(username: string, password: string, role: Role) {
-      const existing = await users.findByUsername(username);
+      const existing = await find(username);
       if (existing) return { userId: existing.userId, username, role: existing.role };
       try {
         return await this.create(username, password, role);
       } catch (err) {
         // Two instances starting together: the other one created it a moment ago.
         if (!(err instanceof DomainError && err.code === 'USERNAME_TAKEN')) throw err;
-        const created = await users.findByUsername(username);
+        const created = await find(username);
         if (!created) throw err;
         return { userId: created.userId, username, role: created.role };
       }
     },
-    async verify(username: string, password: string): Promise<User> {
-      const user = await users.findByUsername(username);
-      // The same answer for an unknown name and a wrong password: nothing about accounts leaks.
-      if (!user || !(await verifyPassword(password, user.passwordHash)))
-        throw new DomainError('INVALID_CREDENTIALS', 401, 'username or password is wrong');
+    /**
+     * A login attempt from `address`. Every attempt is counted against the account (by folded name,
+     * known or not) and the address before the password is checked, so parallel guesses cannot slip
+     * past the limit; a success takes its count back and clears the account's window. The same
+     * answers, in the same time, for an unknown name and a wrong password.
+     */
+    async login(username: string, password: string, address: string): Promise<User> {
+      const account = attemptKey('account', foldUsername(username));
+      const from = attemptKey('address', address);
+      const [a, b] = await Promise.all([attempts.hit(account, limits.windowMs), attempts.hit(from, limits.windowMs)]);
+      const over = [a.count > limits.perAccount && a, b.count > limits.perAddress && b].filter((c) => c !== false);
+      if (over.length) {
+        const seconds = Math.max(1, Math.ceil(Math.max(...over.map((c) => c.resetInMs)) / 1000));
+        throw new DomainError('RATE_LIMITED', 429, `too many failed logins; retry in ${seconds} seconds`, { retryAfterSeconds: seconds });
+      }
+      const user = await find(username);
+      const ok = await verify(password, user?.passwordHash ?? (await dummyHash));
+      if (!user || !ok) throw new DomainError('INVALID_CREDENTIALS', 401, 'username or password is wrong');
+      await Promise.all([attempts.reset(account), attempts.hit(from, limits.windowMs, -1)]);
       return user;
     },
     findById: (userId: string) => users.findById(userId),

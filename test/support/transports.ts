@@ -39,6 +39,7 @@ export function redisTransport(): TestTransport {
         log: getRedisEventLog({ url: server!.url, prefix, claimIdleMs: 1_000, blockMs: 500 }),
         claims: stores.claims,
         users: stores.users,
+        attempts: stores.attempts,
         close: async () => void (await stores.close()),
       };
     },

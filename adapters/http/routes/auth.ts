@@ -24,7 +24,7 @@ export function authRoutes(app: FastifyInstance, { accounts, expiresIn }: { acco
       },
     },
     async (request) => {
-      const user = await accounts.verify(request.body.username, request.body.password);
+      const user = await accounts.login(request.body.username, request.body.password, request.ip);
       return token(user.userId, user.role);
     },
   );
