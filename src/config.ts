@@ -41,6 +41,15 @@ export interface Config {
   driverLostMs: number;
   /** Failed logins allowed per account and per client address in a window (then 429). */
   loginLimits: { perAccount: number; perAddress: number; windowMs: number };
+  /** A request's headers and body must arrive within these (then 408 or closed). */
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  /** Open connections accepted at once. */
+  maxConnections: number;
+  /** A Redis command that gets no answer in this long fails (503), instead of waiting for a frozen server. */
+  redisCommandTimeoutMs: number;
+  /** Kafka: how long one broker request may take before it fails (kafkajs requestTimeout). */
+  kafkaRequestTimeoutMs: number;
 }
 
 /** A setting that is missing or wrong: start-up stops with this one line. */
@@ -130,5 +139,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       perAddress: int('LOGIN_FAILURES_PER_ADDRESS', 100, 1),
       windowMs: int('LOGIN_FAILURE_WINDOW_SECONDS', 900, 1, 86_400) * 1000,
     },
+    requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 20_000, 100, 600_000),
+    headersTimeoutMs: int('HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+    maxConnections: int('MAX_CONNECTIONS', 10_000, 1),
+    redisCommandTimeoutMs: int('REDIS_COMMAND_TIMEOUT_MS', 2_000, 50, 600_000),
+    kafkaRequestTimeoutMs: int('KAFKA_REQUEST_TIMEOUT_MS', 5_000, 100, 600_000),
   };
 }

@@ -15,14 +15,14 @@ export async function makeInfrastructure(config: Config, logger: Logger, env: No
   const closers: (() => Promise<unknown>)[] = [];
   const infra: Infrastructure = { close: async () => void (await Promise.all(closers.map((c) => c()))) };
   if (config.redisUrl && config.transport !== 'memory') {
-    const stores = getRedisStores(config.redisUrl, config.streamPrefix, logger);
+    const stores = getRedisStores(config.redisUrl, config.streamPrefix, logger, { commandTimeoutMs: config.redisCommandTimeoutMs });
     closers.push(stores.close);
     infra.claims = stores.claims;
     infra.users = stores.users;
     infra.attempts = stores.attempts;
   }
   if (config.transport === 'redis') {
-    const geo = makeRedisGeoProjection({ url: config.redisUrl!, key: `${config.streamPrefix}{geo}:drivers` });
+    const geo = makeRedisGeoProjection({ url: config.redisUrl!, commandTimeoutMs: config.redisCommandTimeoutMs, key: `${config.streamPrefix}{geo}:drivers` });
     infra.positions = geo;
     closers.push(() => geo.close());
   }
@@ -32,6 +32,7 @@ export async function makeInfrastructure(config: Config, logger: Logger, env: No
       prefix: config.streamPrefix,
       maxLength: { 'driver-locations': config.locationRetention, rides: config.rideRetention, drivers: config.rideRetention },
       claimIdleMs: knobs.claimIdleMs,
+      commandTimeoutMs: config.redisCommandTimeoutMs,
       logger,
     });
   }
@@ -47,6 +48,7 @@ export async function makeInfrastructure(config: Config, logger: Logger, env: No
       idempotent: knobs.kafkaIdempotent,
       createTopics: knobs.kafkaCreateTopics,
       consumer: knobs.kafkaConsumer,
+      requestTimeoutMs: config.kafkaRequestTimeoutMs,
       logger,
     });
   }

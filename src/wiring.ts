@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Counter } from 'prom-client';
 import { defaultMatchPolicy, type MatchPolicy } from '../domain/matching/policy.ts';
 import type { EventLog } from '../domain/ports/event-log.ts';
@@ -78,8 +78,9 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
     newId: (prefix) => `${prefix}_${randomBytes(9).toString('base64url')}`,
     logger,
   };
+  const attempts = infra.attempts ?? getInMemoryAttemptCounter();
   const accounts = makeAccounts(ctx.users, ctx.newId, {
-    attempts: infra.attempts ?? getInMemoryAttemptCounter(),
+    attempts,
     limits: config.loginLimits,
   });
   const ridecast = makeRidecast(ctx, {
@@ -104,7 +105,15 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
     accounts,
     registry: metrics.registry,
     jwtSecret: config.jwtSecret,
-    readiness: { log: () => log.ping(), readModel: async () => true },
+    readiness: {
+      log: () => log.ping(),
+      readModel: async () => true,
+      // Answering is not enough: a server out of memory or read-only still answers PING. A write proves it.
+      writes: async () => (await attempts.hit(`readyz:${config.instanceId}`, 60_000), true),
+    },
+    logger: 'child' in logger ? (logger as FastifyBaseLogger) : undefined,
+    timeouts: { requestMs: config.requestTimeoutMs, headersMs: config.headersTimeoutMs },
+    maxConnections: config.maxConnections,
     rateLimitPerMinute: config.rateLimitPerMinute,
     maxSocketsPerUser: config.maxSocketsPerUser,
     socketMessagesPerSecond: config.socketMessagesPerSecond,
@@ -113,7 +122,9 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
     fleetSnapshot: async () => fleetSnapshot(ctx, ridecast),
     plugins: tuning.plugins,
     tokenTtlSeconds: tuning.tokenTtlSeconds,
-    fastify: config.tlsCert && config.tlsKey ? { https: { cert: config.tlsCert, key: config.tlsKey } } as never : undefined,
+    fastify: config.tlsCert && config.tlsKey
+      ? ({ https: { cert: config.tlsCert, key: config.tlsKey, headersTimeout: Math.min(config.headersTimeoutMs, config.requestTimeoutMs), requestTimeout: config.requestTimeoutMs, connectionsCheckingInterval: 1_000 } } as never)
+      : undefined,
   });
 
   return {

@@ -1,7 +1,7 @@
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyWebsocket from '@fastify/websocket';
 import { Ajv } from 'ajv';
-import Fastify, { type FastifyInstance, type FastifySchemaValidationError, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifySchemaValidationError, type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import { DomainError } from '../../domain/errors.ts';
 import type { Accounts } from '../../src/app/accounts.ts';
@@ -32,6 +32,12 @@ export interface AppDeps {
   readonly fastify?: FastifyServerOptions;
   /** The service's clock (default `Date.now`). */
   readonly now?: () => number;
+  /** pino: every 5xx is logged with its request id. Absent: no logging (tests). */
+  readonly logger?: FastifyBaseLogger;
+  /** Slow clients: a request (headers and body) must arrive within these, or 408 / closed. */
+  readonly timeouts?: { readonly requestMs: number; readonly headersMs: number };
+  /** Open connections the server accepts at once; more are refused at accept. */
+  readonly maxConnections?: number;
 }
 
 /** RFC 3339 date-time that also means a real instant (`Date.parse` finite: no 23:59:60, no 30 February). */
@@ -77,12 +83,19 @@ function nonFinite(value: unknown, path: string): string | null {
 /** Builds the HTTP + WebSocket app without listening: tests `inject`, the server entry `listen`s. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const tokenTtl = deps.tokenTtlSeconds ?? 3600;
+  const timeouts = deps.timeouts ?? { requestMs: 20_000, headersMs: 10_000 };
   const app = Fastify({
-    logger: false,
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+    // Requests are not logged one by one; failures are (errors.ts), with the request id.
+    disableRequestLogging: true,
     bodyLimit: deps.bodyLimitBytes ?? 64 * 1024,
     frameworkErrors,
+    requestTimeout: timeouts.requestMs,
+    // Node checks these deadlines only every connectionsCheckingInterval (30 s by default): check each second.
+    http: { headersTimeout: Math.min(timeouts.headersMs, timeouts.requestMs), requestTimeout: timeouts.requestMs, connectionsCheckingInterval: 1_000 },
     ...deps.fastify,
   });
+  if (deps.maxConnections) app.server.maxConnections = deps.maxConnections;
   app.setValidatorCompiler(validatorCompiler());
   installErrorHandling(app);
   // While the app closes, an answer also closes its connection: a request that was in flight when the

@@ -73,7 +73,10 @@ export function validationMessage(where: string, errors: readonly AjvLikeError[]
 export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
   const renamed = RENAMED[err.code];
   const status = renamed?.status ?? err.statusCode ?? 400;
-  if (status >= 500) return void reply.status(500).send(errorBody(500, 'INTERNAL', 'something went wrong on our side'));
+  if (status >= 500) {
+    _request.log.error({ err }, 'request failed before routing');
+    return void reply.status(500).send(errorBody(500, 'INTERNAL', 'something went wrong on our side'));
+  }
   void reply.status(status).send(errorBody(status, renamed?.code ?? BY_STATUS[status] ?? 'BAD_REQUEST', err.message));
 }
 
@@ -95,7 +98,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (err.code?.startsWith('FST_JWT') || err.code?.startsWith('FAST_JWT') || err.statusCode === 401)
       return reply.status(401).send(errorBody(401, 'UNAUTHORIZED', 'a valid bearer token is required'));
     if (isBackendDown(err)) {
-      request.log.warn({ err: err.message }, 'a backend is unreachable');
+      request.log.warn({ err: err.message }, 'a backend is unreachable or refusing writes');
       return reply.status(503).header('retry-after', '1').send(errorBody(503, 'UNAVAILABLE', 'a backing service is unreachable; try again shortly'));
     }
     const renamed = err.code ? RENAMED[err.code] : undefined;
@@ -125,9 +128,19 @@ function isBackendDown(err: Error): boolean {
     err.name === 'MaxRetriesPerRequestError' ||
     err.name.startsWith('KafkaJSConnection') ||
     err.name === 'KafkaJSNumberOfRetriesExceeded' ||
+    err.name === 'KafkaJSRequestTimeoutError' ||
     err.name === 'MongoServerSelectionError' ||
     code === 'ECONNREFUSED' ||
     code === 'ECONNRESET' ||
-    /^(Connection is closed|Stream isn't writeable)/.test(err.message)
+    code === 'ETIMEDOUT' ||
+    /^(Connection is closed|Stream isn't writeable|Command timed out)/.test(err.message) ||
+    (err.name === 'ReplyError' && REFUSED_WRITE.test(err.message))
   );
 }
+
+/**
+ * Redis replies that mean "not now" rather than "wrong request": out of memory under noeviction,
+ * a read-only replica after a failover, a failed disk save, still loading, a busy script, a cluster
+ * that is resharding or down, an ACL that refuses the command.
+ */
+const REFUSED_WRITE = /^(OOM|READONLY|MISCONF|LOADING|BUSY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|NOREPLICAS|NOPERM)\b/;

@@ -28,6 +28,8 @@ export interface KafkaEventLogOptions {
   /** How long append/readKey/read wait for this process's index to reach the broker's offsets. Default 15 000. */
   readonly catchUpTimeoutMs?: number;
   readonly pingTimeoutMs?: number;
+  /** How long one broker request may take before it fails and is retried (kafkajs requestTimeout). Default 5000. */
+  readonly requestTimeoutMs?: number;
   readonly consumer?: {
     readonly sessionTimeoutMs?: number;
     readonly rebalanceTimeoutMs?: number;
@@ -59,6 +61,9 @@ export function createClients(options: KafkaEventLogOptions, logger: Logger) {
     clientId: options.clientId ?? 'ridecast',
     brokers: options.brokers,
     retry,
+    // kafkajs waits 30 s for a frozen broker by default; a request that hangs should fail and retry sooner.
+    requestTimeout: options.requestTimeoutMs ?? 5_000,
+    connectionTimeout: Math.min(options.requestTimeoutMs ?? 5_000, 3_000),
     logLevel: kafkaLogLevel[options.kafkaLogLevel ?? 'error'],
     logCreator: kafkaLogs(logger),
   });

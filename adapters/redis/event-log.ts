@@ -18,6 +18,8 @@ export interface RedisEventLogOptions {
   readonly maxRetryDelayMs?: number;
   /** Longest blocking read (XREADGROUP BLOCK); shorter when a claim check is due. */
   readonly blockMs?: number;
+  /** Appends and reads that get no answer in this long fail (a frozen server), so callers answer 503. Default 2000. */
+  readonly commandTimeoutMs?: number;
   readonly logger?: Logger;
 }
 
@@ -46,7 +48,13 @@ export function getRedisEventLog(options: RedisEventLogOptions): RedisEventLog {
   let closed = false;
 
   // GPS appends are single commands on the hot path: auto-pipelining batches them per tick.
-  const main = connect(options.url, logger, 'main', { enableAutoPipelining: true }) as WithAppend;
+  // One retry while the connection is down and a command timeout for a frozen server: a request fails
+  // within seconds (503) rather than after ioredis's 20 retries. Blocking group reads use their own connections.
+  const main = connect(options.url, logger, 'main', {
+    enableAutoPipelining: true,
+    maxRetriesPerRequest: 1,
+    commandTimeout: options.commandTimeoutMs ?? 2_000,
+  }) as WithAppend;
   main.defineCommand('ridecastAppend', { numberOfKeys: 3, lua: APPEND_LUA });
 
   const assertOpen = () => {

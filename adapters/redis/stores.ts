@@ -8,10 +8,11 @@ import { getRedisUserStore } from './users.ts';
 
 /**
  * Accounts, claims and login attempt counters on one Redis connection, shared by every instance. Requests fail fast
- * (3 retries) while Redis is down, so the API answers 503 instead of hanging.
+ * (one retry, a command timeout) while Redis is down or frozen, so the API answers 503 instead of hanging.
  */
-export function getRedisStores(url: string, prefix: string, logger: { warn(o: object, m?: string): void }) {
-  const redis = new Redis(url, { maxRetriesPerRequest: 3 });
+export function getRedisStores(url: string, prefix: string, logger: { warn(o: object, m?: string): void }, { commandTimeoutMs = 2_000 } = {}) {
+  // A frozen server (no answer at all) fails a command after commandTimeoutMs; a refused connection after one retry.
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: commandTimeoutMs });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const claims: Claims = getRedisClaims(redis, prefix);
   const users: UserStore = getRedisUserStore(redis, prefix);

@@ -8,6 +8,8 @@ export interface RedisGeoOptions {
   /** A connection to use (not closed by `close()`); or `url` to open one. */
   readonly redis?: Redis;
   readonly url?: string;
+  /** With `url`: a command unanswered this long fails (a frozen server), so `nearby` answers 503 in seconds. */
+  readonly commandTimeoutMs?: number;
   /**
    * The GEO set of available drivers. Must carry a hash tag (`ridecast:{geo}:drivers`): the
    * companion keys `<key>:seen` and `<key>:state` share it, so every script stays in one slot.
@@ -125,7 +127,7 @@ export function makeRedisGeoProjection(options: RedisGeoOptions) {
   const now = options.now ?? Date.now;
   if (!options.redis && !options.url) throw new Error('makeRedisGeoProjection needs `redis` or `url`');
   const own = !options.redis;
-  const redis = (options.redis ?? new Redis(options.url!, { protocol: 2 })) as GeoCommands;
+  const redis = (options.redis ?? new Redis(options.url!, { protocol: 2, maxRetriesPerRequest: 1, commandTimeout: options.commandTimeoutMs ?? 2_000 })) as GeoCommands;
   redis.defineCommand('ridecastGeoDriver', { numberOfKeys: 3, lua: DRIVER_LUA });
   redis.defineCommand('ridecastGeoLocation', { numberOfKeys: 3, lua: LOCATION_LUA });
   redis.defineCommand('ridecastGeoSweep', { numberOfKeys: 2, lua: SWEEP_LUA });
