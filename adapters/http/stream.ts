@@ -19,6 +19,8 @@ const MESSAGE_SCHEMAS = {
   // The same point schema, and the same validator, as `POST /v1/drivers/me/locations`.
   location: Point,
   ping: Type.Object({ type: Type.Literal('ping') }),
+  // A fresh token for the same user before the current one expires keeps the socket open.
+  auth: Type.Object({ type: Type.Literal('auth'), token: Type.String({ minLength: 1, maxLength: 4096 }) }),
 } satisfies Record<string, TSchema>;
 type MessageType = keyof typeof MESSAGE_SCHEMAS;
 const TYPES = Object.keys(MESSAGE_SCHEMAS) as MessageType[];
@@ -28,7 +30,11 @@ type ClientMessage =
   | { type: 'subscribe'; fleet: true }
   | { type: 'unsubscribe'; rideId: string }
   | ({ type: 'location' } & Static<typeof Point>)
-  | { type: 'ping' };
+  | { type: 'ping' }
+  | { type: 'auth'; token: string };
+
+/** Close code for a socket whose token ran out (4000–4999: the application's own). */
+export const TOKEN_EXPIRED_CLOSE = 4401;
 
 export interface StreamOptions {
   readonly ridecast: Ridecast;
@@ -91,6 +97,16 @@ export function streamRoute(app: FastifyInstance, options: StreamOptions) {
         close: (code, reason) => socket.close(code, reason),
       };
       hub.connect(peer);
+      // The socket lives as long as its token: at `exp` it closes, unless an `auth` message moved `exp` on.
+      let expiry: NodeJS.Timeout | undefined;
+      const expireAt = (exp: number | undefined) => {
+        clearTimeout(expiry);
+        if (exp === undefined) return;
+        const inMs = Math.min(Math.max(0, exp * 1000 - Date.now()), 2 ** 31 - 1);
+        expiry = setTimeout(() => socket.close(TOKEN_EXPIRED_CLOSE, 'token expired'), inMs);
+        expiry.unref();
+      };
+      expireAt((claims as TokenClaims & { exp?: number }).exp);
       let tokens = options.messagesPerSecond * 2;
       let refilledAt = options.now();
       const reply = (m: object) => socket.readyState === socket.OPEN && socket.send(JSON.stringify(m));
@@ -135,13 +151,25 @@ export function streamRoute(app: FastifyInstance, options: StreamOptions) {
           fail('INTERNAL', 'something went wrong on our side', rideId);
         });
       });
-      socket.on('close', () => hub.disconnect(peer));
-      socket.on('error', () => hub.disconnect(peer));
+      socket.on('close', () => (clearTimeout(expiry), hub.disconnect(peer)));
+      socket.on('error', () => (clearTimeout(expiry), hub.disconnect(peer)));
 
       async function handle(m: ClientMessage): Promise<void> {
         switch (m.type) {
           case 'ping':
             return void reply({ type: 'pong' });
+          case 'auth': {
+            let fresh: TokenClaims & { exp?: number };
+            try {
+              fresh = app.jwt.verify<TokenClaims & { exp?: number }>(m.token);
+            } catch {
+              throw new DomainError('UNAUTHORIZED', 401, 'the token is invalid or expired');
+            }
+            if (fresh.sub !== claims.sub || fresh.role !== claims.role || fresh.share !== claims.share)
+              throw new DomainError('FORBIDDEN', 403, "the token must be the socket's own user's");
+            expireAt(fresh.exp);
+            return void reply({ type: 'authenticated', expiresAt: fresh.exp === undefined ? null : new Date(fresh.exp * 1000).toISOString() });
+          }
           case 'subscribe':
             if ('fleet' in m) return hub.watchFleet(peer, { type: 'fleet.snapshot', ...(await options.fleetSnapshot()) });
             return hub.subscribe(peer, m.rideId, m.after);
