@@ -4,11 +4,13 @@ import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getKafkaEventLog } from '../adapters/kafka/event-log.ts';
 import { getRedisEventLog } from '../adapters/redis/event-log.ts';
 import { getRedisStores } from '../adapters/redis/stores.ts';
 import { loadConfig } from '../src/config.ts';
 import { makeService } from '../src/wiring.ts';
 import { ADMIN, client, startService } from './support/service.ts';
+import { startKafka, type KafkaCluster } from './support/kafka.ts';
 import { startRedis, type RedisServer } from './support/redis.ts';
 import { waitFor } from './support/wait.ts';
 
@@ -141,4 +143,50 @@ describe('a request body that never finishes (REQUEST_TIMEOUT_MS=1000)', () => {
     await closed;
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
+});
+
+describe('a Kafka broker that is frozen (the librdkafka mock, SIGSTOP)', () => {
+  let cluster: KafkaCluster;
+  let service: Service;
+  let api: ReturnType<typeof client>;
+  beforeAll(async () => {
+    cluster = await startKafka();
+    const log = getKafkaEventLog({
+      brokers: cluster.brokers,
+      topicPrefix: `frozen${process.pid}.`,
+      createTopics: false,
+      idempotent: false,
+      retryDelayMs: 20,
+      consumer: { sessionTimeoutMs: 6_000, rebalanceTimeoutMs: 6_000, heartbeatIntervalMs: 300, maxWaitTimeMs: 100 },
+      logger: { warn() {}, error() {} },
+    });
+    service = await startService({ log }, {}, { MATCH_TIMEOUT_MS: '600000' });
+    api = client(service.app);
+  });
+  afterAll(async () => {
+    if (cluster?.pid) process.kill(cluster.pid, 'SIGCONT');
+    await service?.close();
+    await cluster?.stop();
+  });
+
+  it('a ride request answers 503 UNAVAILABLE with Retry-After within seconds, and works again after SIGCONT', async () => {
+    if (!cluster.pid) return; // a real cluster: nothing to freeze
+    const rider = await api.user('rider');
+    const first = await api.post('/v1/rides', rider.token, { pickup, dropoff });
+    expect(first.status).toBe(202);
+    const other = await api.user('rider');
+    process.kill(cluster.pid, 'SIGSTOP');
+    try {
+      const t0 = Date.now();
+      const frozen = await api.post('/v1/rides', other.token, { pickup, dropoff });
+      console.info(`[fault/kafka-sigstop] POST /v1/rides answered ${frozen.status} after ${Date.now() - t0} ms`);
+      expect(frozen).toMatchObject({ status: 503, body: { code: 'UNAVAILABLE' } });
+      expect(Number(frozen.headers['retry-after'])).toBeGreaterThan(0);
+      // Measured ~10 s here (two request timeouts of KAFKA_REQUEST_TIMEOUT_MS): not yet "a few seconds" (README).
+      expect(Date.now() - t0).toBeLessThan(16_000);
+    } finally {
+      process.kill(cluster.pid, 'SIGCONT');
+    }
+    await waitFor(async () => (await api.post(`/v1/rides/${first.body.rideId}/cancel`, rider.token)).status === 200, 'the log after SIGCONT', 45_000);
+  }, 90_000);
 });

@@ -41,6 +41,8 @@ export interface KafkaCluster {
   brokers: string[];
   /** true when KAFKA_BROKERS points at a real cluster (stop() is then a no-op). */
   real: boolean;
+  /** Mock only: the broker process, for fault tests (SIGSTOP / SIGCONT). */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -142,6 +144,7 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaCluster>
   return {
     brokers: bootstrap.split(',').filter(Boolean),
     real: false,
+    pid: child.pid,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const done = new Promise<void>((r) => child.once('exit', () => r()));
