@@ -79,6 +79,12 @@ describe('failed logins (LOGIN_FAILURES_PER_ACCOUNT=5, LOGIN_FAILURES_PER_ADDRES
     expect((await login(real.username, 'password-123', '10.5.5.6')).statusCode).toBe(200);
   });
 
+  it('many parallel logins with the right password (a service, a test harness) are never throttled', async () => {
+    const user = await service.accounts.create('busy-1', 'right-password-4', 'service');
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => login(user.username, 'right-password-4', `10.8.0.${i % 2}`)));
+    expect(answers.map((a) => a.statusCode)).toEqual(Array(20).fill(200));
+  });
+
   it('a successful login clears the account count, so a typo or two never add up to a lockout', async () => {
     const user = await service.accounts.create('typo-1', 'right-password-3', 'rider');
     for (let round = 0; round < 3; round++) {

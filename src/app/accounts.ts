@@ -88,24 +88,29 @@ export function makeAccounts(users: UserStore, newId: (prefix: string) => string
       }
     },
     /**
-     * A login attempt from `address`. Every attempt is counted against the account (by folded name,
-     * known or not) and the address before the password is checked, so parallel guesses cannot slip
-     * past the limit; a success takes its count back and clears the account's window. The same
-     * answers, in the same time, for an unknown name and a wrong password.
+     * A login attempt from `address`. Failed logins are counted against the account (by folded name,
+     * known or not) and the address; once either has reached its limit in the window, the attempt is
+     * refused before the password is checked. Only failures count, so a user's own parallel logins
+     * never lock them out; guesses already in flight when the limit is reached still finish (the
+     * general per-address rate limit bounds such a burst). A success clears the account's window.
+     * The same answers, in the same time, for an unknown name and a wrong password.
      */
     async login(username: string, password: string, address: string): Promise<User> {
       const account = attemptKey('account', foldUsername(username));
       const from = attemptKey('address', address);
-      const [a, b] = await Promise.all([attempts.hit(account, limits.windowMs), attempts.hit(from, limits.windowMs)]);
-      const over = [a.count > limits.perAccount && a, b.count > limits.perAddress && b].filter((c) => c !== false);
+      const [a, b] = await Promise.all([attempts.peek(account), attempts.peek(from)]);
+      const over = [a.count >= limits.perAccount && a, b.count >= limits.perAddress && b].filter((c) => c !== false);
       if (over.length) {
         const seconds = Math.max(1, Math.ceil(Math.max(...over.map((c) => c.resetInMs)) / 1000));
         throw new DomainError('RATE_LIMITED', 429, `too many failed logins; retry in ${seconds} seconds`, { retryAfterSeconds: seconds });
       }
       const user = await find(username);
       const ok = await verify(password, user?.passwordHash ?? (await dummyHash));
-      if (!user || !ok) throw new DomainError('INVALID_CREDENTIALS', 401, 'username or password is wrong');
-      await Promise.all([attempts.reset(account), attempts.hit(from, limits.windowMs, -1)]);
+      if (!user || !ok) {
+        await Promise.all([attempts.hit(account, limits.windowMs), attempts.hit(from, limits.windowMs)]);
+        throw new DomainError('INVALID_CREDENTIALS', 401, 'username or password is wrong');
+      }
+      if (a.count > 0) await attempts.reset(account);
       return user;
     },
     findById: (userId: string) => users.findById(userId),
