@@ -7,6 +7,8 @@ export interface Config {
   host: string;
   transport: 'memory' | 'redis' | 'kafka';
   redisUrl: string | null;
+  /** A Redis Cluster instead of one server (`REDIS_CLUSTER_NODES=host:port,…`); empty: use `redisUrl`. */
+  redisClusterNodes: string[];
   kafkaBrokers: string[];
   readModel: 'memory' | 'mongo';
   mongoUrl: string | null;
@@ -93,12 +95,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const tlsKey = env.TLS_KEY || null;
   if (!!tlsCert !== !!tlsKey) throw new ConfigError(`${tlsCert ? 'TLS_KEY' : 'TLS_CERT'} is required when the other TLS setting is set`);
   const port = int('PORT', 3000, 0, 65535);
+  const redisClusterNodes = (env.REDIS_CLUSTER_NODES ?? '').split(',').map((n) => n.trim()).filter(Boolean);
+  for (const node of redisClusterNodes) {
+    if (!/^(\[[^\]]+\]|[^:\s]+):\d{1,5}$/.test(node)) throw new ConfigError(`REDIS_CLUSTER_NODES must be host:port entries separated by commas, got "${node}"`);
+  }
+  if (transport === 'redis' && redisClusterNodes.length === 0 && !env.REDIS_URL) throw new ConfigError('TRANSPORT=redis needs REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster)');
+  if (redisClusterNodes.length > 0 && env.REDIS_URL) throw new ConfigError('set REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both');
 
   return {
     port,
     host: str('HOST', '127.0.0.1'),
     transport,
-    redisUrl: transport === 'redis' ? str('REDIS_URL') : (env.REDIS_URL ?? null),
+    redisUrl: env.REDIS_URL || null,
+    redisClusterNodes,
     kafkaBrokers: transport === 'kafka' ? str('KAFKA_BROKERS').split(',').map((b) => b.trim()).filter(Boolean) : [],
     readModel,
     mongoUrl: readModel === 'mongo' ? str('MONGO_URL') : (env.MONGO_URL ?? null),

@@ -2,6 +2,7 @@ import { getKafkaEventLog } from '../adapters/kafka/event-log.ts';
 import { getMongoReadModel } from '../adapters/mongo/read-model.ts';
 import { makeRedisGeoProjection } from '../projections/geo/redis-geo.ts';
 import { getRedisEventLog } from '../adapters/redis/event-log.ts';
+import type { RedisEndpoint } from '../adapters/redis/connection.ts';
 import { getRedisStores } from '../adapters/redis/stores.ts';
 import { ConfigError, type Config } from './config.ts';
 import type { Infrastructure, Logger } from './wiring.ts';
@@ -14,21 +15,22 @@ export async function makeInfrastructure(config: Config, logger: Logger, env: No
   const knobs = transportKnobs(env);
   const closers: (() => Promise<unknown>)[] = [];
   const infra: Infrastructure = { close: async () => void (await Promise.all(closers.map((c) => c()))) };
-  if (config.redisUrl && config.transport !== 'memory') {
-    const stores = getRedisStores(config.redisUrl, config.streamPrefix, logger, { commandTimeoutMs: config.redisCommandTimeoutMs });
+  const redis = redisEndpoint(config);
+  if (redis && config.transport !== 'memory') {
+    const stores = getRedisStores(redis, config.streamPrefix, logger, { commandTimeoutMs: config.redisCommandTimeoutMs });
     closers.push(stores.close);
     infra.claims = stores.claims;
     infra.users = stores.users;
     infra.attempts = stores.attempts;
   }
   if (config.transport === 'redis') {
-    const geo = makeRedisGeoProjection({ url: config.redisUrl!, commandTimeoutMs: config.redisCommandTimeoutMs, key: `${config.streamPrefix}{geo}:drivers` });
+    const geo = makeRedisGeoProjection({ ...redis!, commandTimeoutMs: config.redisCommandTimeoutMs, key: `${config.streamPrefix}{geo}:drivers` });
     infra.positions = geo;
     closers.push(() => geo.close());
   }
   if (config.transport === 'redis') {
     infra.log = getRedisEventLog({
-      url: config.redisUrl!,
+      ...redis!,
       prefix: config.streamPrefix,
       maxLength: { 'driver-locations': config.locationRetention, rides: config.rideRetention, drivers: config.rideRetention },
       claimIdleMs: knobs.claimIdleMs,
@@ -53,6 +55,12 @@ export async function makeInfrastructure(config: Config, logger: Logger, env: No
     });
   }
   return infra;
+}
+
+/** The Redis the configuration names: a cluster (REDIS_CLUSTER_NODES), one server (REDIS_URL), or none. */
+export function redisEndpoint(config: Pick<Config, 'redisUrl' | 'redisClusterNodes'>): RedisEndpoint | null {
+  if (config.redisClusterNodes.length > 0) return { clusterNodes: config.redisClusterNodes };
+  return config.redisUrl ? { url: config.redisUrl } : null;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { StreamName } from '../domain/ports/event-log.ts';
 import { makeRedisGeoProjection } from '../projections/geo/redis-geo.ts';
 import { rebuildDriverPositions, rebuildRideReadModel, type RebuildProgress } from '../projections/rebuild.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { makeInfrastructure } from './infrastructure.ts';
+import { makeInfrastructure, redisEndpoint } from './infrastructure.ts';
 import type { Logger } from './wiring.ts';
 
 const HELP = `Usage: npm run rebuild -- <projection>
@@ -19,6 +19,7 @@ Projections:
 Settings (environment, as for the server):
   TRANSPORT       redis | kafka: where the log is (memory has no log outside the server process)
   REDIS_URL       Redis for TRANSPORT=redis and for the geo projection
+  REDIS_CLUSTER_NODES  host:port,… of a Redis Cluster, instead of REDIS_URL
   KAFKA_BROKERS   for TRANSPORT=kafka
   STREAM_PREFIX   key/topic prefix (default ridecast:); the geo key is <prefix>{geo}:drivers
   READ_MODEL      mongo, for the rides projection
@@ -71,7 +72,8 @@ async function main(argv: string[]): Promise<void> {
   if (projection === 'rides' && config.readModel !== 'mongo') {
     fail('READ_MODEL=memory lives inside the server process and is rebuilt when it starts; set READ_MODEL=mongo and MONGO_URL');
   }
-  if (projection === 'geo' && !config.redisUrl) fail('the geo projection lives in Redis: set REDIS_URL');
+  const redis = redisEndpoint(config);
+  if (projection === 'geo' && !redis) fail('the geo projection lives in Redis: set REDIS_URL or REDIS_CLUSTER_NODES');
 
   const logger: Logger = {
     info: () => undefined,
@@ -97,7 +99,7 @@ async function main(argv: string[]): Promise<void> {
           `; ${fmt((await readModel.active()).length)} rides active  ${where(r.positions)}`,
       );
     } else {
-      const geo = makeRedisGeoProjection({ url: config.redisUrl!, key: `${config.streamPrefix}{geo}:drivers`, staleAfterMs });
+      const geo = makeRedisGeoProjection({ ...redis!, key: `${config.streamPrefix}{geo}:drivers`, staleAfterMs });
       closers.push(() => geo.close());
       const r = await rebuildDriverPositions(log, geo, { onProgress: progress });
       console.log(

@@ -3,6 +3,7 @@
 // when both instances match at once, and work-shared groups that act once per event.
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { getKafkaEventLog, type KafkaEventLog } from '../adapters/kafka/event-log.ts';
+import type { RedisLocation } from '../adapters/redis/connection.ts';
 import { getRedisEventLog, type RedisEventLog } from '../adapters/redis/event-log.ts';
 import type { Recorded } from '../domain/ports/event-log.ts';
 import {
@@ -21,6 +22,7 @@ import {
 } from './support/process.ts';
 import { startKafka, type KafkaCluster } from './support/kafka.ts';
 import { startRedis, type RedisServer } from './support/redis.ts';
+import { startRedisCluster } from './support/redis-cluster.ts';
 import { sleep, times, waitFor } from './support/wait.ts';
 
 const center = { lat: 38.7223, lng: -9.1393 };
@@ -30,8 +32,27 @@ const porto = { lat: 41.1579, lng: -8.6291 };
 const portoDropoff = { lat: 41.1496, lng: -8.611 };
 const near = (i: number) => ({ lat: porto.lat + 0.0004 * Math.sin(i), lng: porto.lng + 0.0004 * Math.cos(i) });
 
-describe('two instances on one Redis', () => {
-  let redis: RedisServer;
+/** Where the two instances' Redis runs: one server, or a real 3-master Redis Cluster. */
+interface RedisBackend {
+  readonly env: Record<string, string>;
+  readonly location: RedisLocation;
+  /** Keys per master under a prefix; one entry for a single server. */
+  keysPerMaster(pattern: string): Promise<number[]>;
+  stop(): Promise<void>;
+}
+const redisBackends: [string, () => Promise<RedisBackend>][] = [
+  ['one Redis', async () => {
+    const server = await startRedis();
+    return { env: { REDIS_URL: server.url }, location: { url: server.url }, keysPerMaster: async () => [], stop: () => server.stop() };
+  }],
+  ['a 3-master Redis Cluster', async () => {
+    const cluster = await startRedisCluster(3);
+    return { env: { REDIS_CLUSTER_NODES: cluster.nodes.join(',') }, location: { clusterNodes: cluster.nodes }, keysPerMaster: cluster.keysPerMaster, stop: cluster.stop };
+  }],
+];
+
+for (const [backendName, startBackend] of redisBackends) describe(`two instances on ${backendName}`, () => {
+  let redis: RedisBackend;
   let a: ServerProcess;
   let b: ServerProcess;
   let apiA: Http;
@@ -42,10 +63,10 @@ describe('two instances on one Redis', () => {
   const sockets: LiveSocket[] = [];
 
   beforeAll(async () => {
-    redis = await startRedis();
+    redis = await startBackend();
     const env = (id: string) => ({
       TRANSPORT: 'redis',
-      REDIS_URL: redis.url,
+      ...redis.env,
       STREAM_PREFIX: prefix,
       INSTANCE_ID: id,
       OFFER_TIMEOUT_MS: '1500',
@@ -58,7 +79,7 @@ describe('two instances on one Redis', () => {
     apiA = http(a.url);
     apiB = http(b.url);
     admin = (await apiA.login(TEST_ADMIN.username, TEST_ADMIN.password)).token;
-    log = getRedisEventLog({ url: redis.url, prefix, logger: { warn() {}, error() {} } });
+    log = getRedisEventLog({ ...redis.location, prefix, logger: { warn() {}, error() {} } });
   }, 120_000);
 
   afterAll(async () => {
@@ -112,6 +133,9 @@ describe('two instances on one Redis', () => {
     expect(locations).toEqual([...locations].sort((x, y) => x - y));
     expect(new Set(locations).size).toBe(locations.length);
     expect(locations).toContain(lastPoint);
+    // On the cluster, the ride's streams and stores landed on more than one master (one server: no check).
+    const perMaster = await redis.keysPerMaster(`${prefix}*`);
+    if (perMaster.length > 1) expect(perMaster.filter((n) => n > 0).length, `keys per master ${perMaster}`).toBeGreaterThan(1);
   }, 60_000);
 
   it('20 rides requested through both instances against 3 drivers: no driver is ever booked twice, each ride is paid once', async () => {

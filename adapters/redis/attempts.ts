@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.ts';
 import type { AttemptCounter } from '../../domain/ports/attempts.ts';
 
 /** INCRBY and the window's expiry in one step, so a counter never lives without its TTL. */
@@ -9,7 +9,7 @@ return {n, redis.call('PTTL', KEYS[1])}`;
 const PEEK_LUA = `return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1])}`;
 
 /** Attempt counters on Redis, shared by every instance. One key per counter, so it runs on Cluster too. */
-export function getRedisAttemptCounter(redis: Redis, prefix = 'ridecast:'): AttemptCounter {
+export function getRedisAttemptCounter(redis: RedisClient, prefix = 'ridecast:'): AttemptCounter {
   const keyOf = (key: string) => `${prefix}attempts:{${key}}`;
   const asCount = ([count, ttl]: [number, number]) => ({ count, resetInMs: Math.max(0, ttl) });
   return {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.ts';
 import type { Claims } from '../../domain/ports/claims.ts';
 
 /** Compare-and-delete: only the holder's value releases a claim. */
@@ -19,7 +19,7 @@ return false`;
  * Claims on Redis: first writer wins once for every instance at the same time. Each claim is its own
  * key (one slot), so it runs unchanged on Redis Cluster.
  */
-export function getRedisClaims(redis: Redis, prefix = 'ridecast:'): Claims {
+export function getRedisClaims(redis: RedisClient, prefix = 'ridecast:'): Claims {
   const keyOf = (key: string) => `${prefix}claim:{${key}}`;
   return {
     async claim(key, value, ttlMs) {

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import { backoffMs, classifyFailure } from '../../domain/failures.ts';
+import type { RedisClient } from './connection.ts';
 import type { StreamName, SubscribeOptions, Subscription } from '../../domain/ports/event-log.ts';
 import { asEntries, entriesOfRead, fromEntry, replayedFor, type keysOf, type RawEntry } from './scripts.ts';
 
@@ -10,7 +10,7 @@ export interface Logger {
 
 export interface GroupReaderOptions extends SubscribeOptions {
   /** A dedicated connection: blocking reads would stall a shared one. Owned (closed) by the reader. */
-  readonly conn: Redis;
+  readonly conn: RedisClient;
   readonly stream: StreamName;
   readonly keys: ReturnType<typeof keysOf>;
   readonly claimIdleMs: number;
@@ -217,7 +217,7 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
   };
 }
 
-async function createGroup(conn: Redis, key: string, group: string, from: 'start' | 'end'): Promise<void> {
+async function createGroup(conn: RedisClient, key: string, group: string, from: 'start' | 'end'): Promise<void> {
   try {
     await conn.call('XGROUP', 'CREATE', key, group, from === 'end' ? '$' : '0', 'MKSTREAM');
   } catch (err) {

@@ -1,11 +1,12 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import { DomainError, versionConflict } from '../../domain/errors.ts';
 import { STREAMS, type DeadLetter, type EventLog, type Recorded, type StreamName, type Subscription } from '../../domain/ports/event-log.ts';
+import { endpointOf, openRedis, type RedisClient, type RedisEndpoint, type RedisLocation } from './connection.ts';
 import { startGroupReader, type Logger } from './consumer.ts';
 import { APPEND_LUA, asEntries, fieldsOf, fromEntry, fromHistory, keysOf, recorded, replayedFor } from './scripts.ts';
 
-export interface RedisEventLogOptions {
-  readonly url: string;
+/** One server (`url`) or a Redis Cluster (`clusterNodes`): the key layout is the same on both. */
+export interface RedisEventLogOptions extends RedisLocation {
   /** Namespace for every key (tests use one per log). Must not contain `{`. Default `ridecast:`. */
   readonly prefix?: string;
   /** Retention: `XADD … MAXLEN ~ n` per stream (approximate: Redis trims whole nodes). Histories are kept whole. */
@@ -29,7 +30,7 @@ export type RedisEventLog = EventLog & Required<Pick<EventLog, 'deadLetters' | '
 };
 
 type AppendReply = [recordedAtMs: number | string, firstVersion: number | string, ...ids: string[]];
-type WithAppend = Redis & { ridecastAppend(...args: (string | number)[]): Promise<AppendReply> };
+type WithAppend = RedisClient & { ridecastAppend(...args: (string | number)[]): Promise<AppendReply> };
 
 const STREAM_ID = /^\d+-\d+$/;
 
@@ -46,11 +47,12 @@ export function getRedisEventLog(options: RedisEventLogOptions): RedisEventLog {
   const subs = new Set<Subscription>();
   let deadLetters = 0;
   let closed = false;
+  const endpoint = endpointOf(options);
 
   // GPS appends are single commands on the hot path: auto-pipelining batches them per tick.
   // One retry while the connection is down and a command timeout for a frozen server: a request fails
   // within seconds (503) rather than after ioredis's 20 retries. Blocking group reads use their own connections.
-  const main = connect(options.url, logger, 'main', {
+  const main = connect(endpoint, logger, 'main', {
     enableAutoPipelining: true,
     maxRetriesPerRequest: 1,
     commandTimeout: options.commandTimeoutMs ?? 2_000,
@@ -149,7 +151,7 @@ export function getRedisEventLog(options: RedisEventLogOptions): RedisEventLog {
 
     async subscribe(stream, subscribeOptions) {
       assertOpen();
-      const conn = connect(options.url, logger, `${stream}/${subscribeOptions.group}/${subscribeOptions.consumer}`, {
+      const conn = connect(endpoint, logger, `${stream}/${subscribeOptions.group}/${subscribeOptions.consumer}`, {
         // Fail commands during an outage so the reader's loop logs, backs off and tries again.
         maxRetriesPerRequest: 2,
       });
@@ -231,9 +233,8 @@ function splitDeadLetterId(id: string): [StreamName | null, string] {
 }
 
 /** A connection that reconnects forever (capped backoff) and logs an outage once, not per attempt. */
-function connect(url: string, logger: Logger, name: string, extra: RedisOptions): Redis {
-  const conn = new Redis(url, {
-    protocol: 2, // RESP2 reply shapes for stream commands, whatever the server speaks
+function connect(endpoint: RedisEndpoint, logger: Logger, name: string, extra: RedisOptions): RedisClient {
+  const conn = openRedis(endpoint, {
     retryStrategy: (times) => Math.min(50 * 2 ** times, 1_000),
     ...extra,
   });

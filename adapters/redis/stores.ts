@@ -1,19 +1,20 @@
-import { Redis } from 'ioredis';
 import type { AttemptCounter } from '../../domain/ports/attempts.ts';
 import type { Claims } from '../../domain/ports/claims.ts';
 import { getRedisAttemptCounter } from './attempts.ts';
 import type { UserStore } from '../../domain/ports/users.ts';
 import { getRedisClaims } from './claims.ts';
+import { openRedis, type RedisEndpoint } from './connection.ts';
 import { getRedisUserStore } from './users.ts';
 
 /**
- * Accounts, claims and login attempt counters on one Redis connection, shared by every instance. Requests fail fast
- * (one retry, a command timeout) while Redis is down or frozen, so the API answers 503 instead of hanging.
+ * Accounts, claims and login attempt counters on one Redis connection (or one cluster client), shared by
+ * every instance. Requests fail fast (one retry, a command timeout) while Redis is down or frozen, so the
+ * API answers 503 instead of hanging. `target`: a `redis://` URL, or an endpoint (one server or a cluster).
  */
-export function getRedisStores(url: string, prefix: string, logger: { warn(o: object, m?: string): void }, { commandTimeoutMs = 2_000 } = {}) {
+export function getRedisStores(target: string | RedisEndpoint, prefix: string, logger: { warn(o: object, m?: string): void }, { commandTimeoutMs = 2_000 } = {}) {
   // A frozen server (no answer at all) fails a command after commandTimeoutMs; a refused connection after one retry.
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: commandTimeoutMs });
-  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const redis = openRedis(typeof target === 'string' ? { url: target } : target, { maxRetriesPerRequest: 1, commandTimeout: commandTimeoutMs });
+  redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
   const claims: Claims = getRedisClaims(redis, prefix);
   const users: UserStore = getRedisUserStore(redis, prefix);
   const attempts: AttemptCounter = getRedisAttemptCounter(redis, prefix);

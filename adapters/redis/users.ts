@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.ts';
 
 import { DomainError } from '../../domain/errors.ts';
 import type { User, UserStore } from '../../domain/ports/users.ts';
@@ -10,7 +10,7 @@ redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 return 1`;
 
 /** Accounts on Redis, shared by every instance: `{users}` keeps both hashes in one Cluster slot. */
-export function getRedisUserStore(redis: Redis, prefix = 'ridecast:'): UserStore {
+export function getRedisUserStore(redis: RedisClient, prefix = 'ridecast:'): UserStore {
   const byName = `${prefix}{users}:by-name`;
   const byId = `${prefix}{users}:by-id`;
   const parse = (json: string | null) => (json ? (JSON.parse(json) as User) : null);

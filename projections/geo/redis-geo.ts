@@ -1,15 +1,17 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { DriverEvent } from '../../domain/driver/index.ts';
 import type { LatLng } from '../../domain/geo.ts';
 import type { Recorded } from '../../domain/ports/event-log.ts';
 import type { LocationRecorded } from '../../domain/tracking/events.ts';
 
 export interface RedisGeoOptions {
-  /** A connection to use (not closed by `close()`); or `url` to open one. */
-  readonly redis?: Redis;
+  /** A connection (or cluster client) to use, not closed by `close()`; or `url` / `clusterNodes` to open one. */
+  readonly redis?: Redis | Cluster;
   readonly url?: string;
   /** With `url`: a command unanswered this long fails (a frozen server), so `nearby` answers 503 in seconds. */
   readonly commandTimeoutMs?: number;
+  /** A Redis Cluster, by some of its nodes (`host:port`). Every key here shares the hash tag, so one slot. */
+  readonly clusterNodes?: readonly string[];
   /**
    * The GEO set of available drivers. Must carry a hash tag (`ridecast:{geo}:drivers`): the
    * companion keys `<key>:seen` and `<key>:state` share it, so every script stays in one slot.
@@ -99,13 +101,23 @@ redis.call('ZREM', KEYS[2], unpack(ids))
 return { #ids, removed }
 `;
 
-type GeoCommands = Redis & {
+type GeoCommands = (Redis | Cluster) & {
   ridecastGeoDriver(...args: (string | number)[]): Promise<number>;
   ridecastGeoLocation(...args: (string | number)[]): Promise<number>;
   ridecastGeoSweep(...args: (string | number)[]): Promise<[number, number]>;
 };
 
 const SWEEP_BATCH = 1_000;
+
+function open({ url, clusterNodes, commandTimeoutMs = 2_000 }: RedisGeoOptions): Redis | Cluster {
+  const perNode = { protocol: 2 as const, maxRetriesPerRequest: 1, commandTimeout: commandTimeoutMs };
+  if (!clusterNodes?.length) return new Redis(url!, perNode);
+  const nodes = clusterNodes.map((n) => {
+    const i = n.lastIndexOf(':');
+    return { host: n.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(n.slice(i + 1)) };
+  });
+  return new Cluster(nodes, { redisOptions: perNode, retryDelayOnFailover: 100, retryDelayOnClusterDown: 100 });
+}
 const HASH_TAG = /\{[^}]+\}/;
 
 /** A number as Lua gets it back intact (no exponent, full precision). */
@@ -125,9 +137,9 @@ export function makeRedisGeoProjection(options: RedisGeoOptions) {
   const staleAfterMs = options.staleAfterMs ?? 60_000;
   const initialRadiusM = options.initialRadiusM ?? 1_000;
   const now = options.now ?? Date.now;
-  if (!options.redis && !options.url) throw new Error('makeRedisGeoProjection needs `redis` or `url`');
+  if (!options.redis && !options.url && !options.clusterNodes?.length) throw new Error('makeRedisGeoProjection needs `redis`, `url` or `clusterNodes`');
   const own = !options.redis;
-  const redis = (options.redis ?? new Redis(options.url!, { protocol: 2, maxRetriesPerRequest: 1, commandTimeout: options.commandTimeoutMs ?? 2_000 })) as GeoCommands;
+  const redis = (options.redis ?? open(options)) as GeoCommands;
   redis.defineCommand('ridecastGeoDriver', { numberOfKeys: 3, lua: DRIVER_LUA });
   redis.defineCommand('ridecastGeoLocation', { numberOfKeys: 3, lua: LOCATION_LUA });
   redis.defineCommand('ridecastGeoSweep', { numberOfKeys: 2, lua: SWEEP_LUA });

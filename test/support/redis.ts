@@ -26,6 +26,10 @@ export interface RedisOptions {
   aof?: boolean;
   /** Only with aof. Default 'always' so a kill -9 right after a reply loses nothing. */
   appendfsync?: 'always' | 'everysec' | 'no';
+  /** Listen on this port (default: a free one). */
+  port?: number;
+  /** More redis-server arguments (e.g. cluster mode), after the defaults. */
+  args?: readonly string[];
 }
 
 // Safety net for tests that never call stop(): kill servers and drop their dirs on exit.
@@ -69,7 +73,7 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> {
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   await sweepStaleDirs();
   const dir = await mkdtemp(join(tmpdir(), `${PREFIX}${process.pid}-`));
   hook();
@@ -84,6 +88,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> 
     '--daemonize', 'no',
     '--logfile', '',
     '--loglevel', 'warning',
+    ...(opts.args ?? []),
   ];
   let child: ChildProcess | undefined;
   let output = '';

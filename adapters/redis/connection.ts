@@ -1,0 +1,71 @@
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+
+/**
+ * Where Redis is: one server (`url`, e.g. `redis://host:6379`), or a Redis Cluster reached through
+ * any of its nodes (`clusterNodes`, `host:port`; the client discovers the rest with CLUSTER SLOTS).
+ */
+export type RedisEndpoint = { readonly url: string } | { readonly clusterNodes: readonly string[] };
+
+/**
+ * A client for either. The commands this project sends behave the same on both, with one rule on a
+ * cluster: a script, MULTI or multi-key command touches keys of one hash slot only, which the key
+ * layouts guarantee with hash tags (`{rides}`, `{users}`, `{geo}`, `{driver-locations:3}`).
+ */
+export type RedisClient = Redis | Cluster;
+
+/** How an endpoint reads in logs, without credentials. */
+export function describeEndpoint(endpoint: RedisEndpoint): string {
+  if ('clusterNodes' in endpoint) return `cluster ${endpoint.clusterNodes.join(',')}`;
+  try {
+    const u = new URL(endpoint.url);
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return 'redis';
+  }
+}
+
+/** Parses `host:port` (IPv6 in brackets: `[::1]:7000`). Throws naming the bad entry. */
+export function parseNode(node: string): { host: string; port: number } {
+  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(node.trim());
+  const port = Number(m?.[2]);
+  if (!m || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`not a host:port cluster node: "${node}"`);
+  return { host: m[1]!, port };
+}
+
+/**
+ * Opens a client. `options` are the single-server options; on a cluster they apply to each node's
+ * connection, except those the cluster client owns: `retryStrategy` (then used both for the cluster
+ * as a whole and for reconnecting a lost node, so a restarted node's blocking readers come back),
+ * `enableAutoPipelining` and `enableOfflineQueue`.
+ * RESP2 always: the stream replies are decoded as RESP2 shapes whatever the server speaks.
+ */
+export function openRedis(endpoint: RedisEndpoint, options: RedisOptions = {}): RedisClient {
+  if ('url' in endpoint) return new Redis(endpoint.url, { protocol: 2, ...options });
+  const { retryStrategy, enableAutoPipelining, enableOfflineQueue, ...perNode } = options;
+  return new Cluster(endpoint.clusterNodes.map(parseNode), {
+    redisOptions: { protocol: 2, ...perNode },
+    ...(retryStrategy && { clusterRetryStrategy: (times: number) => retryStrategy(times), clusterNodeRetryStrategy: retryStrategy }),
+    ...(enableAutoPipelining !== undefined && { enableAutoPipelining }),
+    ...(enableOfflineQueue !== undefined && { enableOfflineQueue }),
+    // A command meeting a failover or a not-yet-known slot waits for the topology rather than failing.
+    retryDelayOnFailover: 100,
+    retryDelayOnClusterDown: 100,
+  });
+}
+
+/** Options that name a server or a cluster: exactly one of `url`, `clusterNodes`. */
+export interface RedisLocation {
+  /** One Redis server. */
+  readonly url?: string;
+  /** A Redis Cluster: some of its nodes as `host:port`. */
+  readonly clusterNodes?: readonly string[];
+}
+
+export function endpointOf(o: RedisLocation): RedisEndpoint {
+  if (o.clusterNodes && o.clusterNodes.length > 0) {
+    if (o.url) throw new Error('give either a Redis url or cluster nodes, not both');
+    return { clusterNodes: o.clusterNodes };
+  }
+  if (o.url) return { url: o.url };
+  throw new Error('a Redis url or cluster nodes are required');
+}
