@@ -10,6 +10,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
+import { shardKeysOf } from '../adapters/redis/scripts.ts';
 import { Kafka, logLevel } from 'kafkajs';
 import { LocationsBody, LocationsReply } from '../adapters/http/schemas.ts';
 import type { TripInfo } from './lib/live.ts';
@@ -113,6 +114,7 @@ async function service() {
     STREAM_PREFIX: prefix,
     INSTANCE_ID: `bench-${process.pid}`,
     ...(process.env.LOCATION_RETENTION && { LOCATION_RETENTION: process.env.LOCATION_RETENTION }),
+    ...(process.env.LOCATION_SHARDS && { LOCATION_SHARDS: process.env.LOCATION_SHARDS }),
     ...(process.env.REDIS_URL && { REDIS_URL: process.env.REDIS_URL }),
     ...(process.env.KAFKA_BROKERS && { KAFKA_BROKERS: process.env.KAFKA_BROKERS }),
   };
@@ -141,7 +143,10 @@ async function service() {
 
   async function countLocations(): Promise<{ events: number; via: string }> {
     const log = svc!.ctx.log;
-    if (transport === 'redis') return { events: await counter!.xlen(`${prefix}{driver-locations}`), via: 'XLEN' };
+    if (transport === 'redis') {
+      const lengths = await Promise.all(shardKeysOf(prefix, 'driver-locations', config.locationShards).map((k) => counter!.xlen(k.stream)));
+      return { events: lengths.reduce((a, b) => a + b, 0), via: 'XLEN' };
+    }
     if (transport === 'kafka') {
       const admin = new Kafka({ brokers: config.kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
       await admin.connect();

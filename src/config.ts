@@ -29,6 +29,8 @@ export interface Config {
   offerTimeoutMs: number;
   matchTimeoutMs: number;
   locationRetention: number;
+  /** `driver-locations` split into this many streams by driver (Redis; Kafka: partitions). */
+  locationShards: number;
   rideRetention: number;
   serviceArea: string | null;
   zones: string | null;
@@ -133,6 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     offerTimeoutMs: int('OFFER_TIMEOUT_MS', 15_000, 1_000),
     matchTimeoutMs: int('MATCH_TIMEOUT_MS', 120_000, 1_000),
     locationRetention: int('LOCATION_RETENTION', 1_000_000, 1_000),
+    locationShards: int('LOCATION_SHARDS', 8, 1, 1_024),
     rideRetention: int('RIDE_RETENTION', 10_000_000, 1_000),
     serviceArea: env.SERVICE_AREA || null,
     zones: env.ZONES || null,

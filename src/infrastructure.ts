@@ -35,6 +35,7 @@ export async function makeInfrastructure(config: Config, logger: Logger, env: No
       maxLength: { 'driver-locations': config.locationRetention, rides: config.rideRetention, drivers: config.rideRetention },
       claimIdleMs: knobs.claimIdleMs,
       commandTimeoutMs: config.redisCommandTimeoutMs,
+      locationShards: config.locationShards,
       logger,
     });
   }

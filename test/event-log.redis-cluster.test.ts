@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 const makeLog = (prefix = `c${++counter}:`): RedisEventLog =>
-  getRedisEventLog({ clusterNodes: cluster.nodes, prefix, claimIdleMs: 300, blockMs: 1_000, logger: quiet });
+  getRedisEventLog({ clusterNodes: cluster.nodes, prefix, claimIdleMs: 300, blockMs: 1_000, locationShards: 8, logger: quiet });
 
 eventLogContract('redis cluster', async () => makeLog(), { settleMs: 400 });
 
@@ -35,12 +35,16 @@ describe('redis cluster specifics', () => {
       await log.append('rides', 'r_1', [{ type: 'RideRequested', data: {} }], { expectedVersion: 0 });
       await log.append('drivers', 'd_1', [{ type: 'DriverAvailabilityChanged', data: { available: true } }], { expectedVersion: 0 });
       await log.append('driver-locations', 'd_1', [{ type: 'LocationRecorded', data: { n: 1 } }, { type: 'LocationRecorded', data: { n: 2 } }]);
+      for (let i = 2; i <= 16; i++) await log.append('driver-locations', `d_${i}`, [{ type: 'LocationRecorded', data: { n: i + 1 } }]);
       await waitFor(() => seen.includes('d_1'), 'the drivers event through the group reader');
       const perMaster = await cluster.keysPerMaster(`${prefix}*`);
       expect(perMaster.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
       expect(perMaster.filter((n) => n > 0).length).toBeGreaterThan(1);
       expect((await log.readKey('rides', 'r_1')).map((e) => e.metadata.version)).toEqual([1]);
-      expect((await log.read('driver-locations')).map((e) => (e.data as { n: number }).n)).toEqual([1, 2]);
+      expect((await log.read('driver-locations')).map((e) => (e.data as { n: number }).n)).toEqual(Array.from({ length: 17 }, (_, i) => i + 1));
+      // The GPS shards alone spread over the masters: no single master carries every point.
+      const gpsPerMaster = await cluster.keysPerMaster(`${prefix}{driver-locations:*`);
+      expect(gpsPerMaster.filter((n) => n > 0).length, `GPS shard keys per master ${gpsPerMaster}`).toBeGreaterThan(1);
       expect(await log.ping()).toBe(true);
     } finally {
       await sub.close();

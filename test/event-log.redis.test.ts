@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRedisEventLog, type RedisEventLog, type RedisEventLogOptions } from '../adapters/redis/event-log.ts';
 import type { Recorded } from '../domain/ports/event-log.ts';
 import { PermanentFailure } from '../domain/failures.ts';
+import { compareIds } from '../adapters/redis/scripts.ts';
 import { eventLogContract } from './contract/event-log.contract.ts';
 import { startRedis, type RedisServer } from './support/redis.ts';
 import { sleep, waitFor } from './support/wait.ts';
@@ -49,6 +50,42 @@ describe('redis event log specifics', () => {
       expect(nOf(kept.at(-1)!)).toBe(601);
       expect(await log.readKey('driver-locations', 'd_1')).toEqual([]);
     } finally {
+      await log.close();
+    }
+  });
+
+  it('splits driver-locations into shards by driver: each driver on one shard in order, reads and groups cover every shard', async () => {
+    const log = makeLog({ locationShards: 4 });
+    const prefix = `t${counter}:`;
+    const drivers = Array.from({ length: 12 }, (_, i) => `d_${i}`);
+    const got = new Map<string, number[]>();
+    const sub = await log.subscribe('driver-locations', {
+      group: 'g',
+      consumer: 'c1',
+      handler: async (e) => void got.set(e.metadata.key, [...(got.get(e.metadata.key) ?? []), nOf(e)]),
+    });
+    try {
+      for (let n = 1; n <= 5; n++) for (const d of drivers) await log.append('driver-locations', d, [gps(n)]);
+      await log.append('driver-locations', 'd_0', [gps(6), gps(7)]);
+      const lengths = await Promise.all([0, 1, 2, 3].map((s) => plain.xlen(`${prefix}{driver-locations:${s}}`)));
+      expect(lengths.reduce((a, b) => a + b, 0)).toBe(62);
+      expect(lengths.filter((n) => n > 0).length).toBeGreaterThan(1);
+      expect(await plain.exists(`${prefix}{driver-locations}`)).toBe(0);
+
+      const all = await log.read('driver-locations');
+      expect(all).toHaveLength(62);
+      const positions = all.map((e) => e.metadata.position);
+      expect(positions).toEqual([...positions].sort(compareIds));
+      for (const d of drivers) expect(all.filter((e) => e.metadata.key === d).map(nOf)).toEqual(d === 'd_0' ? [1, 2, 3, 4, 5, 6, 7] : [1, 2, 3, 4, 5]);
+      // Paging from a position across shards gives the same sequence.
+      const paged: Recorded[] = [];
+      for (let page = await log.read('driver-locations', { limit: 5 }); page.length > 0; page = await log.read('driver-locations', { after: page.at(-1)!.metadata.position, limit: 5 })) paged.push(...page);
+      expect(paged.map((e) => e.metadata.eventId)).toEqual(all.map((e) => e.metadata.eventId));
+
+      await waitFor(() => [...got.values()].reduce((a, b) => a + b.length, 0) === 62, 'every point through the group');
+      for (const d of drivers) expect(got.get(d)).toEqual(d === 'd_0' ? [1, 2, 3, 4, 5, 6, 7] : [1, 2, 3, 4, 5]);
+    } finally {
+      await sub.close();
       await log.close();
     }
   });

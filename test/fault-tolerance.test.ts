@@ -3,7 +3,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { getRedisEventLog, type RedisEventLog } from '../adapters/redis/event-log.ts';
-import type { Recorded } from '../domain/ports/event-log.ts';
+import { shardKeysOf } from '../adapters/redis/scripts.ts';
+import type { Recorded, StreamName } from '../domain/ports/event-log.ts';
 import {
   auditLog,
   diagnostics,
@@ -43,6 +44,9 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
   const prefix = `fault${process.pid}:`;
   const sockets: LiveSocket[] = [];
   const streamKey = (stream: string) => `${prefix}{${stream}}`;
+  // driver-locations is sharded by driver: its groups' pending entries are spread over the shards.
+  const LOCATION_SHARDS = 4;
+  const streamKeys = (stream: StreamName) => shardKeysOf(prefix, stream, LOCATION_SHARDS).map((k) => k.stream);
   const env = (id: string) => ({
     TRANSPORT: 'redis',
     STREAM_PREFIX: prefix,
@@ -51,6 +55,7 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
     MATCH_TIMEOUT_MS: '120000',
     // Takeover of a dead member's pending entries after 1 s idle rather than the default 30 s.
     CLAIM_IDLE_MS: '1000',
+    LOCATION_SHARDS: String(LOCATION_SHARDS),
     REDIS_URL: redis.url,
   });
 
@@ -63,7 +68,7 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
     apiA = http(a.url);
     apiB = http(b.url);
     admin = (await apiB.login(TEST_ADMIN.username, TEST_ADMIN.password)).token;
-    log = getRedisEventLog({ url: redis.url, prefix, logger: { warn() {}, error() {} } });
+    log = getRedisEventLog({ url: redis.url, prefix, locationShards: LOCATION_SHARDS, logger: { warn() {}, error() {} } });
   }, 120_000);
 
   afterAll(async () => {
@@ -80,8 +85,10 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
   async function pendingOn(consumer: string): Promise<[string, string, string][]> {
     const out: [string, string, string][] = [];
     for (const [stream, group] of SHARED_GROUPS) {
-      const rows = (await raw.call('XPENDING', streamKey(stream), group, '-', '+', 1000, consumer).catch(() => [])) as [string][];
-      for (const [id] of rows) out.push([stream, group, id]);
+      for (const key of streamKeys(stream)) {
+        const rows = (await raw.call('XPENDING', key, group, '-', '+', 1000, consumer).catch(() => [])) as [string][];
+        for (const [id] of rows) out.push([stream, group, id]);
+      }
     }
     return out;
   }
@@ -91,8 +98,10 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
   async function pendingTotal(): Promise<number> {
     let n = 0;
     for (const [stream, group] of SHARED_GROUPS) {
-      const summary = (await raw.call('XPENDING', streamKey(stream), group).catch(() => [0])) as [number | string];
-      n += Number(summary[0]);
+      for (const key of streamKeys(stream)) {
+        const summary = (await raw.call('XPENDING', key, group).catch(() => [0])) as [number | string];
+        n += Number(summary[0]);
+      }
     }
     return n;
   }

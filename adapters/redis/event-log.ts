@@ -3,7 +3,7 @@ import { DomainError, versionConflict } from '../../domain/errors.ts';
 import { STREAMS, type DeadLetter, type EventLog, type Recorded, type StreamName, type Subscription } from '../../domain/ports/event-log.ts';
 import { endpointOf, openRedis, type RedisClient, type RedisEndpoint, type RedisLocation } from './connection.ts';
 import { startGroupReader, type Logger } from './consumer.ts';
-import { APPEND_LUA, asEntries, fieldsOf, fromEntry, fromHistory, keysOf, recorded, replayedFor } from './scripts.ts';
+import { APPEND_LUA, asEntries, compareIds, fieldsOf, fromEntry, fromHistory, keysOf, recorded, replayedFor, shardKeysOf, shardOf } from './scripts.ts';
 
 /** One server (`url`) or a Redis Cluster (`clusterNodes`): the key layout is the same on both. */
 export interface RedisEventLogOptions extends RedisLocation {
@@ -21,6 +21,12 @@ export interface RedisEventLogOptions extends RedisLocation {
   readonly blockMs?: number;
   /** Appends and reads that get no answer in this long fail (a frozen server), so callers answer 503. Default 2000. */
   readonly commandTimeoutMs?: number;
+  /**
+   * `driver-locations` split into this many streams by driver (own hash tag each: spread over a
+   * cluster's masters). Default 1: the single key `{driver-locations}`. Every instance of one
+   * deployment must use the same count (changing it moves drivers to other shards; see README).
+   */
+  readonly locationShards?: number;
   readonly logger?: Logger;
 }
 
@@ -48,6 +54,10 @@ export function getRedisEventLog(options: RedisEventLogOptions): RedisEventLog {
   let deadLetters = 0;
   let closed = false;
   const endpoint = endpointOf(options);
+  const locationShards = Math.max(1, Math.floor(options.locationShards ?? 1));
+  /** The keys an entity's events go to: its shard's for a sharded stream. */
+  const keysFor = (stream: StreamName, key: string) =>
+    stream === 'driver-locations' && locationShards > 1 ? keysOf(prefix, stream, shardOf(key, locationShards)) : keysOf(prefix, stream);
 
   // GPS appends are single commands on the hot path: auto-pipelining batches them per tick.
   // One retry while the connection is down and a command timeout for a frozen server: a request fails
@@ -69,8 +79,9 @@ export function getRedisEventLog(options: RedisEventLogOptions): RedisEventLog {
     async append(stream, key, events, { expectedVersion } = {}) {
       assertOpen();
       if (events.length === 0) return [];
-      const k = keysOf(prefix, stream);
-      const maxLen = options.maxLength?.[stream];
+      const k = keysFor(stream, key);
+      // Retention is per stream: each shard keeps its share.
+      const maxLen = stream === 'driver-locations' && options.maxLength?.[stream] ? Math.ceil(options.maxLength[stream]! / locationShards) : options.maxLength?.[stream];
       const datas = events.map((e) => JSON.stringify(e.data ?? null));
 
       if (expectedVersion === undefined && stream === 'driver-locations') {
@@ -108,7 +119,7 @@ export function getRedisEventLog(options: RedisEventLogOptions): RedisEventLog {
 
     async readKey(stream, key) {
       assertOpen();
-      const items = await main.lrange(keysOf(prefix, stream).history(key), 0, -1);
+      const items = await main.lrange(keysFor(stream, key).history(key), 0, -1);
       return items.map((json) => fromHistory(stream, key, json));
     },
 
@@ -117,25 +128,43 @@ export function getRedisEventLog(options: RedisEventLogOptions): RedisEventLog {
       if (after !== undefined && !STREAM_ID.test(after)) throw new DomainError('INVALID_POSITION', 400, `not a stream position: ${after}`);
       if (limit !== undefined && limit <= 0) return [];
       const count = limit !== undefined && Number.isFinite(limit) ? ['COUNT', Math.floor(limit)] : [];
-      const reply = await main.call('XRANGE', keysOf(prefix, stream).stream, after === undefined ? '-' : `(${after}`, '+', ...count);
+      // A sharded stream reads every shard from the same id and merges by id (time order across
+      // shards; a shard's own order, so each driver's, is kept exactly). Each shard gives at most
+      // `limit`, so the first `limit` of the merge are exact for what was there at the read.
+      const shards = shardKeysOf(prefix, stream, locationShards);
+      const replies = await Promise.all(shards.map((k) => main.call('XRANGE', k.stream, after === undefined ? '-' : `(${after}`, '+', ...count)));
+      const entries = replies.flatMap((r) => asEntries(r));
+      if (shards.length > 1) entries.sort((x, y) => compareIds(x[0], y[0]));
       const out: Recorded[] = [];
-      for (const [id, fields] of asEntries(reply)) if (fields && replayedFor(fields) === null) out.push(fromEntry(stream, id, fields));
+      for (const [id, fields] of entries) {
+        if (limit !== undefined && out.length >= limit) break;
+        if (fields && replayedFor(fields) === null) out.push(fromEntry(stream, id, fields));
+      }
       return out;
     },
 
     async deadLetters(stream, { limit } = {}) {
       assertOpen();
       const count = limit !== undefined && Number.isFinite(limit) ? ['COUNT', Math.max(1, Math.floor(limit))] : [];
-      const reply = await main.call('XRANGE', keysOf(prefix, stream).dead, '-', '+', ...count);
-      return asEntries(reply).flatMap(([id, fields]) => (fields ? [deadLetterOf(stream, id, fields)] : []));
+      // A sharded stream keeps its dead letters per shard (same slot as the shard): merged by id.
+      const replies = await Promise.all(shardKeysOf(prefix, stream, locationShards).map((k) => main.call('XRANGE', k.dead, '-', '+', ...count)));
+      const entries = replies.flatMap((r) => asEntries(r)).sort((x, y) => compareIds(x[0], y[0]));
+      const out = entries.flatMap(([id, fields]) => (fields ? [deadLetterOf(stream, id, fields)] : []));
+      return limit !== undefined && Number.isFinite(limit) ? out.slice(0, Math.max(1, Math.floor(limit))) : out;
     },
 
     async replayDeadLetter(id) {
       assertOpen();
       const [stream, deadId] = splitDeadLetterId(id);
       if (!stream) return false;
-      const k = keysOf(prefix, stream);
-      const [[, fields] = ['', null]] = asEntries(await main.call('XRANGE', k.dead, deadId, deadId));
+      // On a sharded stream the letter sits on one shard's dead stream: the first that has the id.
+      let k = keysOf(prefix, stream);
+      let fields: string[] | null = null;
+      for (const candidate of shardKeysOf(prefix, stream, locationShards)) {
+        [[, fields] = ['', null]] = asEntries(await main.call('XRANGE', candidate.dead, deadId, deadId));
+        k = candidate;
+        if (fields) break;
+      }
       if (!fields) return false;
       const f = fieldsOf(fields);
       const original = ['type', 'key', 'version', 'data', 'recordedAtMs'].flatMap((name) => (f[name] === undefined ? [] : [name, f[name]!]));
@@ -151,28 +180,44 @@ export function getRedisEventLog(options: RedisEventLogOptions): RedisEventLog {
 
     async subscribe(stream, subscribeOptions) {
       assertOpen();
-      const conn = connect(endpoint, logger, `${stream}/${subscribeOptions.group}/${subscribeOptions.consumer}`, {
-        // Fail commands during an outage so the reader's loop logs, backs off and tries again.
-        maxRetriesPerRequest: 2,
-      });
-      let reader: Subscription;
+      // One reader per shard, each on its own connection (blocking reads; a shard may sit on another
+      // master). All share the group and member name: a member reads a shard in order, so one
+      // driver's points in order; a crashed member's pending entries are claimed shard by shard.
+      const readers: Subscription[] = [];
       try {
-        reader = await startGroupReader({
-          ...subscribeOptions,
-          conn,
-          stream,
-          keys: keysOf(prefix, stream),
-          claimIdleMs,
-          maxDeliveries,
-          maxRetryDelayMs: options.maxRetryDelayMs,
-          blockMs,
-          logger,
-          onDeadLetter: () => void deadLetters++,
-        });
+        for (const keys of shardKeysOf(prefix, stream, locationShards)) {
+          const conn = connect(endpoint, logger, `${keys.stream}/${subscribeOptions.group}/${subscribeOptions.consumer}`, {
+            // Fail commands during an outage so the reader's loop logs, backs off and tries again.
+            maxRetriesPerRequest: 2,
+          });
+          try {
+            readers.push(
+              await startGroupReader({
+                ...subscribeOptions,
+                conn,
+                stream,
+                keys,
+                claimIdleMs,
+                maxDeliveries,
+                maxRetryDelayMs: options.maxRetryDelayMs,
+                blockMs,
+                logger,
+                onDeadLetter: () => void deadLetters++,
+              }),
+            );
+          } catch (err) {
+            conn.disconnect();
+            throw err;
+          }
+        }
       } catch (err) {
-        conn.disconnect();
+        await Promise.all(readers.map((r) => r.abort()));
         throw err;
       }
+      const reader: Subscription = {
+        close: async () => void (await Promise.all(readers.map((r) => r.close()))),
+        abort: async () => void (await Promise.all(readers.map((r) => r.abort()))),
+      };
       const sub: Subscription = {
         close: () => reader.close().finally(() => subs.delete(sub)),
         abort: () => reader.abort().finally(() => subs.delete(sub)),

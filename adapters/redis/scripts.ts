@@ -11,15 +11,45 @@ import { eventIdOf, type Recorded, type StreamName } from '../../domain/ports/ev
  * (or MULTI) may only touch keys of one slot in a cluster. One slot per stream keeps each append
  * atomic; a cluster still spreads the three streams (rides, drivers, driver-locations) over nodes.
  * The prefix must not contain `{`, or it would become the hash tag.
+ *
+ * `driver-locations`, the high-volume stream, may be split into shards by driver (`shardOf`): shard
+ * n is `${prefix}{driver-locations:n}` with the same companions, its own hash tag, so its own slot:
+ * a cluster spreads GPS load over its masters instead of putting it all on one. A driver always
+ * lands on the same shard, so the order of one driver's points holds. One shard keeps the
+ * unsharded key `{driver-locations}`.
  */
-export function keysOf(prefix: string, stream: StreamName) {
-  const base = `${prefix}{${stream}}`;
+export function keysOf(prefix: string, stream: StreamName, shard?: number) {
+  const base = shard === undefined ? `${prefix}{${stream}}` : `${prefix}{${stream}:${shard}}`;
   return {
     stream: base,
     versions: `${base}:v`,
     history: (key: string) => `${base}:k:${key}`,
     dead: `${base}:dead`,
   };
+}
+
+/** The shard of an entity key: FNV-1a (32 bit) modulo the shard count, the same in every instance. */
+export function shardOf(key: string, shards: number): number {
+  if (shards <= 1) return 0;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % shards;
+}
+
+/** Every stream key of a stream: one, or one per shard (`driver-locations` with shards > 1). */
+export function shardKeysOf(prefix: string, stream: StreamName, shards: number): ReturnType<typeof keysOf>[] {
+  if (stream !== 'driver-locations' || shards <= 1) return [keysOf(prefix, stream)];
+  return Array.from({ length: shards }, (_, n) => keysOf(prefix, stream, n));
+}
+
+/** Stream ids (`ms-seq`) in order: by time, then sequence. */
+export function compareIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am - bm || as - bs;
 }
 
 /**
