@@ -52,6 +52,8 @@ export async function makeInfrastructure(config: Config, logger: Logger, env: No
       createTopics: knobs.kafkaCreateTopics,
       consumer: knobs.kafkaConsumer,
       requestTimeoutMs: config.kafkaRequestTimeoutMs,
+      // Shared Redis claims make version checks hold across instances (several may match at once).
+      ...(infra.claims && { versionArbiter: infra.claims }),
       logger,
     });
   }

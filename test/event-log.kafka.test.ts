@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { getKafkaEventLog, type KafkaEventLog, type KafkaEventLogOptions } from '../adapters/kafka/event-log.ts';
 import { PermanentFailure } from '../domain/failures.ts';
+import { getInMemoryClaims } from '../adapters/memory/claims.ts';
 import { eventLogContract } from './contract/event-log.contract.ts';
 import { createStreamIndex } from '../adapters/kafka/stream-index.ts';
 import { eventIdOf, type EventLog, type Recorded } from '../domain/ports/event-log.ts';
@@ -51,6 +52,31 @@ describe('kafka event log specifics', () => {
   afterAll(async () => {
     await Promise.all(open.map((l) => l.close().catch(() => undefined)));
     expect(warnings).toEqual([]);
+  });
+
+  it('with a shared version arbiter, two processes racing on one entity write each version once', async () => {
+    const topicPrefix = `t${process.pid}-${++counter}.`;
+    const arbiter = getInMemoryClaims();
+    const a = track(makeLog({ topicPrefix, versionArbiter: arbiter }));
+    const b = track(makeLog({ topicPrefix, versionArbiter: arbiter }));
+    let wins = 0;
+    let conflicts = 0;
+    for (let round = 0; round < 8; round++) {
+      // Both read the same version, then both try to write the next one at the same moment.
+      const [va, vb] = await Promise.all([a.readKey('drivers', 'd_1'), b.readKey('drivers', 'd_1')]);
+      expect(va.length).toBe(vb.length);
+      const tries = await Promise.allSettled([a, b].map((log, i) => log.append('drivers', 'd_1', [ev(round * 2 + i, 'd_1')], { expectedVersion: va.length })));
+      for (const t of tries) {
+        if (t.status === 'fulfilled') wins++;
+        else if ((t.reason as { code?: string }).code === 'VERSION_CONFLICT') conflicts++;
+        else throw t.reason;
+      }
+      await waitFor(async () => (await b.readKey('drivers', 'd_1')).length === round + 1 && (await a.readKey('drivers', 'd_1')).length === round + 1, 'both to see the winner');
+    }
+    expect(wins).toBe(8);
+    expect(conflicts).toBe(8);
+    const history = await a.readKey('drivers', 'd_1');
+    expect(history.map((e) => e.metadata.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
   it('sees what another process wrote: reads and version checks catch up with the broker first', async () => {

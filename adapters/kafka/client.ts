@@ -1,4 +1,5 @@
 import { Kafka, Partitioners, type Admin, type ConsumerConfig, type ICustomPartitioner } from 'kafkajs';
+import type { Claims } from '../../domain/ports/claims.ts';
 import { STREAMS, type StreamName } from '../../domain/ports/event-log.ts';
 import { kafkaLogLevel, kafkaLogs, type KafkaLogLevel, type Logger } from './logging.ts';
 
@@ -37,6 +38,15 @@ export interface KafkaEventLogOptions {
     /** How long the broker holds a fetch that has nothing yet. */
     readonly maxWaitTimeMs?: number;
   };
+  /**
+   * Makes version checks hold across processes: before writing version v+1 of an entity, the writer
+   * claims `<stream>/<key>@v` here (first writer wins, for `versionClaimTtlMs`); a process that loses
+   * the claim gets VERSION_CONFLICT as if it had seen the other write. Redis claims shared by every
+   * instance (TRANSPORT=kafka with REDIS_URL). Without it, only one process may write rides/drivers.
+   */
+  readonly versionArbiter?: Claims;
+  /** How long a version claim lives: longer than a produce plus another process's catch-up. Default 60 000. */
+  readonly versionClaimTtlMs?: number;
   /** kafkajs retries for connections and requests. */
   readonly retry?: { readonly initialRetryTimeMs?: number; readonly retries?: number };
   /** What kafkajs itself logs (through `logger`). Default `error`. */

@@ -34,8 +34,10 @@ const keepsHistory = (stream: StreamName) => stream !== 'driver-locations';
  * index just caught up with the broker. Two processes can still both pass the check for the same
  * version in the same moment, and both writes land: Kafka would need a single writer per partition
  * (partition ownership through a group, or a fenced transactional producer per partition), which this
- * adapter does not provide. Run one writer process for rides and drivers, or use the Redis adapter,
- * whose append is one atomic script.
+ * adapter does not provide by itself. With `versionArbiter` (shared claims, e.g. Redis `SET NX`), a
+ * writer first claims (entity, version) and only one process per version gets through: several
+ * instances may then match and write at once. Without it, run one writer process for rides and
+ * drivers, or use the Redis adapter, whose append is one atomic script.
  *
  * Partitions: read() needs one order per stream. With one partition (the default) it is the
  * partition's offset order, exact. With several, it is (recordedAtMs, partition, offset), the same in
@@ -155,6 +157,23 @@ export function getKafkaEventLog(options: KafkaEventLogOptions): KafkaEventLog {
     }
   }
 
+  /** This process's mark on the version claims it wins: its own retry of a claim is not a conflict. */
+  const writerId = `${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const versionClaimTtlMs = options.versionClaimTtlMs ?? 60_000;
+  const versionKey = (stream: StreamName, key: string, from: number) => `version:${prefix}${stream}/${key}@${from}`;
+
+  /**
+   * Kafka has no conditional write: with several processes, each checks versions against its own
+   * index, and two could both write version v+1. The arbiter (shared claims) lets one writer per
+   * (entity, version) through; the claim outlives the window in which another process's index could
+   * still show version v (a produce and a catch-up), so a late writer finds the record instead.
+   */
+  async function claimVersion(stream: StreamName, key: string, from: number): Promise<boolean> {
+    if (!options.versionArbiter) return true;
+    const holder = await options.versionArbiter.claim(versionKey(stream, key, from), writerId, versionClaimTtlMs);
+    return holder === null || holder === writerId;
+  }
+
   // Readers take seconds to join and replay: begin at once rather than on the first call.
   readerFor('rides').catch((err: unknown) => logger.warn({ err }, 'kafka event log: start failed, will retry on use'));
 
@@ -173,11 +192,20 @@ export function getKafkaEventLog(options: KafkaEventLogOptions): KafkaEventLog {
         return recorded;
       }
       return withKey(`${stream}\u0000${key}`, async () => {
-        await catchUp(stream);
+        let current = 0;
+        // Unconditional appends retry a lost version claim (the other writer's record is on its way).
+        for (let attempt = 1; ; attempt++) {
+          await catchUp(stream);
+          current = indexOf(stream).versionOf(key);
+          if (expectedVersion !== undefined && expectedVersion !== current) throw versionConflict(stream, key, expectedVersion, current);
+          if (events.length === 0) return [];
+          if (await claimVersion(stream, key, current)) break;
+          if (expectedVersion !== undefined || attempt >= 20) throw versionConflict(stream, key, expectedVersion ?? current, current + 1);
+          await new Promise((r) => setTimeout(r, 25 * attempt));
+        }
         const index = indexOf(stream);
-        const current = index.versionOf(key);
-        if (expectedVersion !== undefined && expectedVersion !== current) throw versionConflict(stream, key, expectedVersion, current);
-        if (events.length === 0) return [];
+        // A failed produce keeps its claim (the record may have landed all the same): this process
+        // may retry that version; others wait for the record or for the claim to lapse.
         const { partition, base, recorded } = await produce(stream, key, events, (i) => current + i + 1);
         index.fromAppend(partition, base, recorded);
         // Applied at once unless another process wrote just before us: then the reader fills that gap first.

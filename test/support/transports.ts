@@ -36,7 +36,8 @@ export function redisTransport(): TestTransport {
       const prefix = `${namespace}:`;
       const stores = getRedisStores(server!.url, prefix, { warn() {} });
       return {
-        log: getRedisEventLog({ url: server!.url, prefix, claimIdleMs: 1_000, blockMs: 500 }),
+        // GPS sharded as in production (LOCATION_SHARDS), so every suite on Redis reads across shards.
+        log: getRedisEventLog({ url: server!.url, prefix, claimIdleMs: 1_000, blockMs: 500, locationShards: 4 }),
         claims: stores.claims,
         users: stores.users,
         attempts: stores.attempts,
