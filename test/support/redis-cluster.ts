@@ -19,10 +19,13 @@ export interface RedisCluster {
   stop(): Promise<void>;
 }
 
-/** A node also listens on port + 10000 (the cluster bus), so both must be free and the port < 55536. */
+/**
+ * A node also listens on port + 10000 (the cluster bus), so both must be free and the port < 55536.
+ * Both stay below Linux's ephemeral range (32768+, see ./net.ts): no client socket takes them meanwhile.
+ */
 async function clusterPort(taken: Set<number>): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 30_000);
+    const port = 10_000 + Math.floor(Math.random() * 12_000);
     if (taken.has(port) || taken.has(port + 10_000) || taken.has(port - 10_000)) continue;
     if ((await bindable(port)) && (await bindable(port + 10_000))) {
       taken.add(port);
