@@ -45,7 +45,11 @@ export interface KafkaEventLogOptions {
    * instance (TRANSPORT=kafka with REDIS_URL). Without it, only one process may write rides/drivers.
    */
   readonly versionArbiter?: Claims;
-  /** How long a version claim lives: longer than a produce plus another process's catch-up. Default 60 000. */
+  /**
+   * How long a version claim lives: longer than a produce plus another process's catch-up, and how
+   * long a writer that died between claim and produce blocks its entity (others wait, then write).
+   * Default 5 000.
+   */
   readonly versionClaimTtlMs?: number;
   /** kafkajs retries for connections and requests. */
   readonly retry?: { readonly initialRetryTimeMs?: number; readonly retries?: number };

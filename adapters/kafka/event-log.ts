@@ -159,7 +159,7 @@ export function getKafkaEventLog(options: KafkaEventLogOptions): KafkaEventLog {
 
   /** This process's mark on the version claims it wins: its own retry of a claim is not a conflict. */
   const writerId = `${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const versionClaimTtlMs = options.versionClaimTtlMs ?? 60_000;
+  const versionClaimTtlMs = options.versionClaimTtlMs ?? 5_000;
   const versionKey = (stream: StreamName, key: string, from: number) => `version:${prefix}${stream}/${key}@${from}`;
 
   /**
@@ -193,15 +193,19 @@ export function getKafkaEventLog(options: KafkaEventLogOptions): KafkaEventLog {
       }
       return withKey(`${stream}\u0000${key}`, async () => {
         let current = 0;
-        // Unconditional appends retry a lost version claim (the other writer's record is on its way).
+        const giveUpAt = Date.now() + versionClaimTtlMs + 1_000;
         for (let attempt = 1; ; attempt++) {
           await catchUp(stream);
           current = indexOf(stream).versionOf(key);
           if (expectedVersion !== undefined && expectedVersion !== current) throw versionConflict(stream, key, expectedVersion, current);
           if (events.length === 0) return [];
           if (await claimVersion(stream, key, current)) break;
-          if (expectedVersion !== undefined || attempt >= 20) throw versionConflict(stream, key, expectedVersion ?? current, current + 1);
-          await new Promise((r) => setTimeout(r, 25 * attempt));
+          // Another writer holds this version: either its record is on its way (the next catch-up
+          // shows it: a conditional append then conflicts, an unconditional one goes after it), or
+          // that writer died between claim and produce (the claim lapses within the TTL). Wait for
+          // whichever comes first rather than refuse: a dead writer must not block the entity.
+          if (Date.now() > giveUpAt) throw versionConflict(stream, key, expectedVersion ?? current, current + 1);
+          await new Promise((r) => setTimeout(r, Math.min(25 * attempt, 250)));
         }
         const index = indexOf(stream);
         // A failed produce keeps its claim (the record may have landed all the same): this process
