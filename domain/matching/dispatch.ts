@@ -83,11 +83,11 @@ export function planWindow(
   const column = new Map<string, number>();
   const drivers: WindowDriver[] = [];
   const edges: AssignmentEdge[][] = [];
-  const etas: Map<number, number>[] = [];
+  const etas: number[][] = []; // parallel to edges: the ETA without fairness
   const maxPenalty = rules.fairness.missedOfferMaxCount * rules.fairness.missedOfferPenaltySeconds;
   requests.forEach((request, i) => {
     const list: AssignmentEdge[] = [];
-    const etaOf = new Map<number, number>();
+    const etaOf: number[] = [];
     for (const d of candidatesOf(request, i)) {
       const seconds = eta.estimateSeconds(d, request.pickup, { speedMps: d.speedMps });
       if (seconds > rules.maxPickupSeconds) continue;
@@ -98,7 +98,7 @@ export function planWindow(
         drivers.push(d);
       }
       list.push({ col, cost: seconds + fairnessSeconds(d, now, rules.fairness) });
-      etaOf.set(col, seconds);
+      etaOf.push(seconds);
     }
     edges.push(list);
     etas.push(etaOf);
@@ -109,7 +109,22 @@ export function planWindow(
   const matches: WindowMatch[] = [];
   colOf.forEach((col, i) => {
     if (col < 0) return;
-    matches.push({ rideId: requests[i]!.rideId, driverId: drivers[col]!.driverId, etaSeconds: etas[i]!.get(col)! });
+    const k = edges[i]!.findIndex((e) => e.col === col);
+    matches.push({ rideId: requests[i]!.rideId, driverId: drivers[col]!.driverId, etaSeconds: etas[i]![k]! });
   });
   return matches;
+}
+
+/**
+ * The rings a request searches in its next window, smallest first: one that waited `windowsWaited`
+ * windows without a driver starts further out, so its candidate set widens window by window.
+ */
+export const ringsFrom = (radiiMeters: readonly number[], windowsWaited: number): readonly number[] =>
+  radiiMeters.slice(Math.min(windowsWaited, Math.max(0, radiiMeters.length - 1)));
+
+/** The pickup ETA cap: what the widest ring takes by the estimator with no speed known, so the cap
+ * never refuses a driver the rings (and `nearest`) would offer. */
+export function maxPickupSeconds(radiiMeters: readonly number[], eta: EtaEstimator): number {
+  const widest = radiiMeters.at(-1) ?? 5_000;
+  return eta.estimateSeconds({ lat: 0, lng: 0 }, { lat: widest / 111_195, lng: 0 }, { speedMps: null });
 }
