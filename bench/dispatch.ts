@@ -2,7 +2,9 @@
 // `batched`, in a discrete-time simulation (bench/lib/dispatch-city.ts), one table side by side;
 // then the batched solver's time for one window of 1,000 requests × 5,000 free drivers.
 // BENCH_DISPATCH_SEED, BENCH_DISPATCH_DURATION_S and BENCH_DISPATCH_DRIVERS change the run.
+import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import RBush from 'rbush';
 import knn from 'rbush-knn';
 import { defaultFairnessRules, maxPickupSeconds, planWindow, type WindowDriver, type WindowRequest } from '../domain/matching/dispatch.ts';
@@ -12,7 +14,7 @@ import { straightLineEta } from '../domain/tracking/eta.ts';
 import { createRandom } from '../src/simulator/random.ts';
 import type { DispatchKpis } from '../src/simulator/kpis.ts';
 import { runCity, type CityOptions } from './lib/dispatch-city.ts';
-import { fmt, scenario, stats, type Row } from './lib/report.ts';
+import { fmt, RESULTS_DIR, scenario, stats, type Row } from './lib/report.ts';
 
 const s = scenario('dispatch');
 const SEED = Number(process.env.BENCH_DISPATCH_SEED ?? 7);
@@ -142,6 +144,7 @@ for (const t of targets) s.note(t);
 s.note('Discrete-time simulation (250 ms ticks) in one process: a 10 × 10 km city, 60% of pickups around 4 hotspots, trips of 1–5 km, drivers answer in 2–8 s, 85% accept, 5% of offers are never answered and expire after 15 s; driver speeds 5–9 m/s after a 1.3 detour. Both policies see the same riders and the same driver answers (separate seeded streams), and use the service\'s domain code: rankCandidates (nearest) and planWindow (batched).');
 s.note('`nearest` offers each waiting request, oldest first, to its best-ranked free driver as soon as one exists, looking again every second; `batched` collects requests for up to 2 s and solves the window as one minimum-cost assignment on estimated pickup seconds. Both use the default fairness rules.');
 s.note(`KPIs as JSON: ${JSON.stringify(kpiJson)}`);
+writeFileSync(join(RESULTS_DIR, 'dispatch-kpis.json'), `${JSON.stringify({ seed: SEED, drivers: DRIVERS, durationS: DURATION_S, demand: DEMAND, ...kpiJson }, null, 2)}\n`);
 const surge = kpiJson.surge!;
 s.write(`surge pickup mean ${surge.nearest!.pickupActualS.mean} s nearest → ${surge.batched!.pickupActualS.mean} s batched; window CPU p99 ${fmt(pc.p99, 1)} ms`);
 process.exit(0);
