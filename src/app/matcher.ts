@@ -215,7 +215,8 @@ export function makeMatcher(ctx: Context, drivers: DriverService, options: Match
     },
     /** Picks up what timers lost in a crash: rides the read model still shows as waiting. */
     async sweep(rideIds: readonly string[]): Promise<void> {
-      for (const rideId of rideIds) if (!timers.has(rideId)) await consider(rideId).catch(() => undefined);
+      // A ride waiting in this instance's window will be looked at when the window closes.
+      for (const rideId of rideIds) if (!timers.has(rideId) && !batch?.isWaiting(rideId)) await consider(rideId).catch(() => undefined);
     },
     stop() {
       stopped = true;
