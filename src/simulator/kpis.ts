@@ -22,7 +22,8 @@ export interface DispatchKpis {
   expiries: number;
   /** Share of driver-online time spent on a ride (heading to the pickup or carrying the rider). */
   driverUtilisation: number;
-  /** Share of driver-online time spent free (neither on a ride nor holding an offer). */
+  /** Share of driver-online time spent free: not on a ride (the dispatch bench also leaves out time spent
+   * holding an offer; the live simulator counts a driver deciding on an offer as free). */
   driverIdleShare: number;
 }
 
