@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Tariff } from '../domain/fare.ts';
+import { defaultFairnessRules as fair, type FairnessRules } from '../domain/matching/dispatch.ts';
 
 export interface Config {
   port: number;
@@ -54,6 +55,16 @@ export interface Config {
   redisCommandTimeoutMs: number;
   /** Kafka: how long one broker request may take before it fails (kafkajs requestTimeout). */
   kafkaRequestTimeoutMs: number;
+  dispatch: DispatchConfig;
+}
+
+/** How requests meet drivers (src/app/matcher.ts, domain/matching/). */
+export interface DispatchConfig {
+  /** `nearest`: each request offered at once to its best free driver; `batched`: windows solved as one assignment. */
+  matching: 'nearest' | 'batched';
+  /** `batched`: the longest a request waits for its window to be solved. */
+  batchWindowMs: number;
+  fairness: FairnessRules;
 }
 
 /** A setting that is missing or wrong: start-up stops with this one line. */
@@ -156,5 +167,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxConnections: int('MAX_CONNECTIONS', 10_000, 1),
     redisCommandTimeoutMs: int('REDIS_COMMAND_TIMEOUT_MS', 2_000, 50, 600_000),
     kafkaRequestTimeoutMs: int('KAFKA_REQUEST_TIMEOUT_MS', 5_000, 100, 600_000),
+    dispatch: {
+      matching: oneOf('MATCHING', ['nearest', 'batched'] as const, 'nearest'),
+      batchWindowMs: int('BATCH_WINDOW_MS', 2_000, 10, 60_000),
+      fairness: {
+        idleBonusSecondsPerMinute: num('DISPATCH_IDLE_BONUS_SECONDS_PER_MINUTE', fair.idleBonusSecondsPerMinute),
+        idleBonusMaxSeconds: num('DISPATCH_IDLE_BONUS_MAX_SECONDS', fair.idleBonusMaxSeconds),
+        missedOfferPenaltySeconds: num('DISPATCH_MISSED_OFFER_PENALTY_SECONDS', fair.missedOfferPenaltySeconds),
+        missedOfferMaxCount: int('DISPATCH_MISSED_OFFER_MAX', fair.missedOfferMaxCount, 0, 100),
+        missedOfferMemoryMs: int('DISPATCH_MISSED_OFFER_MEMORY_MS', fair.missedOfferMemoryMs, 0),
+      },
+    },
   };
 }

@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
+import { writeFileSync } from 'node:fs';
 import { startFleet, type FleetOptions } from './simulator/fleet.ts';
+import { formatKpis } from './simulator/kpis.ts';
 import { formatStats } from './simulator/stats.ts';
 import { DEFAULT_CITY } from './simulator/streets.ts';
 
@@ -22,6 +24,7 @@ Drives a simulated fleet against a running Ridecast server through its public AP
   --time-scale <x>            simulated seconds per real second, 0.1..100 (default 1; above 1 trips end sooner)
   --duration <s>              stop after this many seconds (default: run until Ctrl-C)
   --progress <s>              seconds between progress lines (default 5)
+  --kpis <file>               where the dispatch KPIs are written as JSON at the end (default simulate-kpis.json)
   -h, --help                  this text`;
 
 /** Stops with one line naming the bad option, as the rest of the project does with settings. */
@@ -58,6 +61,7 @@ function parse(argv: string[]) {
         cancel: { type: 'string' },
         duration: { type: 'string' },
         'time-scale': { type: 'string' },
+        kpis: { type: 'string' },
         progress: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -96,11 +100,11 @@ function parse(argv: string[]) {
     logger: { info: (m) => console.log(m), warn: (m) => console.warn(m), error: (m) => console.error(m) },
   };
   const duration = parsed.duration === undefined ? null : number('duration', parsed.duration, 0, 1);
-  return { options, duration };
+  return { options, duration, kpisFile: parsed.kpis ?? 'simulate-kpis.json' };
 }
 
 async function main() {
-  const { options, duration } = parse(process.argv.slice(2));
+  const { options, duration, kpisFile } = parse(process.argv.slice(2));
   const scale = options.timeScale === 1 ? '' : ` at ${options.timeScale}× speed`;
   console.log(`simulate: ${options.drivers} drivers, ${options.ridersPerMinute} rides/min against ${options.baseUrl}${scale}${duration ? ` for ${duration}s` : ''}`);
   const fleet = startFleet(options);
@@ -111,7 +115,15 @@ async function main() {
     finishing = true;
     console.log(`simulate: stopping (${why})…`);
     await fleet.stop();
-    console.log(`simulate: final ${formatStats(fleet.stats())}`);
+    const final = fleet.stats();
+    console.log(`simulate: final ${formatStats(final)}`);
+    console.log(`simulate: ${formatKpis(final.dispatch)}`);
+    try {
+      writeFileSync(kpisFile, `${JSON.stringify({ seed: options.seed, drivers: options.drivers, ridersPerMinute: options.ridersPerMinute, url: options.baseUrl, ...final.dispatch }, null, 2)}\n`);
+      console.log(`simulate: wrote ${kpisFile}`);
+    } catch (err) {
+      console.error(`simulate: could not write ${kpisFile}: ${err instanceof Error ? err.message : err}`);
+    }
     process.exit(exitCode);
   };
   fleet.ready.catch(() => {

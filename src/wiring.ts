@@ -95,6 +95,7 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
     zones: tuning.zones,
     positions: infra.positions,
     reconcile: { intervalMs: config.reconcileIntervalMs, driverLostMs: config.driverLostMs },
+    dispatch: config.dispatch,
   });
   await ridecast.start();
   await accounts.foldLegacyNames();

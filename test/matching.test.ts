@@ -6,7 +6,7 @@ import type { DriverEvent } from '../domain/driver/index.ts';
 import type { LatLng } from '../domain/geo.ts';
 import type { Recorded } from '../domain/ports/event-log.ts';
 import type { RideEvent } from '../domain/ride/index.ts';
-import { client, startService } from './support/service.ts';
+import { ADMIN, client, startService } from './support/service.ts';
 import { waitFor } from './support/wait.ts';
 import { connect, type LiveClient } from './support/ws.ts';
 
@@ -51,15 +51,21 @@ async function driverAt(api: Api, services: Service[], at: LatLng, ageMs = 0) {
   return user;
 }
 
+/** Every matching test runs under both dispatch policies; the batched window is short to keep tests quick. */
+const POLICIES = [
+  { matching: 'nearest', env: {} },
+  { matching: 'batched', env: { MATCHING: 'batched', BATCH_WINDOW_MS: '100' } },
+] as const;
+
 const rideEvents = async (service: Service) => (await service.ctx.log.read('rides')) as Recorded<RideEvent>[];
 
-describe('matching under a race: 30 riders, 3 drivers, two instances sharing one log', () => {
+describe.each(POLICIES)('matching ($matching) under a race: 30 riders, 3 drivers, two instances sharing one log', ({ env: policyEnv }) => {
   let a: Service;
   let b: Service;
   beforeAll(async () => {
     const shared = { log: getInMemoryEventLog(), users: getInMemoryUserStore(), claims: getInMemoryClaims() };
     const tuning = { matchPolicy: { freshnessMs: 10 * 60_000 }, retryMs: 20 };
-    const env = { MATCH_TIMEOUT_MS: '120000', OFFER_TIMEOUT_MS: '5000' };
+    const env = { MATCH_TIMEOUT_MS: '120000', OFFER_TIMEOUT_MS: '5000', ...policyEnv };
     a = await listen(await startService(shared, tuning, env));
     b = await listen(await startService(shared, tuning, env));
   });
@@ -184,7 +190,7 @@ describe('matching under a race: 30 riders, 3 drivers, two instances sharing one
   }, 90_000);
 });
 
-describe('two matchers racing for one ride and one driver', () => {
+describe.each(POLICIES)('two matchers ($matching) racing for one ride and one driver', ({ env }) => {
   it.each([
     ['sharing the per-ride lease', true],
     ['without a shared lease (each instance its own claims)', false],
@@ -193,8 +199,8 @@ describe('two matchers racing for one ride and one driver', () => {
     const users = getInMemoryUserStore();
     const claims = getInMemoryClaims();
     const infra = () => ({ log, users, claims: shareClaims ? claims : getInMemoryClaims() });
-    const a = await startService(infra(), { retryMs: 60_000 });
-    const b = await startService(infra(), { retryMs: 60_000 });
+    const a = await startService(infra(), { retryMs: 60_000 }, env);
+    const b = await startService(infra(), { retryMs: 60_000 }, env);
     try {
       const town = nextTown();
       const api = client(a.app);
@@ -218,11 +224,11 @@ describe('two matchers racing for one ride and one driver', () => {
   });
 });
 
-describe('matching rules', () => {
+describe.each(POLICIES)('matching rules ($matching)', ({ env }) => {
   let service: Service;
   let api: Api;
   beforeAll(async () => {
-    service = await listen(await startService({}, {}, { OFFER_TIMEOUT_MS: '1000', MATCH_TIMEOUT_MS: '2000' }));
+    service = await listen(await startService({}, {}, { OFFER_TIMEOUT_MS: '1000', MATCH_TIMEOUT_MS: '2000', ...env }));
     api = client(service.app);
   });
   afterAll(() => service.close());
@@ -295,5 +301,48 @@ describe('matching rules', () => {
     expect(busySocket.all('ride.offer').map((m) => m.rideId)).toEqual([r1]);
     await api.post(`/v1/rides/${r2}/decline`, fresh.token);
     await api.post(`/v1/rides/${r1}/cancel`, first.token);
+  });
+});
+
+describe('batched dispatch: one window solved as a whole', () => {
+  let service: Service;
+  let api: Api;
+  beforeAll(async () => {
+    // A window long enough that two requests made together surely share it, even on a loaded machine.
+    service = await listen(await startService({}, {}, { MATCHING: 'batched', BATCH_WINDOW_MS: '1500', OFFER_TIMEOUT_MS: '60000' }));
+    api = client(service.app);
+  });
+  afterAll(() => service.close());
+
+  it('gives two riders of one window the drivers that minimise total pickup, where nearest-first in arrival order would not', async () => {
+    // On a line: drivers at 0 m and 600 m, pickups at 500 m then 1,300 m. Nearest-first gives the first
+    // rider the 600 m driver (100 m away) and the second the 0 m one (1,300 m): 1,400 m in all.
+    // The window gives the first the 0 m driver (500 m) and the second the 600 m one (700 m): 1,200 m.
+    const town = nextTown();
+    const at0 = await driverAt(api, [service], offset(town, 0, 0));
+    const at600 = await driverAt(api, [service], offset(town, 0, 600));
+    const sockets0 = await open(service, at0.token);
+    const sockets600 = await open(service, at600.token);
+    const [first, second] = [await api.user('rider'), await api.user('rider')];
+    const [r1, r2] = await Promise.all([
+      api.post('/v1/rides', first.token, { pickup: offset(town, 0, 500), dropoff: offset(town, 2_000) }),
+      api.post('/v1/rides', second.token, { pickup: offset(town, 0, 1_300), dropoff: offset(town, 2_000) }),
+    ]);
+    const offer0 = await sockets0.next('ride.offer');
+    const offer600 = await sockets600.next('ride.offer');
+    expect({ [at0.userId]: offer0.rideId, [at600.userId]: offer600.rideId }).toEqual({ [at0.userId]: r1.body.rideId, [at600.userId]: r2.body.rideId });
+    // The offer carries the ETA the window chose on.
+    expect(offer0.etaSeconds).toBe(Math.round((500 * 1.3) / 4));
+
+    // Operators see dispatch quality live: both matched, and a pickup time once a driver arrived.
+    const admin = await api.login(ADMIN.username, ADMIN.password);
+    const ops = await open(service, admin.token);
+    await ops.request({ type: 'subscribe', fleet: true }, 'fleet.snapshot');
+    for (const [driver, offer] of [[at0, offer0], [at600, offer600]] as const) {
+      expect((await api.post(`/v1/rides/${offer.rideId}/accept`, driver.token)).body).toMatchObject({ status: "accepted" });
+      expect((await api.post(`/v1/rides/${offer.rideId}/arrive`, driver.token)).status).toBe(200);
+    }
+    const stats = await ops.next('fleet.stats', (m) => m.meanPickupSeconds !== null && m.matchRate === 1, 10_000);
+    expect(stats).toMatchObject({ matchRate: 1, meanPickupSeconds: expect.any(Number) });
   });
 });

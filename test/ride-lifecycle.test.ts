@@ -6,13 +6,16 @@ import { waitFor as waitUntil } from './support/wait.ts';
 const pickup = { lat: 38.7223, lng: -9.1393 };
 const dropoff = { lat: 38.7369, lng: -9.1427 };
 
-describe.each(allTransports())('a whole ride through HTTP alone on $name', (transport) => {
+// Both dispatch policies on every transport; the batched window is short to keep the test quick.
+const cases = (['nearest', 'batched'] as const).flatMap((matching) => allTransports().map((transport) => ({ matching, transport, name: transport.name })));
+
+describe.each(cases)('a whole ride through HTTP alone on $name, matching $matching', ({ matching, transport }) => {
   let service: Awaited<ReturnType<typeof startService>>;
   let api: ReturnType<typeof client>;
   const waitFor = <T>(check: () => T | Promise<T>, what: string) => waitUntil(check, what, transport.patienceMs);
   beforeAll(async () => {
     await transport.setUp();
-    service = await startService(transport.infra());
+    service = await startService(transport.infra(), {}, matching === 'batched' ? { MATCHING: 'batched', BATCH_WINDOW_MS: '100' } : {});
     api = client(service.app);
   });
   afterAll(async () => {

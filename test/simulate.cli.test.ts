@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, startService } from './support/service.ts';
 import { waitFor } from './support/wait.ts';
@@ -22,8 +25,10 @@ describe('npm run simulate', () => {
 
   it('logs in as "admin" by default, runs at --time-scale, and on SIGTERM takes its drivers offline and cancels its open rides', async () => {
     let output = '';
+    const dir = mkdtempSync(join(tmpdir(), 'ridecast-kpis-'));
+    const kpis = join(dir, 'kpis.json');
     // No --admin-user: the default is "admin". Few drivers and many requests, so rides are open when it stops.
-    child = spawn(process.execPath, ['--import', 'tsx', 'src/simulate.ts', '--url', origin, '--drivers', '3', '--riders-per-min', '600', '--time-scale', '5', '--progress', '0'], {
+    child = spawn(process.execPath, ['--import', 'tsx', 'src/simulate.ts', '--url', origin, '--drivers', '3', '--riders-per-min', '600', '--time-scale', '5', '--progress', '0', '--kpis', kpis], {
       env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'ADMIN_USERNAME')), ADMIN_PASSWORD: ADMIN.password },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -45,5 +50,12 @@ describe('npm run simulate', () => {
     expect(output).toMatch(/cancelled \d+ open ride/);
     expect(online()).toBe(0);
     await waitFor(() => service.ridecast.tracker.activeRides().size === 0, 'every ride to be closed');
+    // The dispatch KPIs are printed and written as JSON on the way out.
+    expect(output).toMatch(/dispatch: \d+ requests, match rate/);
+    const written = JSON.parse(readFileSync(kpis, 'utf8'));
+    expect(written).toMatchObject({ drivers: 3, requests: expect.any(Number), timeToMatchS: expect.any(Object), pickupActualS: expect.any(Object) });
+    expect(written.requests).toBeGreaterThanOrEqual(4);
+    expect(Object.keys(written)).toContain('matchRate'); // null (NaN) when no ride was matched or given up yet
+    rmSync(dir, { recursive: true, force: true });
   }, 120_000);
 });

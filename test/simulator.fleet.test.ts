@@ -45,6 +45,12 @@ describe('fleet simulator against a contract stand-in', () => {
     const completed = [...server.rides.values()].filter((r) => r.status === 'completed');
     expect(completed.length).toBe(s.ridesCompleted);
     expect(s.errorsByCode).toEqual({});
+    // Dispatch KPIs: every completed ride was requested, matched and picked up, with an actual pickup time.
+    expect(s.dispatch.matched).toBeGreaterThanOrEqual(2);
+    expect(s.dispatch.requests).toBeGreaterThanOrEqual(s.dispatch.matched);
+    expect(s.dispatch.pickupActualS.mean).toBeGreaterThanOrEqual(0);
+    expect(s.dispatch.offersPerRide).toBeGreaterThan(0);
+    expect(s.dispatch.driverUtilisation).toBeGreaterThan(0);
   });
 
   it('reported positions are inside the city, and ride pickups and dropoffs are on its streets', () => {

@@ -1,7 +1,8 @@
 import { distanceMeters, type LatLng } from '../geo.ts';
+import { fairnessSeconds, type DriverRecord, type FairnessRules } from './dispatch.ts';
 
 /** A driver as matching sees one: where they were last seen and whether they can take an offer. */
-export interface Candidate {
+export interface Candidate extends DriverRecord {
   readonly driverId: string;
   readonly lat: number;
   readonly lng: number;
@@ -36,24 +37,31 @@ export interface RankedDriver {
   readonly distanceMeters: number;
 }
 
+/** Fairness seconds count as driving at this speed (≈ 22 km/h, a city average) when ranking by distance. */
+const FAIRNESS_METERS_PER_SECOND = 6;
+
 /**
  * Who gets the offer, best first: free, fresh drivers who have not passed on this ride, within the
- * smallest ring that holds any of them, nearest first (ties by id, so the answer is deterministic).
+ * smallest ring that holds any of them, nearest first. With `fairness`, a driver who missed offers
+ * lately counts as further away and one idle longer as a little nearer (dispatch.ts); ties by
+ * longest idle, then id, so the answer is deterministic.
  */
 export function rankCandidates(
   pickup: LatLng,
   candidates: readonly Candidate[],
-  { now, passedBy, policy }: { now: number; passedBy: readonly string[]; policy: MatchPolicy },
+  { now, passedBy, policy, fairness }: { now: number; passedBy: readonly string[]; policy: MatchPolicy; fairness?: FairnessRules },
 ): RankedDriver[] {
-  const eligible: RankedDriver[] = [];
+  const eligible: (RankedDriver & { key: number; idleSince: number })[] = [];
   for (const c of candidates) {
     if (!c.free || now - c.fixAt > policy.freshnessMs || passedBy.includes(c.driverId)) continue;
-    eligible.push({ driverId: c.driverId, distanceMeters: Math.round(distanceMeters(pickup, c)) });
+    const meters = Math.round(distanceMeters(pickup, c));
+    const key = fairness ? meters + Math.round(fairnessSeconds(c, now, fairness) * FAIRNESS_METERS_PER_SECOND) : meters;
+    eligible.push({ driverId: c.driverId, distanceMeters: meters, key, idleSince: c.idleSince ?? now });
   }
-  eligible.sort((a, b) => a.distanceMeters - b.distanceMeters || (a.driverId < b.driverId ? -1 : 1));
+  eligible.sort((a, b) => a.key - b.key || a.idleSince - b.idleSince || (a.driverId < b.driverId ? -1 : 1));
   for (const radius of policy.radiiMeters) {
     const inRing = eligible.filter((d) => d.distanceMeters <= radius);
-    if (inRing.length > 0) return inRing.slice(0, policy.limit);
+    if (inRing.length > 0) return inRing.slice(0, policy.limit).map(({ driverId, distanceMeters }) => ({ driverId, distanceMeters }));
   }
   return [];
 }

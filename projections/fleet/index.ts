@@ -15,7 +15,14 @@ export interface FleetDriver {
   position: { lat: number; lng: number; heading: number | null; speed: number | null; recordedAt: number; eventId: string } | null;
   /** Last driver-stream version applied: redeliveries and replays change nothing. */
   version: number;
+  /** Since when the driver has been online without a ride (fairness: idle longer wins a near-tie). */
+  idleSince: number | null;
+  /** When the driver lately declined or let an offer expire, newest last (fairness: offered less). */
+  missedOffersAt: number[];
 }
+
+/** Missed offers remembered per driver; older ones no longer weigh (domain/matching/dispatch.ts). */
+const MISSED_KEPT = 8;
 
 interface Item {
   minX: number;
@@ -49,7 +56,7 @@ export function makeFleet({ referenceLat }: { referenceLat?: number } = {}) {
 
   const driver = (driverId: string): FleetDriver => {
     let d = drivers.get(driverId);
-    if (!d) drivers.set(driverId, (d = { driverId, available: false, offeredRideId: null, offerExpiresAt: null, rideId: null, position: null, version: 0 }));
+    if (!d) drivers.set(driverId, (d = { driverId, available: false, offeredRideId: null, offerExpiresAt: null, rideId: null, position: null, version: 0, idleSince: null, missedOffersAt: [] }));
     return d;
   };
 
@@ -77,6 +84,7 @@ export function makeFleet({ referenceLat }: { referenceLat?: number } = {}) {
       switch (e.type) {
         case 'DriverAvailabilityChanged':
           d.available = e.data.available;
+          d.idleSince = e.data.available ? e.data.at : null;
           reindex(d);
           break;
         case 'DriverOfferHeld':
@@ -90,12 +98,22 @@ export function makeFleet({ referenceLat }: { referenceLat?: number } = {}) {
           d.offeredRideId = null;
           d.offerExpiresAt = null;
           d.rideId = e.data.rideId;
+          d.idleSince = null;
           break;
         case 'DriverFreed':
-          if (d.rideId === e.data.rideId) d.rideId = null;
+          if (d.rideId === e.data.rideId) (d.rideId = null), (d.idleSince = d.available ? e.data.at : null);
           break;
       }
       return d;
+    },
+
+    /** The driver declined an offer or let it expire (from the rides stream); a replay adds nothing twice. */
+    noteMissedOffer(driverId: string, at: number): void {
+      const d = driver(driverId);
+      if (d.missedOffersAt.includes(at)) return;
+      d.missedOffersAt.push(at);
+      d.missedOffersAt.sort((a, b) => a - b);
+      if (d.missedOffersAt.length > MISSED_KEPT) d.missedOffersAt.shift();
     },
 
     /** Moves the driver unless the point is older than what we show (a late point never moves it back). */
@@ -116,6 +134,8 @@ export function makeFleet({ referenceLat }: { referenceLat?: number } = {}) {
         lng: d.position!.lng,
         fixAt: d.position!.recordedAt,
         free: isFreeNow(d),
+        idleSince: d.idleSince,
+        missedOffersAt: d.missedOffersAt,
       }));
     },
 

@@ -2,10 +2,13 @@ import { DomainError } from '../../domain/errors.ts';
 import { fold } from '../../domain/decider.ts';
 import { distanceMeters, type LatLng } from '../../domain/geo.ts';
 import { handle } from '../../domain/handle.ts';
+import type { FairnessRules } from '../../domain/matching/dispatch.ts';
 import { rankCandidates } from '../../domain/matching/policy.ts';
+import type { EtaEstimator } from '../../domain/tracking/eta.ts';
 import type { Recorded } from '../../domain/ports/event-log.ts';
 import { rideDecider, type RideEvent } from '../../domain/ride/index.ts';
 import { isFreeNow, type FleetDriver } from '../../projections/fleet/index.ts';
+import { makeBatchWindow } from './batch-window.ts';
 import type { Context } from './context.ts';
 import type { DriverService } from './drivers.ts';
 
@@ -15,6 +18,20 @@ export interface MatcherOptions {
   /** How often to look again when nobody is free, and to sweep expired offers. */
   readonly retryMs: number;
   readonly etaSeconds?: (from: { lat: number; lng: number }, to: { lat: number; lng: number }) => number;
+  /** The dispatch policy; `nearest` when absent. */
+  readonly dispatch?: DispatchOptions;
+}
+
+/**
+ * The dispatch policy port's two implementations. `nearest`: a ride that needs a driver is offered
+ * at once to its best-ranked free driver. `batched`: it waits at most `batchWindowMs` in a window
+ * (batch-window.ts) solved as one minimum-cost assignment. Both hold and offer the same way below.
+ */
+export interface DispatchOptions {
+  readonly matching: 'nearest' | 'batched';
+  readonly batchWindowMs: number;
+  readonly fairness: FairnessRules;
+  readonly eta: EtaEstimator;
 }
 
 /**
@@ -32,6 +49,16 @@ export function makeMatcher(ctx: Context, drivers: DriverService, options: Match
   const leaseOwner = ctx.newId('matcher');
   const LEASE_MS = 5_000;
   let stopped = false;
+  const fairness = options.dispatch?.fairness;
+  const batch =
+    options.dispatch?.matching === 'batched'
+      ? makeBatchWindow(ctx, {
+          windowMs: options.dispatch.batchWindowMs,
+          eta: options.dispatch.eta,
+          fairness: options.dispatch.fairness,
+          reconsider: (rideId) => void consider(rideId).catch((err) => ctx.logger.warn({ err, rideId }, 'matching failed; will retry')),
+        })
+      : null;
 
   const later = (rideId: string, ms: number) => {
     if (stopped) return;
@@ -44,7 +71,7 @@ export function makeMatcher(ctx: Context, drivers: DriverService, options: Match
     timers.set(rideId, timer);
   };
 
-  async function tryOffer(rideId: string, pickup: LatLng, driverId: string, distance: number): Promise<'offered' | 'driver-taken' | 'ride-moved'> {
+  async function tryOffer(rideId: string, pickup: LatLng, driverId: string, distance: number, knownEta?: number): Promise<'offered' | 'driver-taken' | 'ride-moved'> {
     const at = now();
     const expiresAt = at + policy.offerTimeoutMs;
     try {
@@ -55,7 +82,7 @@ export function makeMatcher(ctx: Context, drivers: DriverService, options: Match
     }
     const driver = fleet.get(driverId);
     try {
-      const etaSeconds = driver?.position ? eta(driver.position, pickup) : 0;
+      const etaSeconds = knownEta ?? (driver?.position ? eta(driver.position, pickup) : 0);
       await handle(log, 'rides', rideId, rideDecider, {
         type: 'OfferRide',
         data: { rideId, driverId, expiresAt, distanceMeters: distance, etaSeconds, at },
@@ -125,6 +152,7 @@ export function makeMatcher(ctx: Context, drivers: DriverService, options: Match
 
   async function decide(rideId: string): Promise<void> {
     const ride = await rideState(rideId);
+    if (ride.status !== 'requested') batch?.settled(rideId);
     if (ride.status === 'offered' && ride.offer) {
       if (ride.offer.expiresAt <= now())
         await handle(log, 'rides', rideId, rideDecider, { type: 'ExpireOffer', data: { rideId, driverId: ride.offer.driverId, at: now() } });
@@ -136,8 +164,10 @@ export function makeMatcher(ctx: Context, drivers: DriverService, options: Match
     if (ride.rounds >= policy.maxRounds || now() >= deadline) {
       const { appended } = await handle(log, 'rides', rideId, rideDecider, { type: 'MarkUnmatched', data: { rideId, at: now() } });
       if (appended.length) ctx.metrics.ridesUnmatched.inc();
+      batch?.settled(rideId);
       return;
     }
+    if (batch) return placeInWindow(rideId, ride);
     const stopTimer = ctx.metrics.matchSeconds.startTimer();
     const maxRadius = policy.radiiMeters.at(-1) ?? 5_000;
     const at = now();
@@ -145,7 +175,7 @@ export function makeMatcher(ctx: Context, drivers: DriverService, options: Match
     const eligible = (d: FleetDriver) =>
       isFreeNow(d, at) && !!d.position && at - d.position.recordedAt <= policy.freshnessMs && !ride.passedBy.includes(d.driverId);
     const nearby = fleet.nearest(ride.pickup, policy.limit * 4, maxRadius, eligible);
-    const ranked = rankCandidates(ride.pickup, nearby, { now: at, passedBy: ride.passedBy, policy });
+    const ranked = rankCandidates(ride.pickup, nearby, { now: at, passedBy: ride.passedBy, policy, fairness });
     for (const candidate of ranked) {
       const outcome = await tryOffer(rideId, ride.pickup, candidate.driverId, candidate.distanceMeters);
       if (outcome === 'offered') {
@@ -159,6 +189,23 @@ export function makeMatcher(ctx: Context, drivers: DriverService, options: Match
     later(rideId, Math.max(1, Math.min(options.retryMs, deadline - now())));
   }
 
+  /** `batched`: offer what the window proposed; without a proposal (or if that driver was taken meanwhile), wait for the next window. */
+  async function placeInWindow(rideId: string, ride: { pickup: LatLng; passedBy: readonly string[] }): Promise<void> {
+    const proposal = batch!.takeProposal(rideId, ride.passedBy);
+    if (proposal) {
+      const position = fleet.get(proposal.driverId)?.position;
+      const distance = position ? Math.round(distanceMeters(position, ride.pickup)) : 0;
+      const outcome = await tryOffer(rideId, ride.pickup, proposal.driverId, distance, proposal.etaSeconds);
+      if (outcome === 'offered') {
+        batch!.settled(rideId);
+        later(rideId, policy.offerTimeoutMs + 5);
+        return;
+      }
+      if (outcome === 'ride-moved') return;
+    }
+    batch!.enqueue(rideId, ride.pickup, ride.passedBy);
+  }
+
   return {
     consider,
     /** The `matcher` group's handler: a ride needs a driver again after these events. */
@@ -168,10 +215,12 @@ export function makeMatcher(ctx: Context, drivers: DriverService, options: Match
     },
     /** Picks up what timers lost in a crash: rides the read model still shows as waiting. */
     async sweep(rideIds: readonly string[]): Promise<void> {
-      for (const rideId of rideIds) if (!timers.has(rideId)) await consider(rideId).catch(() => undefined);
+      // A ride waiting in this instance's window will be looked at when the window closes.
+      for (const rideId of rideIds) if (!timers.has(rideId) && !batch?.isWaiting(rideId)) await consider(rideId).catch(() => undefined);
     },
     stop() {
       stopped = true;
+      batch?.stop();
       for (const t of timers.values()) clearTimeout(t);
       timers.clear();
     },

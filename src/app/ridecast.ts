@@ -7,15 +7,17 @@ import type { RideEvent } from '../../domain/ride/index.ts';
 import type { ArrivalRules } from '../../domain/tracking/arrival.ts';
 import type { TrackingRules } from '../../domain/tracking/clean.ts';
 import { straightLineEta, type EtaEstimator } from '../../domain/tracking/eta.ts';
+import { defaultFairnessRules } from '../../domain/matching/dispatch.ts';
 import type { LocationRecorded } from '../../domain/tracking/events.ts';
 import type { ZoneMap } from '../../domain/tracking/zones.ts';
 import { trackDistanceMeters } from '../../domain/tracking/track.ts';
 import { makeRideProjector } from '../../projections/rides/projector.ts';
 import type { Context } from './context.ts';
+import { makeDispatchStats } from './dispatch-stats.ts';
 import { makeDriverService } from './drivers.ts';
 import { makeLiveHub } from './live.ts';
 import { makeLocationIngestion } from './locations.ts';
-import { makeMatcher } from './matcher.ts';
+import { makeMatcher, type DispatchOptions } from './matcher.ts';
 import { makeRideReactions } from './reactions.ts';
 import { makeReconciler, type ReconcilerOptions } from './reconciler.ts';
 import { makeRideService } from './rides.ts';
@@ -38,6 +40,8 @@ export interface RidecastOptions {
   readonly positions?: DriverPositions;
   /** The reconciler: how often it runs, and after how long without a location a driver counts as lost. */
   readonly reconcile?: ReconcilerOptions;
+  /** The dispatch policy (MATCHING, BATCH_WINDOW_MS, fairness); `nearest` with default fairness when absent. */
+  readonly dispatch?: Omit<DispatchOptions, 'eta'>;
 }
 
 /** The application: services plus the consumers that keep projections, matching and push moving. */
@@ -66,6 +70,7 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
     matchTimeoutMs: options.matchTimeoutMs,
     retryMs: options.retryMs,
     etaSeconds: (from, to) => eta.estimateSeconds(from, to, { speedMps: null }),
+    dispatch: { matching: 'nearest', batchWindowMs: 2_000, fairness: defaultFairnessRules, ...options.dispatch, eta },
   });
   const react = makeRideReactions(ctx, drivers, rides);
   const reconciler = makeReconciler(ctx, { drivers, rides, tracker }, options.reconcile ?? { intervalMs: 30_000, driverLostMs: 300_000 });
@@ -74,6 +79,7 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
   let sweeper: NodeJS.Timeout | undefined;
   let statsTimer: NodeJS.Timeout | undefined;
   let ridesCompleted = 0;
+  const dispatchStats = makeDispatchStats();
 
   /** What the operators' status panel shows, pushed every few seconds to fleet watchers. */
   function fleetStats(sinceMs: number, locationsBefore: number) {
@@ -91,6 +97,7 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
       activeRides: tracker.activeRides().size,
       ridesCompleted,
       locationsPerSecond: Math.round((tracker.locationsSeen() - locationsBefore) / seconds),
+      ...dispatchStats.snapshot(),
     };
   }
 
@@ -148,6 +155,12 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
           ctx.metrics.ridesCompleted.inc();
         }
         tracker.onRideEvent(e as Recorded<RideEvent>);
+        dispatchStats.onRideEvent(e as Recorded<RideEvent>);
+        // Fairness: a driver who declines or lets offers lapse is offered less for a while.
+        if (e.type === 'OfferDeclined' || e.type === 'OfferExpired') {
+          const { driverId, at } = (e as Recorded<RideEvent & { type: 'OfferDeclined' }>).data;
+          ctx.fleet.noteMissedOffer(driverId, at);
+        }
       });
       await consume('driver-locations', local, async (e) => {
         if (e.type !== 'LocationRecorded') return;

@@ -146,7 +146,11 @@ export function createDriverAgent(session: UserSession, ctx: DriverContext, rng:
         }
         return;
       case 'to_pickup':
-        if (p.follower.arrived) step(p, 'arrive', 'arrived', () => (phase = { kind: 'boarding', job: p.job, until: now + rng.between(5_000, 20_000) }));
+        if (p.follower.arrived) {
+          // The car is at the pickup now, whenever the server hears of it.
+          ctx.stats.dispatch.pickedUp(p.job.rideId, Date.now());
+          step(p, 'arrive', 'arrived', () => (phase = { kind: 'boarding', job: p.job, until: now + rng.between(5_000, 20_000) }));
+        }
         return;
       case 'boarding':
         if (now >= p.until) step(p, 'start', 'in_progress', () => (phase = { kind: 'on_trip', job: p.job, follower: drive(p.job.dropoff) }));
@@ -167,11 +171,14 @@ export function createDriverAgent(session: UserSession, ctx: DriverContext, rng:
     const { rideId, pickup, dropoff } = m;
     if (typeof rideId !== 'string' || !pickup || !dropoff || !isLatLng(pickup) || !isLatLng(dropoff)) return;
     ctx.stats.count('offersReceived');
+    ctx.stats.dispatch.offered(rideId, Date.now());
+    const etaSeconds = typeof m.etaSeconds === 'number' ? m.etaSeconds : NaN;
     const expiresAt = typeof m.expiresAt === 'string' ? new Date(m.expiresAt).getTime() : NaN;
     const window = Number.isFinite(expiresAt) ? Math.max(0, expiresAt - Date.now() - 500) : 3_000;
     const think = Math.min(window, rng.between(800, 3_000));
     if (phase.kind !== 'idle' || busy || !rng.chance(ctx.acceptProbability)) {
       ctx.stats.count('offersDeclined');
+      ctx.stats.dispatch.declined();
       later(think, () => void session.rides.decline(rideId).catch(() => {}));
       return;
     }
@@ -181,6 +188,7 @@ export function createDriverAgent(session: UserSession, ctx: DriverContext, rng:
         async () => {
           await session.rides.accept(rideId);
           ctx.stats.count('offersAccepted');
+          ctx.stats.dispatch.accepted(rideId, Date.now(), etaSeconds);
           ctx.onRideStatus(rideId, 'accepted');
           stream?.follow(rideId);
           phase = { kind: 'to_pickup', job: { rideId, pickup, dropoff, failures: 0 }, follower: drive(pickup) };

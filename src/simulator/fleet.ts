@@ -152,6 +152,10 @@ export function startFleet(options: FleetOptions): Fleet {
     for (const d of drivers) guard('driver tick', () => d.tick(simulated, seconds * timeScale));
     guard('rider tick', () => riders.tick(now, seconds));
     stats.sample(now);
+    let online = 0;
+    let busy = 0;
+    for (const d of drivers) if (d.status !== 'offline') (online++, d.status === 'on_trip' && busy++);
+    stats.dispatch.sampleDrivers(seconds * 1000, { online, busy, idle: online - busy });
   }, 1_000);
   const progressEvery = options.progressIntervalMs ?? 10_000;
   const progress = progressEvery > 0 ? setInterval(() => log.info(`fleet: ${formatStats(snapshot())}`), progressEvery) : null;

@@ -112,7 +112,7 @@ export function createRiderPool(opts: RiderPoolOptions): RiderPool {
     if (ride.status === status) return;
     ride.status = status;
     if (!FINISHED.has(status)) return;
-    if (status === 'unmatched') stats.count('ridesUnmatched');
+    if (status === 'unmatched') stats.count('ridesUnmatched'), stats.dispatch.unmatched(ride.rideId, Date.now());
     byRide.delete(ride.rideId);
     rider.ride = null;
   };
@@ -126,6 +126,7 @@ export function createRiderPool(opts: RiderPoolOptions): RiderPool {
       .rides.request({ pickup, dropoff }, { idempotencyKey: key })
       .then(({ rideId, status }) => {
         stats.count('ridesRequested');
+        stats.dispatch.requested(rideId, Date.now());
         const cancelAt = rng.chance(opts.cancelProbability) ? now + rng.between(5_000, 90_000) : null;
         rider.ride = { rideId, status, lastNewsAt: now, cancelAt };
         byRide.set(rideId, rider);

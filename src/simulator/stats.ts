@@ -1,3 +1,5 @@
+import { createDispatchKpis, type DispatchKpiBook, type DispatchKpis } from './kpis.ts';
+
 /** Counters the fleet keeps; rates are measured over the last few seconds. */
 export interface FleetStats {
   driversTotal: number;
@@ -23,6 +25,8 @@ export interface FleetStats {
   errors: number;
   errorsByCode: Record<string, number>;
   uptimeSeconds: number;
+  /** Dispatch quality seen from the riders' and drivers' side (kpis.ts). */
+  dispatch: DispatchKpis;
 }
 
 export type Counter =
@@ -37,6 +41,8 @@ export type Counter =
   | 'locationsRejected';
 
 export interface StatsBook {
+  /** Per-ride times for the dispatch KPIs. */
+  readonly dispatch: DispatchKpiBook;
   count(counter: Counter, by?: number): void;
   request(ok: boolean, code?: string): void;
   /** Called once a second: keeps the window the rates are measured over. */
@@ -60,6 +66,7 @@ export function createStatsBook(startedAt: number): StatsBook {
   };
   let requests = 0;
   let errors = 0;
+  const dispatch = createDispatchKpis();
   const errorsByCode: Record<string, number> = {};
   const samples: { at: number; locations: number; requests: number }[] = [];
   const rate = (pick: (s: (typeof samples)[number]) => number) => {
@@ -69,6 +76,7 @@ export function createStatsBook(startedAt: number): StatsBook {
     return Math.round(((pick(last) - pick(first)) * 1000) / (last.at - first.at));
   };
   return {
+    dispatch,
     count(counter, by = 1) {
       counters[counter] += by;
     },
@@ -93,6 +101,7 @@ export function createStatsBook(startedAt: number): StatsBook {
         errors,
         errorsByCode: { ...errorsByCode },
         uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+        dispatch: dispatch.summary(),
       };
     },
   };

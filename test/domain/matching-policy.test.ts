@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { defaultFairnessRules } from '../../domain/matching/dispatch.ts';
 import { defaultMatchPolicy, rankCandidates, type Candidate, type MatchPolicy } from '../../domain/matching/policy.ts';
 
 const NOW = 1_800_000_000_000;
@@ -103,6 +104,20 @@ describe('rankCandidates', () => {
       { driverId: 'a', distanceMeters: 251 },
       { driverId: 'b', distanceMeters: 750 },
     ]);
+  });
+
+  it('with fairness: an equally near driver idle longer goes first, whatever the ids', () => {
+    const idle = (id: string, minutes: number) => ({ ...at(id, 400), idleSince: NOW - minutes * 60_000 });
+    const ranked = rankCandidates(pickup, [idle('a', 1), idle('b', 30), idle('c', 5)], { now: NOW, passedBy: [], policy: policy(), fairness: defaultFairnessRules });
+    expect(ranked.map((r) => r.driverId)).toEqual(['b', 'c', 'a']);
+  });
+
+  it('with fairness: a driver who missed offers lately is ranked after a slightly further one, and forgiven later', () => {
+    const missed = { ...at('missed', 300), missedOffersAt: [NOW - 60_000, NOW - 30_000] };
+    const candidates = [missed, at('other', 500)];
+    const now = (t: number) => rankCandidates(pickup, candidates, { now: t, passedBy: [], policy: policy({ freshnessMs: Infinity }), fairness: defaultFairnessRules });
+    expect(now(NOW).map((r) => r.driverId)).toEqual(['other', 'missed']);
+    expect(now(NOW + defaultFairnessRules.missedOfferMemoryMs).map((r) => r.driverId)).toEqual(['missed', 'other']);
   });
 
   it('does not change its input', () => {

@@ -35,6 +35,9 @@ export function createStatsPanel() {
       $('stat-active').textContent = format(s.activeRides);
       $('stat-completed').textContent = format(s.ridesCompleted);
       $('stat-lps').textContent = format(s.locationsPerSecond);
+      // Dispatch quality; null until a ride was matched or given up (and until a driver arrived).
+      $('stat-match-rate').textContent = s.matchRate == null ? '–' : `${(s.matchRate * 100).toFixed(1)}%`;
+      $('stat-pickup').textContent = s.meanPickupSeconds == null ? '–' : `${format(s.meanPickupSeconds)} s`;
     },
     localCounts(c) {
       if (lastServer) return;

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { defaultFairnessRules, planWindow, type WindowDriver, type WindowRequest } from '../../domain/matching/dispatch.ts';
+import { straightLineEta } from '../../domain/tracking/eta.ts';
+
+const NOW = 1_800_000_000_000;
+const ORIGIN = { lat: 38.7223, lng: -9.1393 };
+const east = (m: number) => ({ lat: ORIGIN.lat, lng: ORIGIN.lng + m / (111_195 * Math.cos((ORIGIN.lat * Math.PI) / 180)) });
+const driver = (driverId: string, m: number, extra: Partial<WindowDriver> = {}): WindowDriver => ({ driverId, ...east(m), speedMps: null, ...extra });
+const eta = straightLineEta();
+const rules = { maxPickupSeconds: 600, fairness: defaultFairnessRules };
+
+describe('planWindow: one batching window as a minimum-cost assignment', () => {
+  it('given two requests each with its own nearest driver, gives each its nearest', () => {
+    const requests: WindowRequest[] = [
+      { rideId: 'r2', pickup: east(1_000) },
+      { rideId: 'r1', pickup: east(0) },
+    ];
+    const drivers = [driver('d400', 400), driver('d1100', 1_100)];
+    const matches = planWindow(requests, () => drivers, { eta, now: NOW, rules });
+    expect(matches.map((m) => [m.rideId, m.driverId])).toEqual([['r2', 'd1100'], ['r1', 'd400']]);
+  });
+
+  it('beats greedy when the greedy choice strands a later request', () => {
+    // Greedy in arrival order: r1 (at 500) takes d600 (100 m), r2 (at 1,300) gets d0 (1,300 m): 1,400 m.
+    // Optimal: r1 → d0 (500 m), r2 → d600 (700 m): 1,200 m.
+    const requests: WindowRequest[] = [
+      { rideId: 'r1', pickup: east(500) },
+      { rideId: 'r2', pickup: east(1_300) },
+    ];
+    const matches = planWindow(requests, () => [driver('d600', 600), driver('d0', 0)], { eta, now: NOW, rules });
+    expect(Object.fromEntries(matches.map((m) => [m.rideId, m.driverId]))).toEqual({ r1: 'd0', r2: 'd600' });
+  });
+
+  it('prunes drivers further than the cap: such a request stays for the next window', () => {
+    const requests: WindowRequest[] = [{ rideId: 'r', pickup: east(0) }];
+    const far = driver('far', 5_000); // 5,000 × 1.3 / 4 m/s ≈ 1,625 s > 600 s
+    expect(planWindow(requests, () => [far], { eta, now: NOW, rules })).toEqual([]);
+  });
+
+  it('reports the ETA the pair was chosen on, without the fairness adjustment', () => {
+    const [m] = planWindow([{ rideId: 'r', pickup: east(0) }], () => [driver('d', 400, { idleSince: NOW - 3_600_000 })], { eta, now: NOW, rules });
+    expect(m).toEqual({ rideId: 'r', driverId: 'd', etaSeconds: Math.round((400 * 1.3) / 4) });
+  });
+
+  it('a driver who missed offers lately loses a near-tie to one who did not; idle time breaks exact ties', () => {
+    const requests: WindowRequest[] = [{ rideId: 'r', pickup: east(0) }];
+    const missed = driver('missed', 300, { missedOffersAt: [NOW - 1_000] });
+    expect(planWindow(requests, () => [missed, driver('other', 350)], { eta, now: NOW, rules })[0]!.driverId).toBe('other');
+    const idle = (id: string, min: number) => driver(id, 300, { idleSince: NOW - min * 60_000 });
+    expect(planWindow(requests, () => [idle('a', 1), idle('b', 12)], { eta, now: NOW, rules })[0]!.driverId).toBe('b');
+  });
+});
