@@ -1,6 +1,6 @@
 import type { Actor } from '../../domain/actor.ts';
 import { DomainError } from '../../domain/errors.ts';
-import { screenPoints, type DriverFix, type Rejection, type TrackingRules } from '../../domain/tracking/clean.ts';
+import { observePoint, screenPoints, type DriverFix, type Rejection, type TrackingRules } from '../../domain/tracking/clean.ts';
 import type { LocationEvent } from '../../domain/tracking/events.ts';
 import type { ZoneMap } from '../../domain/tracking/zones.ts';
 import type { GpsPoint } from '../../domain/tracking/point.ts';
@@ -13,9 +13,11 @@ export interface IngestResult {
 }
 
 /**
- * GPS ingestion, the same for HTTP and WebSocket: screen against the driver's last fix, append the
- * accepted points as events (raw), answer with counts. Screening state lives here, per instance;
- * the location consumer also feeds it so any instance knows every driver's last fix.
+ * GPS ingestion, the same for HTTP and WebSocket: screen each point against its neighbours in
+ * device time (domain/tracking/clean.ts), append the accepted points as events (raw), answer with
+ * counts. Screening state is a cache of the log: this instance's own acceptances, plus every
+ * accepted point its location consumer reads back (`observe`), so a driver whose requests land on
+ * another instance is still judged against the points that one accepted (once they are consumed).
  */
 export interface IngestionOptions {
   readonly rules?: Partial<TrackingRules>;
@@ -42,6 +44,10 @@ export function makeLocationIngestion(ctx: Context, { rules = {}, zones, rideOf 
 
   return {
     fixes,
+    /** A recorded point (from any instance) joins the driver's screening neighbours. */
+    observe(point: GpsPoint & { readonly driverId: string }): void {
+      fixes.set(point.driverId, observePoint(fixes.get(point.driverId) ?? null, point));
+    },
     async ingest(actor: Actor, points: readonly GpsPoint[]): Promise<IngestResult> {
       if (actor.role !== 'driver') throw new DomainError('FORBIDDEN', 403, 'only drivers send locations');
       const driverId = actor.userId;

@@ -44,7 +44,11 @@ export interface RidecastOptions {
 export function makeRidecast(ctx: Context, options: RidecastOptions) {
   const eta = options.eta ?? straightLineEta();
   const drivers = makeDriverService(ctx);
-  const rides = makeRideService(ctx, { serviceArea: options.serviceArea, tripDistance: trackDistanceMeters });
+  const rides = makeRideService(ctx, {
+    serviceArea: options.serviceArea,
+    // The same limits as screening, so the fare never counts a track screening would have refused.
+    tripDistance: (points, maxDurationMs) => trackDistanceMeters(points, { ...options.trackingRules, maxDurationMs }),
+  });
   const locations = makeLocationIngestion(ctx, {
     rules: options.trackingRules,
     zones: options.zones,
@@ -152,6 +156,7 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
       await consume('driver-locations', local, async (e) => {
         if (e.type !== 'LocationRecorded') return;
         if (options.localReadModel) await projector.onLocation(e as Recorded<LocationRecorded>);
+        locations.observe((e as Recorded<LocationRecorded>).data);
         await tracker.onLocation(e as Recorded<LocationRecorded>);
       });
       if (!options.localReadModel) {
