@@ -50,6 +50,10 @@ export interface Config {
   redisCommandTimeoutMs: number;
   /** Kafka: how long one broker request may take before it fails (kafkajs requestTimeout). */
   kafkaRequestTimeoutMs: number;
+  /** GPS points one driver may send per second, over every request and socket (token bucket). */
+  locationPointsPerSecond: number;
+  /** The bucket's size: the burst a driver may send at once; at least one full batch (100). */
+  locationPointsBurst: number;
 }
 
 /** A setting that is missing or wrong: start-up stops with this one line. */
@@ -144,5 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxConnections: int('MAX_CONNECTIONS', 10_000, 1),
     redisCommandTimeoutMs: int('REDIS_COMMAND_TIMEOUT_MS', 2_000, 50, 600_000),
     kafkaRequestTimeoutMs: int('KAFKA_REQUEST_TIMEOUT_MS', 5_000, 100, 600_000),
+    locationPointsPerSecond: int('LOCATION_POINTS_PER_SECOND', 10, 1),
+    locationPointsBurst: int('LOCATION_POINTS_BURST', 120, 100),
   };
 }

@@ -82,6 +82,7 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
   const accounts = makeAccounts(ctx.users, ctx.newId, {
     attempts,
     limits: config.loginLimits,
+    admin: { username: config.adminUsername, password: config.adminPassword },
   });
   const ridecast = makeRidecast(ctx, {
     instanceId: config.instanceId,
@@ -95,6 +96,8 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
     zones: tuning.zones,
     positions: infra.positions,
     reconcile: { intervalMs: config.reconcileIntervalMs, driverLostMs: config.driverLostMs },
+    locationPointsPerSecond: config.locationPointsPerSecond,
+    locationPointsBurst: config.locationPointsBurst,
   });
   await ridecast.start();
   await accounts.foldLegacyNames();

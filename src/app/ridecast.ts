@@ -38,6 +38,9 @@ export interface RidecastOptions {
   readonly positions?: DriverPositions;
   /** The reconciler: how often it runs, and after how long without a location a driver counts as lost. */
   readonly reconcile?: ReconcilerOptions;
+  /** Points per second per driver, and the burst allowed (see makeLocationIngestion). */
+  readonly locationPointsPerSecond?: number;
+  readonly locationPointsBurst?: number;
 }
 
 /** The application: services plus the consumers that keep projections, matching and push moving. */
@@ -52,6 +55,8 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
   const locations = makeLocationIngestion(ctx, {
     rules: options.trackingRules,
     zones: options.zones,
+    pointsPerSecond: options.locationPointsPerSecond,
+    pointsBurst: options.locationPointsBurst,
     // The assignment lands on the driver's stream a moment after the ride's acceptance: ask both.
     rideOf: (driverId) => ctx.fleet.get(driverId)?.rideId ?? tracker.rideOfDriver(driverId),
   });

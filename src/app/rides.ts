@@ -1,6 +1,8 @@
 import type { Actor } from '../../domain/actor.ts';
 import { DomainError, notFound } from '../../domain/errors.ts';
 import { distanceMeters, pathLengthMeters, type LatLng } from '../../domain/geo.ts';
+import { fold } from '../../domain/decider.ts';
+import { driverDecider, type DriverEvent } from '../../domain/driver/index.ts';
 import { handle } from '../../domain/handle.ts';
 import type { Recorded } from '../../domain/ports/event-log.ts';
 import type { PaymentOutcome } from '../../domain/ports/payment.ts';
@@ -139,7 +141,11 @@ export function makeRideService(ctx: Context, { serviceArea, tripDistance = path
       return view;
     },
 
-    accept: (actor: Actor, rideId: string) => command(rideId, { type: 'AcceptRide', data: { rideId, actor, at: now() } }),
+    /** The driver's availability is read from their own stream (the log, not a projection), then the ride decides. */
+    async accept(actor: Actor, rideId: string) {
+      const driver = fold(driverDecider, (await log.readKey('drivers', actor.userId)) as Recorded<DriverEvent>[]);
+      return command(rideId, { type: 'AcceptRide', data: { rideId, actor, driverOnline: driver.available, at: now() } });
+    },
     decline: (actor: Actor, rideId: string) => command(rideId, { type: 'DeclineOffer', data: { rideId, actor, at: now() } }),
     arrive: (actor: Actor, rideId: string, detected = false) =>
       command(rideId, { type: 'ArriveAtPickup', data: { rideId, actor, detected, at: now() } }),
