@@ -111,6 +111,9 @@ async function service() {
     ADMIN_PASSWORD: ADMIN.password,
     DEMO: '0',
     RATE_LIMIT_PER_MINUTE: '1000000000',
+    // The load generators send one driver's fixes as fast as the server takes them: no per-driver cap.
+    LOCATION_POINTS_PER_SECOND: '1000000000',
+    LOCATION_POINTS_BURST: '1000000000',
     STREAM_PREFIX: prefix,
     INSTANCE_ID: `bench-${process.pid}`,
     ...(process.env.LOCATION_RETENTION && { LOCATION_RETENTION: process.env.LOCATION_RETENTION }),
@@ -190,6 +193,9 @@ async function service() {
       type: 'OfferRide',
       data: { rideId, driverId, expiresAt: at + 6 * 3600_000, distanceMeters: 0, etaSeconds: 0, at },
     });
+    // Real (if password-less) accounts: a token is only honoured for an account that exists.
+    for (const a of [rider, driver]) await ctx.users.create({ userId: a.userId, username: a.userId, role: a.role, passwordHash: 'none' }).catch(() => undefined);
+    await ridecast.drivers.setAvailability(driver, true);
     await ridecast.rides.accept(driver, rideId);
     await ridecast.drivers.command(driverId, { type: 'AssignRide', data: { driverId, rideId, at: Date.now() } });
     await ridecast.rides.start(driver, rideId);
@@ -294,7 +300,8 @@ async function service() {
     app.get('/bench/drive', async () => drive);
   }
 
-  svc = await startService(infra, { plugins: [benchPlugin] }, env);
+  // Fixes 1 ms apart in device time (ingest.ts): a load generator, not a car, so one-fix-per-500-ms is off.
+  svc = await startService(infra, { plugins: [benchPlugin], trackingRules: { minIntervalMs: 0 } }, env);
   const url = await svc.app.listen({ port: 0, host: '127.0.0.1' });
   process.on('SIGTERM', () => {
     const timer = setTimeout(() => process.exit(1), 10_000);

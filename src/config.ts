@@ -55,6 +55,10 @@ export interface Config {
   redisCommandTimeoutMs: number;
   /** Kafka: how long one broker request may take before it fails (kafkajs requestTimeout). */
   kafkaRequestTimeoutMs: number;
+  /** GPS points one driver may send per second, over every request and socket (token bucket). */
+  locationPointsPerSecond: number;
+  /** The bucket's size: the burst a driver may send at once; at least one full batch (100). */
+  locationPointsBurst: number;
   dispatch: DispatchConfig;
 }
 
@@ -178,5 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         missedOfferMemoryMs: int('DISPATCH_MISSED_OFFER_MEMORY_MS', fair.missedOfferMemoryMs, 0),
       },
     },
+    locationPointsPerSecond: int('LOCATION_POINTS_PER_SECOND', 10, 1),
+    locationPointsBurst: int('LOCATION_POINTS_BURST', 120, 100),
   };
 }

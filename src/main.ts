@@ -74,8 +74,11 @@ async function main(): Promise<void> {
     {
       serviceArea: config.serviceArea ? (p) => zones.inServiceArea(p) : undefined,
       zones: config.zones ? zones : undefined,
-      // A simulated clock running N× faster makes cars look N× faster: screen speeds on the same clock.
-      trackingRules: config.simulate > 0 ? { maxSpeedMps: 70 * config.simulateTimeScale } : undefined,
+      // A simulated clock running N× faster makes cars look N× faster (and N² × harder turning): screen on the same clock.
+      trackingRules:
+        config.simulate > 0
+          ? { maxSpeedMps: 70 * config.simulateTimeScale, maxAccelerationMps2: 4 * config.simulateTimeScale ** 2 }
+          : undefined,
       plugins: [async (app) => void (await app.register(mapPlugin, { streets: streetsToGeoJson(streets), ...(process.env.MAP_TILE_URL && { tileUrl: process.env.MAP_TILE_URL }) }))],
     },
     logger,

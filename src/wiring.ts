@@ -82,6 +82,7 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
   const accounts = makeAccounts(ctx.users, ctx.newId, {
     attempts,
     limits: config.loginLimits,
+    admin: { username: config.adminUsername, password: config.adminPassword },
   });
   const ridecast = makeRidecast(ctx, {
     instanceId: config.instanceId,
@@ -96,6 +97,8 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
     positions: infra.positions,
     reconcile: { intervalMs: config.reconcileIntervalMs, driverLostMs: config.driverLostMs },
     dispatch: config.dispatch,
+    locationPointsPerSecond: config.locationPointsPerSecond,
+    locationPointsBurst: config.locationPointsBurst,
   });
   await ridecast.start();
   await accounts.foldLegacyNames();

@@ -281,6 +281,12 @@ describe('hostile input', () => {
       ['recordedAt "yesterday"', { ...point, recordedAt: 'yesterday' }, 'body.recordedAt'],
       ['recordedAt a leap second', { ...point, recordedAt: '2016-12-31T23:59:60Z' }, 'body.recordedAt'],
       ['recordedAt a date only', { ...point, recordedAt: '2024-01-01' }, 'body.recordedAt'],
+      ['recordedAt 30 February', { ...point, recordedAt: '2026-02-30T10:00:00Z' }, 'body.recordedAt'],
+      ['recordedAt 29 February of a common year', { ...point, recordedAt: '2025-02-29T10:00:00Z' }, 'body.recordedAt'],
+      ['recordedAt 31 April', { ...point, recordedAt: '2026-04-31T10:00:00Z' }, 'body.recordedAt'],
+      ['recordedAt day 0', { ...point, recordedAt: '2026-06-00T10:00:00Z' }, 'body.recordedAt'],
+      ['recordedAt 24:00', { ...point, recordedAt: '2026-01-01T24:00:00Z' }, 'body.recordedAt'],
+      ['recordedAt an offset of +25:00', { ...point, recordedAt: '2026-01-01T10:00:00+25:00' }, 'body.recordedAt'],
       ['recordedAt empty', { ...point, recordedAt: '' }, 'body.recordedAt'],
       ['recordedAt true', { ...point, recordedAt: true }, 'body.recordedAt'],
       ['recordedAt null', { ...point, recordedAt: null }, 'body.recordedAt'],
@@ -562,6 +568,7 @@ describe('hostile input', () => {
       ['lat $gt', { ...point, lat: { $gt: 0 } }, ['VALIDATION_ERROR']],
       ['no recordedAt', { type: 'location', lat: 1, lng: 1 }, ['VALIDATION_ERROR']],
       ['recordedAt a leap second', { ...point, recordedAt: '2016-12-31T23:59:60Z' }, ['VALIDATION_ERROR']],
+      ['recordedAt 30 February', { ...point, recordedAt: '2026-02-30T10:00:00Z' }, ['VALIDATION_ERROR']],
       ['recordedAt SQL', { ...point, recordedAt: "' OR 1=1 --" }, ['VALIDATION_ERROR']],
       ['recordedAt negative', { ...point, recordedAt: -5 }, ['VALIDATION_ERROR']],
       ['an extra field', { ...point, driverId: ids.driverA!.userId }, ['VALIDATION_ERROR']],
@@ -622,5 +629,65 @@ describe('hostile input', () => {
     again.ws.close();
     expect(await counts()).toEqual(before);
     expect((await api.get('/healthz')).status).toBe(200);
+  });
+
+  /**
+   * Forged tracks (issue 13): points meant to stretch a trip. They are well-formed, so the answer is
+   * a 202 that names each rejection; what matters is that none of them is appended.
+   */
+  it('refuses forged track points (zig-zags, backwards batches, second positions, teleports) over HTTP and the socket, appending nothing', async () => {
+    const driverA = ids.driverA!;
+    const M_PER_DEG = (6_371_008.8 * Math.PI) / 180;
+    const at = (east: number, north: number, recordedAt: number) => ({
+      lat: pickup.lat + north / M_PER_DEG,
+      lng: pickup.lng + east / (M_PER_DEG * Math.cos((pickup.lat * Math.PI) / 180)),
+      recordedAt,
+    });
+    // Driver A's real fixes: parked at the pickup, one a second, ending a moment ago.
+    const end = Date.now() - 2_000;
+    const real = Array.from({ length: 21 }, (_, i) => at(0, 0, end - (20 - i) * 1_000));
+    expect((await api.post('/v1/drivers/me/locations', driverA.token, { points: real })).status).toBe(202);
+    // (Appended before the answer: the count below includes them.)
+    const before = await counts();
+    const refused = new Set(['IMPOSSIBLE_SPEED', 'IMPLAUSIBLE_TRACK', 'TOO_FREQUENT', 'CONFLICTING_POINT', 'DUPLICATE_POINT', 'FUTURE_POINT']);
+    const zigzag = real.slice(0, -1).map((p, i) => at(i % 2 ? 150 : -150, 0, p.recordedAt + 500));
+    const forged: [string, Json[]][] = [
+      ['late points zig-zagging 300 m apart', zigzag],
+      ['the same zig-zag sorted backwards', [...zigzag].reverse().map((p) => ({ ...p, recordedAt: p.recordedAt - 200 }))],
+      ['other positions for the same instants', real.map((p, i) => at(i % 2 ? 200 : -200, 0, p.recordedAt))],
+      ['the same instants twice in one batch, 200 m apart', real.slice(0, 5).flatMap((p) => [at(0, 200, p.recordedAt), at(0, -200, p.recordedAt)])],
+      ['teleports, live and late', [at(5_000, 0, end - 10_500), at(-5_000, 0, end + 1_000), at(0, 5_000, Date.now())]],
+      ['points exactly at the first and last real instants, 300 m away', [at(300, 0, real[0]!.recordedAt), at(-300, 0, end)]],
+    ];
+    const failures: string[] = [];
+    for (const [label, points] of forged) {
+      const res = await api.post('/v1/drivers/me/locations', driverA.token, { points });
+      tried.http++;
+      const codes = ((res.body?.rejections ?? []) as { code: string }[]).map((r) => r.code);
+      if (res.status !== 202 || res.body.accepted !== 0 || codes.length !== points.length || !codes.every((c) => refused.has(c)))
+        failures.push(`${label}: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+    }
+    const s = await open(driverA.token);
+    for (const p of [at(5_000, 0, end - 5_500), at(300, 0, end - 3_000), at(-150, 0, end - 7_500)]) {
+      const answer = await s.exchange(JSON.stringify({ type: 'location', ...p }));
+      if (answer.type !== 'location.ack' || answer.accepted !== 0) failures.push(`socket: ${JSON.stringify(answer)}`);
+    }
+    s.ws.close();
+    expect(failures).toEqual([]);
+    expect(await counts()).toEqual(before);
+  });
+
+  it('answers a driver who sends more points per second than allowed with 429 TOO_MANY_POINTS, appending nothing', async () => {
+    const before = await counts();
+    const now = Date.now();
+    // Points that are refused anyway (from the future), so that what drains the bucket appends nothing either.
+    const batch = { points: Array.from({ length: 100 }, (_, i) => ({ ...pickup, recordedAt: now + 60_000 + i * 1_000 })) };
+    let res = await api.post('/v1/drivers/me/locations', ids.driverB!.token, batch);
+    for (let i = 0; i < 5 && res.status === 202; i++) res = await api.post('/v1/drivers/me/locations', ids.driverB!.token, batch);
+    tried.http++;
+    const c: HttpCase = { name: 'too many points', method: 'POST', url: '/v1/drivers/me/locations', status: 429, code: 'TOO_MANY_POINTS' };
+    expect(shapeProblem(res.status, res.headers['content-type'] as string | undefined, JSON.stringify(res.body), c)).toBeNull();
+    expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(await counts()).toEqual(before);
   });
 });

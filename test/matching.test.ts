@@ -62,8 +62,8 @@ const rideEvents = async (service: Service) => (await service.ctx.log.read('ride
 describe.each(POLICIES)('matching ($matching) under a race: 30 riders, 3 drivers, two instances sharing one log', ({ env: policyEnv }) => {
   let a: Service;
   let b: Service;
+  const shared = { log: getInMemoryEventLog(), users: getInMemoryUserStore(), claims: getInMemoryClaims() };
   beforeAll(async () => {
-    const shared = { log: getInMemoryEventLog(), users: getInMemoryUserStore(), claims: getInMemoryClaims() };
     const tuning = { matchPolicy: { freshnessMs: 10 * 60_000 }, retryMs: 20 };
     const env = { MATCH_TIMEOUT_MS: '120000', OFFER_TIMEOUT_MS: '5000', ...policyEnv };
     a = await listen(await startService(shared, tuning, env));
@@ -80,7 +80,13 @@ describe.each(POLICIES)('matching ($matching) under a race: 30 riders, 3 drivers
     const apiB = client(b.app);
     const drivers = await Promise.all([0, 1, 2].map((i) => driverAt(apiA, [a, b], offset(town, 100 * i, 50 * i))));
     // Riders need nothing but a token (signing 30 is quicker than hashing 30 passwords).
-    const riders = Array.from({ length: 30 }, (_, i) => ({ token: a.app.jwt.sign({ sub: `rider-race-${i}`, role: 'rider' }) }));
+    // (A token is honoured only for an account that exists: stored directly, without a password to hash.)
+    const riders = await Promise.all(
+      Array.from({ length: 30 }, async (_, i) => {
+        await shared.users.create({ userId: `rider-race-${i}`, username: `rider-race-${i}`, role: 'rider', passwordHash: 'none' });
+        return { token: a.app.jwt.sign({ sub: `rider-race-${i}`, role: 'rider' }) };
+      }),
+    );
 
     // Each driver works from one instance: takes every offer (the first declines every fourth), drives it through.
     let done = 0;
@@ -204,6 +210,7 @@ describe.each(POLICIES)('two matchers ($matching) racing for one ride and one dr
     try {
       const town = nextTown();
       const api = client(a.app);
+      await users.create({ userId: 'rider-duel', username: 'rider-duel', role: 'rider', passwordHash: 'none' });
       const rider = { token: a.app.jwt.sign({ sub: 'rider-duel', role: 'rider' }) };
       // Nobody is online yet: the ride waits in `requested`.
       const { rideId } = (await api.post('/v1/rides', rider.token, { pickup: town, dropoff: offset(town, 2_000) })).body;

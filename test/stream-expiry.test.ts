@@ -7,6 +7,9 @@ describe('live stream and token expiry', () => {
   let service: Awaited<ReturnType<typeof startService>>;
   beforeAll(async () => {
     service = await startService();
+    // A token is honoured only for an account that exists (ACCOUNT_GONE otherwise): stored directly, no password to hash.
+    for (const userId of ['u_short', 'u_renew', 'u_someone_else'])
+      await service.ctx.users.create({ userId, username: userId, role: 'rider', passwordHash: 'none' });
     await service.app.listen({ port: 0, host: '127.0.0.1' });
   });
   afterAll(() => service?.close());

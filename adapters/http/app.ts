@@ -40,9 +40,20 @@ export interface AppDeps {
   readonly maxConnections?: number;
 }
 
-/** RFC 3339 date-time that also means a real instant (`Date.parse` finite: no 23:59:60, no 30 February). */
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
-const dateTime = { type: 'string' as const, validate: (s: string) => DATE_TIME.test(s) && Number.isFinite(Date.parse(s)) };
+/**
+ * RFC 3339 date-time that names a real instant on the calendar: no 23:59:60, no 24:00, no 30 February
+ * (`Date.parse` rolls 2026-02-30 over to 2 March, so the fields are checked one by one).
+ */
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
+export function isCalendarDateTime(s: string): boolean {
+  const m = DATE_TIME.exec(s);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const offsetOk = m[9] === undefined || (Number(m[9]) <= 23 && Number(m[10]) <= 59);
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 59 && offsetOk && Number.isFinite(Date.parse(s));
+}
+const dateTime = { type: 'string' as const, validate: isCalendarDateTime };
 
 /**
  * Validation. JSON bodies are checked as sent: no coercion (`null`, `true`, `"12"` or `[12]` are not a
@@ -108,7 +119,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (closing) reply.header('connection', 'close');
     return payload;
   });
-  await app.register(authPlugin, { secret: deps.jwtSecret, expiresInSeconds: tokenTtl });
+  await app.register(authPlugin, {
+    secret: deps.jwtSecret,
+    expiresInSeconds: tokenTtl,
+    accountExists: async (userId) => (await deps.accounts.findById(userId)) !== null,
+  });
   await app.register(fastifyRateLimit, {
     max: deps.rateLimitPerMinute ?? 1_200,
     timeWindow: 60_000,

@@ -22,6 +22,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** A preHandler: a valid token of one of these roles, or 401/403. */
     requireRole(...roles: Role[]): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+    /** Throws 401 ACCOUNT_GONE when a valid token names a user the store no longer has (share tokens name none). */
+    requireAccount(claims: TokenClaims): Promise<void>;
   }
 }
 
@@ -33,6 +35,11 @@ export const actorOf = (request: FastifyRequest): Actor => ({ userId: request.us
 export interface AuthOptions {
   readonly secret: string;
   readonly expiresInSeconds: number;
+  /**
+   * Whether the account a token names still exists. A token outlives its account when the user store
+   * loses data (Redis restarted without persistence): the signature alone must not let it in.
+   */
+  readonly accountExists?: (userId: string) => Promise<boolean>;
 }
 
 /** @fastify/jwt with HS256 only (so `alg: none` and key confusion are refused) and role checks. */
@@ -42,6 +49,11 @@ export const authPlugin = fp(async (app: FastifyInstance, options: AuthOptions) 
     secret: options.secret,
     sign: { algorithm: 'HS256', expiresIn: options.expiresInSeconds },
     verify: { algorithms: ['HS256'] },
+  });
+  const accountExists = options.accountExists ?? (async () => true);
+  app.decorate('requireAccount', async (claims: TokenClaims) => {
+    if (claims.share !== undefined) return;
+    if (!(await accountExists(claims.sub))) throw new DomainError('ACCOUNT_GONE', 401, 'the account this token names no longer exists; log in again');
   });
   app.decorate('requireRole', (...roles: Role[]) => async (request: FastifyRequest) => {
     try {
@@ -57,6 +69,7 @@ export const authPlugin = fp(async (app: FastifyInstance, options: AuthOptions) 
     }
     // A share token watches one ride over the stream; it opens no HTTP route.
     if (request.user.share !== undefined) throw new DomainError('FORBIDDEN', 403, 'a share token can only watch its ride');
+    await app.requireAccount(request.user);
     if (roles.length > 0 && !roles.includes(request.user.role))
       throw new DomainError('FORBIDDEN', 403, `this needs the role ${roles.join(' or ')}`);
   });

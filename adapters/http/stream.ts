@@ -83,6 +83,7 @@ export function streamRoute(app: FastifyInstance, options: StreamOptions) {
         } catch {
           throw new DomainError('UNAUTHORIZED', 401, 'the token is invalid or expired');
         }
+        await app.requireAccount(request.user);
         if (hub.socketsOf(request.user.sub) >= options.maxSocketsPerUser)
           throw new DomainError('TOO_MANY_SOCKETS', 429, `at most ${options.maxSocketsPerUser} sockets per user`);
       },

@@ -1,8 +1,24 @@
 import type { Claims } from '../../domain/ports/claims.ts';
 
-export function getInMemoryClaims(now: () => number = Date.now): Claims {
+/** How often (on the injected clock) a use of the store also sweeps out every expired claim. */
+const SWEEP_EVERY_MS = 10_000;
+
+/**
+ * Claims in one process. Expired claims are dropped by themselves: every use sweeps the whole map
+ * at most once per `SWEEP_EVERY_MS` of the injected clock, so idempotency keys nobody asks for
+ * again do not pile up (no timer: nothing to stop, and tests move the clock).
+ */
+export function getInMemoryClaims(now: () => number = Date.now): Claims & { size(): number } {
   const held = new Map<string, { value: string; until: number }>();
+  let sweptAt = now();
+  const sweep = () => {
+    const t = now();
+    if (t - sweptAt < SWEEP_EVERY_MS) return;
+    sweptAt = t;
+    for (const [key, h] of held) if (h.until <= t) held.delete(key);
+  };
   const live = (key: string) => {
+    sweep();
     const h = held.get(key);
     if (h && h.until <= now()) held.delete(key);
     return held.get(key) ?? null;
@@ -20,5 +36,7 @@ export function getInMemoryClaims(now: () => number = Date.now): Claims {
     async release(key, value) {
       if (live(key)?.value === value) held.delete(key);
     },
+    /** Claims held, expired ones not yet swept included (for tests and metrics). */
+    size: () => held.size,
   };
 }

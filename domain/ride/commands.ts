@@ -11,7 +11,8 @@ export type OfferRide = Command<
 >;
 export type DeclineOffer = Command<'DeclineOffer', { rideId: string; actor: Actor; at: number }>;
 export type ExpireOffer = Command<'ExpireOffer', { rideId: string; driverId: string; at: number }>;
-export type AcceptRide = Command<'AcceptRide', { rideId: string; actor: Actor; at: number }>;
+/** `driverOnline`: whether the accepting driver is available on their own stream, read before deciding. */
+export type AcceptRide = Command<'AcceptRide', { rideId: string; actor: Actor; driverOnline: boolean; at: number }>;
 export type ArriveAtPickup = Command<'ArriveAtPickup', { rideId: string; actor: Actor; detected?: boolean; at: number }>;
 export type StartTrip = Command<'StartTrip', { rideId: string; actor: Actor; at: number }>;
 /** `distanceMeters` is the cleaned track's length, measured outside the domain and passed in as data. */

@@ -91,6 +91,8 @@ function acceptRide({ data }: C.AcceptRide, ride: Ride): RideEvent[] {
   if (ride.status !== 'offered' || ride.offer?.driverId !== data.actor.userId)
     throw invalidTransition(`ride ${ride.rideId} is ${ride.status}; cannot accept`);
   if (ride.offer.expiresAt < data.at) throw new DomainError('OFFER_EXPIRED', 409, `the offer for ride ${ride.rideId} has expired`);
+  // Offline means "send me no rides": an offer still held from before must not bind them to one.
+  if (!data.driverOnline) throw new DomainError('DRIVER_OFFLINE', 409, 'go online before accepting a ride');
   return [{ type: 'RideAccepted', data: { rideId: ride.rideId, driverId: data.actor.userId, at: data.at } }];
 }
 

@@ -1,32 +1,25 @@
-import { distanceMeters, isLatLng } from '../geo.ts';
-import { pointKey, type GpsPoint } from './point.ts';
+import { isLatLng } from '../geo.ts';
+import { defaultPlausibilityRules, insertionIndex, judgeAgainstNeighbours, type ImplausibleCode, type PlausibilityRules } from './plausible.ts';
+import type { GpsPoint, TrackPoint } from './point.ts';
 
-/** Ingestion limits for driver GPS. */
-export interface TrackingRules {
+/** Ingestion limits for driver GPS; the neighbour rule's own limits are in plausible.ts. */
+export interface TrackingRules extends PlausibilityRules {
   /** A device clock may run ahead of ours by this much before a point counts as from the future. */
   readonly maxFutureSkewMs: number;
   /** Points older than this (against server time) are too old to say anything about now. */
   readonly maxAgeMs: number;
   /** Fixes with a worse accuracy radius are noise, not position. */
   readonly maxAccuracyM: number;
-  /** Faster than this between two fixes is a GPS jump, not a car. */
-  readonly maxSpeedMps: number;
 }
 
 export const defaultTrackingRules: TrackingRules = {
+  ...defaultPlausibilityRules,
   maxFutureSkewMs: 30_000,
   maxAgeMs: 10 * 60_000,
   maxAccuracyM: 100,
-  maxSpeedMps: 70,
 };
 
-export type RejectionCode =
-  | 'INVALID_POINT'
-  | 'DUPLICATE_POINT'
-  | 'FUTURE_POINT'
-  | 'STALE_POINT'
-  | 'LOW_ACCURACY'
-  | 'IMPOSSIBLE_SPEED';
+export type RejectionCode = 'INVALID_POINT' | 'FUTURE_POINT' | 'STALE_POINT' | 'LOW_ACCURACY' | ImplausibleCode;
 
 export interface Rejection {
   /** Position of the point in the batch as it was sent (before sorting). */
@@ -44,8 +37,11 @@ export interface AcceptedPoint extends GpsPoint {
 export interface DriverFix {
   /** The newest accepted point (by device time): the driver's position. */
   readonly latest: GpsPoint;
-  /** Keys of recently accepted points, newest last, to drop resent ones. */
-  readonly recentKeys: readonly string[];
+  /**
+   * The most recent accepted points, sorted by device time: the neighbours a late point is judged
+   * against, and the memory that drops resent ones.
+   */
+  readonly recent: readonly TrackPoint[];
 }
 
 export interface ScreenResult {
@@ -57,19 +53,19 @@ export interface ScreenResult {
   readonly latest: DriverFix | null;
 }
 
-/** Enough to catch a resent batch of 100 points; older resends fall out as stale or late. */
-export const RECENT_KEYS_KEPT = 128;
-
-/** Below this gap the implied speed is dominated by jitter, so the gap is counted as one second. */
-const MIN_SPEED_GAP_MS = 1_000;
+/**
+ * Neighbours kept per driver: a few minutes of fixes at 1 Hz. A point older than all of them, once
+ * the window is full, has no neighbour to be judged against, so it is refused as stale.
+ */
+export const RECENT_POINTS_KEPT = 256;
 
 /**
- * Screens one batch of a driver's GPS points against the last accepted fix.
- * The batch is sorted by device time first, so an out-of-order batch reads like the drive it was.
- * Each point is checked against the running latest fix, which includes points accepted earlier in
- * this batch. The speed check is self-healing: if the previous fix itself was a jump, the real
- * points pass again once enough time has gone by for the distance to be drivable.
- * Only accepted points are remembered as seen, so a rejected point sent again is judged again.
+ * Screens one batch of a driver's GPS points. The batch is sorted by device time first, so an
+ * out-of-order batch reads like the drive it was; each point is then judged against its accepted
+ * neighbours in device time (plausible.ts), which include points accepted earlier in this batch.
+ * The speed check is self-healing: if the previous fix itself was a jump, the real points pass
+ * again once enough time has gone by for the distance to be drivable.
+ * Only accepted points are remembered, so a rejected point sent again is judged again.
  */
 export function screenPoints(
   previous: DriverFix | null,
@@ -79,44 +75,49 @@ export function screenPoints(
 ): ScreenResult {
   const r = { ...defaultTrackingRules, ...rules };
   const order = points.map((_, i) => i).sort((a, b) => points[a]!.recordedAt - points[b]!.recordedAt || a - b);
-  const seen = new Set(previous?.recentKeys ?? []);
-  const keys = [...(previous?.recentKeys ?? [])];
+  const recent = [...(previous?.recent ?? [])];
   let latest = previous?.latest ?? null;
   const accepted: AcceptedPoint[] = [];
   const rejected: Rejection[] = [];
 
   for (const index of order) {
     const p = points[index]!;
-    const verdict = judge(p, latest, seen, now, r);
+    const verdict = judge(p, recent, now, r);
     if (verdict) {
       rejected.push({ index, ...verdict });
       continue;
     }
     const late = latest !== null && p.recordedAt < latest.recordedAt;
     accepted.push({ ...p, late });
-    const key = pointKey(p);
-    seen.add(key);
-    keys.push(key);
+    remember(recent, p);
     if (!late) latest = p;
   }
 
   rejected.sort((a, b) => a.index - b.index);
-  const fix = latest && accepted.length > 0 ? { latest, recentKeys: keys.slice(-RECENT_KEYS_KEPT) } : previous;
+  const fix = latest && accepted.length > 0 ? { latest, recent } : previous;
   return { accepted, rejected, latest: fix };
 }
 
-function judge(
-  p: GpsPoint,
-  latest: GpsPoint | null,
-  seen: ReadonlySet<string>,
-  now: number,
-  r: TrackingRules,
-): Omit<Rejection, 'index'> | null {
+/**
+ * Takes in a point another instance accepted (read back from the log), so this instance judges the
+ * driver's next points against it too. A point already known changes nothing.
+ */
+export function observePoint(previous: DriverFix | null, p: GpsPoint): DriverFix {
+  const recent = [...(previous?.recent ?? [])];
+  const i = insertionIndex(recent, p.recordedAt);
+  if (recent[i]?.recordedAt !== p.recordedAt) remember(recent, p);
+  const latest = previous && previous.latest.recordedAt >= p.recordedAt ? previous.latest : p;
+  return { latest, recent };
+}
+
+function remember(recent: TrackPoint[], p: TrackPoint): void {
+  recent.splice(insertionIndex(recent, p.recordedAt), 0, { lat: p.lat, lng: p.lng, recordedAt: p.recordedAt });
+  if (recent.length > RECENT_POINTS_KEPT) recent.splice(0, recent.length - RECENT_POINTS_KEPT);
+}
+
+function judge(p: GpsPoint, recent: readonly TrackPoint[], now: number, r: TrackingRules): Omit<Rejection, 'index'> | null {
   if (!isLatLng(p) || !Number.isFinite(p.recordedAt)) {
     return { code: 'INVALID_POINT', message: 'lat, lng or recordedAt is out of range' };
-  }
-  if (seen.has(pointKey(p))) {
-    return { code: 'DUPLICATE_POINT', message: `point at ${p.recordedAt} was already received` };
   }
   if (p.recordedAt - now > r.maxFutureSkewMs) {
     return { code: 'FUTURE_POINT', message: `recordedAt is ${p.recordedAt - now} ms ahead of server time` };
@@ -127,12 +128,9 @@ function judge(
   if (p.accuracy !== null && p.accuracy > r.maxAccuracyM) {
     return { code: 'LOW_ACCURACY', message: `accuracy ${p.accuracy} m is worse than ${r.maxAccuracyM} m` };
   }
-  if (latest) {
-    const gapMs = Math.max(Math.abs(p.recordedAt - latest.recordedAt), MIN_SPEED_GAP_MS);
-    const speed = distanceMeters(latest, p) / (gapMs / 1000);
-    if (speed > r.maxSpeedMps) {
-      return { code: 'IMPOSSIBLE_SPEED', message: `implies ${Math.round(speed)} m/s from the last fix (max ${r.maxSpeedMps})` };
-    }
+  const oldest = recent[0];
+  if (recent.length >= RECENT_POINTS_KEPT && oldest && p.recordedAt < oldest.recordedAt) {
+    return { code: 'STALE_POINT', message: `recordedAt is older than the last ${RECENT_POINTS_KEPT} fixes it could be checked against` };
   }
-  return null;
+  return judgeAgainstNeighbours(recent, p, r);
 }

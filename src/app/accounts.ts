@@ -45,6 +45,11 @@ export interface AccountOptions {
   readonly limits?: Partial<LoginLimits>;
   /** The password check (tests count its calls). */
   readonly verifyPassword?: (password: string, stored: string) => Promise<boolean>;
+  /**
+   * The configured admin: created at start, and again when a login for it finds no account (the
+   * user store lost its data, e.g. Redis restarted without persistence), so operators are never locked out.
+   */
+  readonly admin?: { readonly username: string; readonly password: string };
 }
 
 const attemptKey = (kind: 'account' | 'address', id: string) => `login:${kind}:${createHash('sha256').update(id).digest('base64url')}`;
@@ -104,7 +109,11 @@ export function makeAccounts(users: UserStore, newId: (prefix: string) => string
         const seconds = Math.max(1, Math.ceil(Math.max(...over.map((c) => c.resetInMs)) / 1000));
         throw new DomainError('RATE_LIMITED', 429, `too many failed logins; retry in ${seconds} seconds`, { retryAfterSeconds: seconds });
       }
-      const user = await find(username);
+      let user = await find(username);
+      if (!user && options.admin && foldUsername(username) === foldUsername(options.admin.username)) {
+        await this.ensure(options.admin.username, options.admin.password, 'admin');
+        user = await find(username);
+      }
       const ok = await verify(password, user?.passwordHash ?? (await dummyHash));
       if (!user || !ok) {
         await Promise.all([attempts.hit(account, limits.windowMs), attempts.hit(from, limits.windowMs)]);

@@ -1,6 +1,6 @@
 import type { Actor } from '../../domain/actor.ts';
 import { DomainError } from '../../domain/errors.ts';
-import { screenPoints, type DriverFix, type Rejection, type TrackingRules } from '../../domain/tracking/clean.ts';
+import { observePoint, screenPoints, type DriverFix, type Rejection, type TrackingRules } from '../../domain/tracking/clean.ts';
 import type { LocationEvent } from '../../domain/tracking/events.ts';
 import type { ZoneMap } from '../../domain/tracking/zones.ts';
 import type { GpsPoint } from '../../domain/tracking/point.ts';
@@ -13,19 +13,44 @@ export interface IngestResult {
 }
 
 /**
- * GPS ingestion, the same for HTTP and WebSocket: screen against the driver's last fix, append the
- * accepted points as events (raw), answer with counts. Screening state lives here, per instance;
- * the location consumer also feeds it so any instance knows every driver's last fix.
+ * GPS ingestion, the same for HTTP and WebSocket: screen each point against its neighbours in
+ * device time (domain/tracking/clean.ts), append the accepted points as events (raw), answer with
+ * counts. Screening state is a cache of the log: this instance's own acceptances, plus every
+ * accepted point its location consumer reads back (`observe`), so a driver whose requests land on
+ * another instance is still judged against the points that one accepted (once they are consumed).
  */
 export interface IngestionOptions {
   readonly rules?: Partial<TrackingRules>;
   readonly zones?: ZoneMap;
   /** The ride a driver is on: tags each point so the trip's track and live push find it. */
   readonly rideOf: (driverId: string) => string | null;
+  /** Points a driver may send per second, over all requests and sockets (LOCATION_POINTS_PER_SECOND). */
+  readonly pointsPerSecond?: number;
+  /** ...with bursts up to this many (LOCATION_POINTS_BURST): at least one full batch of 100. */
+  readonly pointsBurst?: number;
 }
 
-export function makeLocationIngestion(ctx: Context, { rules = {}, zones, rideOf }: IngestionOptions) {
+/** Beyond this many drivers remembered, buckets that have refilled (idle drivers) are forgotten. */
+const BUCKETS_KEPT = 10_000;
+
+export function makeLocationIngestion(ctx: Context, { rules = {}, zones, rideOf, pointsPerSecond = 10, pointsBurst = 120 }: IngestionOptions) {
   const fixes = new Map<string, DriverFix>();
+  /** A token bucket per driver, on the injected clock: a request's whole batch fits, or nothing of it is taken. */
+  const buckets = new Map<string, { tokens: number; at: number }>();
+
+  function takePoints(driverId: string, n: number): void {
+    const t = ctx.now();
+    const b = buckets.get(driverId);
+    const tokens = b ? Math.min(pointsBurst, b.tokens + ((t - b.at) / 1000) * pointsPerSecond) : pointsBurst;
+    if (tokens < n) {
+      buckets.set(driverId, { tokens, at: t });
+      const wait = Math.max(1, Math.ceil((n - tokens) / pointsPerSecond));
+      throw new DomainError('TOO_MANY_POINTS', 429, `at most ${pointsPerSecond} points per second per driver; retry in ${wait} s`, { retryAfterSeconds: wait });
+    }
+    buckets.set(driverId, { tokens: tokens - n, at: t });
+    if (buckets.size > BUCKETS_KEPT)
+      for (const [id, k] of buckets) if (k.tokens + ((t - k.at) / 1000) * pointsPerSecond >= pointsBurst) buckets.delete(id);
+  }
   /** Named zones each driver was last seen in: crossings become ZoneEntered / ZoneExited events. */
   const zonesOf = new Map<string, readonly string[]>();
 
@@ -42,9 +67,14 @@ export function makeLocationIngestion(ctx: Context, { rules = {}, zones, rideOf 
 
   return {
     fixes,
+    /** A recorded point (from any instance) joins the driver's screening neighbours. */
+    observe(point: GpsPoint & { readonly driverId: string }): void {
+      fixes.set(point.driverId, observePoint(fixes.get(point.driverId) ?? null, point));
+    },
     async ingest(actor: Actor, points: readonly GpsPoint[]): Promise<IngestResult> {
       if (actor.role !== 'driver') throw new DomainError('FORBIDDEN', 403, 'only drivers send locations');
       const driverId = actor.userId;
+      takePoints(driverId, points.length);
       const screened = screenPoints(fixes.get(driverId) ?? null, points, ctx.now(), rules);
       for (const r of screened.rejected) ctx.metrics.locationsRejected.inc({ reason: r.code });
       if (screened.accepted.length > 0) {

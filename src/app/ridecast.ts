@@ -42,16 +42,25 @@ export interface RidecastOptions {
   readonly reconcile?: ReconcilerOptions;
   /** The dispatch policy (MATCHING, BATCH_WINDOW_MS, fairness); `nearest` with default fairness when absent. */
   readonly dispatch?: Omit<DispatchOptions, 'eta'>;
+  /** Points per second per driver, and the burst allowed (see makeLocationIngestion). */
+  readonly locationPointsPerSecond?: number;
+  readonly locationPointsBurst?: number;
 }
 
 /** The application: services plus the consumers that keep projections, matching and push moving. */
 export function makeRidecast(ctx: Context, options: RidecastOptions) {
   const eta = options.eta ?? straightLineEta();
   const drivers = makeDriverService(ctx);
-  const rides = makeRideService(ctx, { serviceArea: options.serviceArea, tripDistance: trackDistanceMeters });
+  const rides = makeRideService(ctx, {
+    serviceArea: options.serviceArea,
+    // The same limits as screening, so the fare never counts a track screening would have refused.
+    tripDistance: (points, maxDurationMs) => trackDistanceMeters(points, { ...options.trackingRules, maxDurationMs }),
+  });
   const locations = makeLocationIngestion(ctx, {
     rules: options.trackingRules,
     zones: options.zones,
+    pointsPerSecond: options.locationPointsPerSecond,
+    pointsBurst: options.locationPointsBurst,
     // The assignment lands on the driver's stream a moment after the ride's acceptance: ask both.
     rideOf: (driverId) => ctx.fleet.get(driverId)?.rideId ?? tracker.rideOfDriver(driverId),
   });
@@ -165,6 +174,7 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
       await consume('driver-locations', local, async (e) => {
         if (e.type !== 'LocationRecorded') return;
         if (options.localReadModel) await projector.onLocation(e as Recorded<LocationRecorded>);
+        locations.observe((e as Recorded<LocationRecorded>).data);
         await tracker.onLocation(e as Recorded<LocationRecorded>);
       });
       if (!options.localReadModel) {

@@ -1,6 +1,8 @@
 import type { Actor } from '../../domain/actor.ts';
 import { DomainError, notFound } from '../../domain/errors.ts';
 import { distanceMeters, pathLengthMeters, type LatLng } from '../../domain/geo.ts';
+import { fold } from '../../domain/decider.ts';
+import { driverDecider, type DriverEvent } from '../../domain/driver/index.ts';
 import { handle } from '../../domain/handle.ts';
 import type { Recorded } from '../../domain/ports/event-log.ts';
 import type { PaymentOutcome } from '../../domain/ports/payment.ts';
@@ -20,8 +22,11 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export interface RideServiceOptions {
   /** Whether a point lies inside the service area (zones); absent: everywhere. */
   readonly serviceArea?: (p: LatLng) => boolean;
-  /** The trip's length from its cleaned track (the tracker's rule ignores parked jitter). */
-  readonly tripDistance?: (points: readonly TrackPoint[]) => number;
+  /**
+   * The trip's length from its track (domain/tracking/track.ts: only the plausible track counts,
+   * parked jitter and forged points do not); never more than top speed × `maxDurationMs`.
+   */
+  readonly tripDistance?: (points: readonly TrackPoint[], maxDurationMs: number) => number;
 }
 
 export function makeRideService(ctx: Context, { serviceArea, tripDistance = pathLengthMeters }: RideServiceOptions = {}) {
@@ -136,7 +141,11 @@ export function makeRideService(ctx: Context, { serviceArea, tripDistance = path
       return view;
     },
 
-    accept: (actor: Actor, rideId: string) => command(rideId, { type: 'AcceptRide', data: { rideId, actor, at: now() } }),
+    /** The driver's availability is read from their own stream (the log, not a projection), then the ride decides. */
+    async accept(actor: Actor, rideId: string) {
+      const driver = fold(driverDecider, (await log.readKey('drivers', actor.userId)) as Recorded<DriverEvent>[]);
+      return command(rideId, { type: 'AcceptRide', data: { rideId, actor, driverOnline: driver.available, at: now() } });
+    },
     decline: (actor: Actor, rideId: string) => command(rideId, { type: 'DeclineOffer', data: { rideId, actor, at: now() } }),
     arrive: (actor: Actor, rideId: string, detected = false) =>
       command(rideId, { type: 'ArriveAtPickup', data: { rideId, actor, detected, at: now() } }),
@@ -148,16 +157,20 @@ export function makeRideService(ctx: Context, { serviceArea, tripDistance = path
     rate: (actor: Actor, rideId: string, stars: number, comment: string | null) =>
       command(rideId, { type: 'RateRide', data: { rideId, actor, stars, comment, at: now() } }),
 
-    /** The fare's distance is the cleaned track's length during the trip; straight line if no track. */
+    /**
+     * The fare's distance is the track's length during the trip (device times from 5 s before the
+     * start, for a clock a little behind, up to now); the straight line when there is no track.
+     */
     async complete(actor: Actor, rideId: string) {
       const view = await current(rideId);
+      const at = now();
       let distance = 0;
       if (view) {
         const since = view.startedAt ? Date.parse(view.startedAt) - 5_000 : 0;
-        const points = (await readModel.track(rideId)).filter((p) => p.recordedAt >= since);
-        distance = points.length >= 2 ? tripDistance(points) : distanceMeters(view.pickup, view.dropoff);
+        const points = (await readModel.track(rideId)).filter((p) => p.recordedAt >= since && p.recordedAt <= at);
+        distance = points.length >= 2 ? tripDistance(points, view.startedAt ? at - since : Infinity) : distanceMeters(view.pickup, view.dropoff);
       }
-      return command(rideId, { type: 'CompleteTrip', data: { rideId, actor, distanceMeters: distance, tariff: ctx.tariff, at: now() } });
+      return command(rideId, { type: 'CompleteTrip', data: { rideId, actor, distanceMeters: distance, tariff: ctx.tariff, at } });
     },
   };
 }

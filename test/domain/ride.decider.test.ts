@@ -27,6 +27,7 @@ const STATUS_CODE = {
   FORBIDDEN: 403,
   ALREADY_RATED: 409,
   OFFER_EXPIRED: 409,
+  DRIVER_OFFLINE: 409,
   RIDE_EXISTS: 409,
   VALIDATION_ERROR: 400,
 } as const;
@@ -67,7 +68,7 @@ const command = {
   }),
   decline: (actor: Actor, at: number): RideCommand => ({ type: 'DeclineOffer', data: { rideId, actor, at } }),
   expire: (driverId: string, at: number): RideCommand => ({ type: 'ExpireOffer', data: { rideId, driverId, at } }),
-  accept: (actor: Actor, at: number): RideCommand => ({ type: 'AcceptRide', data: { rideId, actor, at } }),
+  accept: (actor: Actor, at: number, driverOnline = true): RideCommand => ({ type: 'AcceptRide', data: { rideId, actor, driverOnline, at } }),
   arrive: (actor: Actor, at: number, detected?: boolean): RideCommand => ({
     type: 'ArriveAtPickup',
     data: detected === undefined ? { rideId, actor, at } : { rideId, actor, at, detected },
@@ -373,6 +374,9 @@ describe('ride decider: offers', () => {
 
   it('accepting after expiresAt, before the expiry is recorded: OFFER_EXPIRED', () =>
     thenThrows(offered, command.accept(driver, sec(16.001)), 'OFFER_EXPIRED'));
+
+  it('a driver who went offline while holding the offer cannot accept it: DRIVER_OFFLINE', () =>
+    thenThrows(offered, command.accept(driver, sec(4), false), 'DRIVER_OFFLINE'));
 
   it('a driver who declined or let the offer expire is not offered the ride again', () => {
     thenThrows([...offered, event.declined(driver.userId, sec(3))], command.offer(driver.userId, sec(4)), 'INVALID_TRANSITION');
