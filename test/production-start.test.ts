@@ -59,6 +59,10 @@ describe('production start (compiled JavaScript)', () => {
       expect(page.status).toBe(200);
       expect(await page.text()).toContain('<html');
       expect((await fetch(`${base}/map/vendor/leaflet/leaflet.js`)).status).toBe(200);
+      // The self-describing API too: the generated document and Swagger UI's files from node_modules.
+      expect(((await (await fetch(`${base}/openapi.json`)).json()) as { openapi: string }).openapi).toBe('3.1.0');
+      expect((await fetch(`${base}/asyncapi.json`)).status).toBe(200);
+      expect((await fetch(`${base}/docs/static/swagger-ui-bundle.js`)).status).toBe(200);
       const login = await fetch(`${base}/v1/auth/login`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

@@ -21,9 +21,12 @@ declare module '@fastify/jwt' {
 declare module 'fastify' {
   interface FastifyInstance {
     /** A preHandler: a valid token of one of these roles, or 401/403. */
-    requireRole(...roles: Role[]): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+    requireRole(...roles: Role[]): RoleCheck;
   }
 }
+
+/** The preHandler `requireRole` makes; `roles` (empty: any signed-in user) lets the OpenAPI document name the bearer scheme and roles. */
+export type RoleCheck = ((request: FastifyRequest, reply: FastifyReply) => Promise<void>) & { readonly roles: readonly Role[] };
 
 /** Claims the rate limiter already verified for this request (it runs first), so the HMAC is checked once. */
 export const verifiedClaims = new WeakMap<FastifyRequest, TokenClaims>();
@@ -43,7 +46,7 @@ export const authPlugin = fp(async (app: FastifyInstance, options: AuthOptions) 
     sign: { algorithm: 'HS256', expiresIn: options.expiresInSeconds },
     verify: { algorithms: ['HS256'] },
   });
-  app.decorate('requireRole', (...roles: Role[]) => async (request: FastifyRequest) => {
+  app.decorate('requireRole', (...roles: Role[]): RoleCheck => Object.assign(async (request: FastifyRequest) => {
     try {
       const claims = verifiedClaims.get(request);
       // Set only for a token from the Authorization header, the one HTTP routes accept.
@@ -59,5 +62,5 @@ export const authPlugin = fp(async (app: FastifyInstance, options: AuthOptions) 
     if (request.user.share !== undefined) throw new DomainError('FORBIDDEN', 403, 'a share token can only watch its ride');
     if (roles.length > 0 && !roles.includes(request.user.role))
       throw new DomainError('FORBIDDEN', 403, `this needs the role ${roles.join(' or ')}`);
-  });
+  }, { roles }));
 });
