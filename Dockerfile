@@ -31,6 +31,9 @@ ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The map serves the client SDK to browsers, bundled at start-up with esbuild from its TypeScript
+# source (package.json exports `ridecast/client` → ./src/client/index.ts).
+COPY --from=build /app/src/client ./src/client
 COPY package.json ./
 # The image's own unprivileged user (uid 1000); the service writes nothing to disk.
 USER node

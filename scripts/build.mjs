@@ -43,9 +43,8 @@ export function build(outDir = join(ROOT, 'dist')) {
       assets++;
     }
   }
-  // dist/ is ES modules like the sources (package.json says "type": "module" at the root; this
-  // keeps dist/ right when copied somewhere on its own, as the Docker image does).
-  writeFileSync(join(outDir, 'package.json'), '{ "type": "module" }\n');
+  // No package.json of its own in dist/: the root one (ES modules, and the `ridecast/client` export
+  // the map resolves by the package's own name) must stay the nearest for the compiled code too.
   writeFileSync(join(outDir, STAMP), `${new Date().toISOString()}\n`);
   return { outDir, assets };
 }

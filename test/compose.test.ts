@@ -48,6 +48,14 @@ describe('Dockerfile', () => {
     expect(prodStage).toBeDefined();
     if (prodStage !== final) expect(final.lines).toContain(`COPY --from=${prodStage.name} /app/node_modules ./node_modules`);
     expect(final.lines).toContain(`COPY --from=${build.name} /app/dist ./dist`);
+    // What package.json exports from the sources (the client SDK the map bundles at start-up) is in the image too.
+    const pkg = JSON.parse(read('package.json')) as { exports?: Record<string, string | Record<string, string>> };
+    for (const entry of Object.values(pkg.exports ?? {}))
+      for (const target of typeof entry === 'string' ? [entry] : Object.values(entry))
+        if (target.startsWith('./src/')) {
+          const folder = target.slice(2).split('/').slice(0, -1).join('/');
+          expect(final.lines, target).toContain(`COPY --from=${build.name} /app/${folder} ./${folder}`);
+        }
     // Never the host's files wholesale (node_modules built elsewhere, .git, results).
     for (const stage of stages) expect(stage.lines.filter((l) => /^COPY\s+\.\s/.test(l))).toEqual([]);
     // The build stage has every folder the compiler needs.
