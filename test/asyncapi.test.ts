@@ -2,7 +2,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SERVER_MESSAGE_TYPES } from '../adapters/http/asyncapi.ts';
+import { CLIENT_MESSAGE_TYPES, SERVER_MESSAGE_TYPES } from '../adapters/http/asyncapi.ts';
+import { MESSAGE_SCHEMAS } from '../adapters/http/stream.ts';
 import { client, startService } from './support/service.ts';
 import { waitFor } from './support/wait.ts';
 import { connect, type LiveClient } from './support/ws.ts';
@@ -75,6 +76,9 @@ describe('the AsyncAPI document', () => {
       for (const example of message.examples) expect(validate(example.payload), `${message.name}: ${JSON.stringify(validate.errors)}`).toBe(true);
     }
     expect([...validators('send').keys()].sort()).toEqual([...SERVER_MESSAGE_TYPES].sort());
+    // Every message type the stream accepts is documented, and nothing else.
+    expect([...validators('receive').keys()].sort()).toEqual(Object.keys(MESSAGE_SCHEMAS).sort());
+    expect([...CLIENT_MESSAGE_TYPES].sort()).toEqual(Object.keys(MESSAGE_SCHEMAS).sort());
   });
 });
 
@@ -97,6 +101,8 @@ describe('every message the server sends during a whole ride', () => {
     await operator.next('fleet.snapshot');
     // Client mistakes are answered with `error` messages.
     expect(await riderSocket.request({ type: 'ping' }, 'pong')).toEqual({ type: 'pong' });
+    const fresh = (await api.call('POST', '/v1/auth/refresh', rider.token)).body.token as string;
+    expect(await riderSocket.request({ type: 'auth', token: fresh }, 'authenticated')).toMatchObject({ type: 'authenticated' });
     riderSocket.sendRaw('{not json');
     await riderSocket.next('error', (m) => m.code === 'INVALID_JSON');
     riderSocket.send({ type: 'teleport' });

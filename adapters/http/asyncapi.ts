@@ -38,6 +38,11 @@ const serverMessages: Record<string, { summary: string; payload: TSchema; exampl
     ),
     example: { type: 'error', code: 'VALIDATION_ERROR', message: 'message.lat must be <= 90' },
   },
+  authenticated: {
+    summary: 'Answers `auth`: the socket now runs on the fresh token, until `expiresAt` (a socket whose token expires is closed with 4401).',
+    payload: Type.Object({ type: Type.Literal('authenticated'), expiresAt: Nullable(Iso) }, strict),
+    example: { type: 'authenticated', expiresAt: '2026-01-05T10:00:00.000Z' },
+  },
   pong: {
     summary: 'Answers `ping`.',
     payload: Type.Object({ type: Type.Literal('pong') }, strict),
@@ -196,6 +201,11 @@ const clientMessages: Record<string, { summary: string; payload: TSchema; exampl
     payload: MESSAGE_SCHEMAS.ping,
     example: { type: 'ping' },
   },
+  auth: {
+    summary: 'A fresh token for this socket (from POST /v1/auth/refresh), before the current one expires; answered by `authenticated`.',
+    payload: MESSAGE_SCHEMAS.auth,
+    example: { type: 'auth', token: 'eyJhbGciOiJIUzI1NiJ9…' },
+  },
 };
 
 /** TypeBox schemas as plain JSON (its symbol keys dropped). */
@@ -270,3 +280,5 @@ export const asyncApiDocument = {
 
 /** The message types the server sends (the `type` field), for tests and clients. */
 export const SERVER_MESSAGE_TYPES = Object.keys(serverMessages);
+/** The message types clients may send, as documented (a test compares them with what the stream accepts). */
+export const CLIENT_MESSAGE_TYPES = Object.keys(clientMessages);
