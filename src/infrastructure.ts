@@ -3,6 +3,7 @@ import { getMongoReadModel } from '../adapters/mongo/read-model.ts';
 import { makeRedisGeoProjection } from '../projections/geo/redis-geo.ts';
 import { getRedisEventLog } from '../adapters/redis/event-log.ts';
 import type { RedisEndpoint } from '../adapters/redis/connection.ts';
+import { probeRedis } from '../adapters/redis/probe.ts';
 import { getRedisStores } from '../adapters/redis/stores.ts';
 import { ConfigError, type Config } from './config.ts';
 import type { Infrastructure, Logger } from './wiring.ts';
@@ -15,6 +16,11 @@ export async function makeInfrastructure(config: Config, logger: Logger, env: No
   const knobs = transportKnobs(env);
   const closers: (() => Promise<unknown>)[] = [];
   const infra: Infrastructure = { close: async () => void (await Promise.all(closers.map((c) => c()))) };
+  // A wrong REDIS_URL is one line naming it, before any client starts retrying and logging.
+  if (config.redisUrl && config.transport !== 'memory') {
+    const problem = await probeRedis(config.redisUrl);
+    if (problem) throw new ConfigError(`REDIS_URL ${problem}`);
+  }
   const redis = redisEndpoint(config);
   if (redis && config.transport !== 'memory') {
     const stores = getRedisStores(redis, config.streamPrefix, logger, { commandTimeoutMs: config.redisCommandTimeoutMs });

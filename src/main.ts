@@ -88,7 +88,7 @@ async function main(): Promise<void> {
 
   // (Not when a signal came during start-up: the stop is already waiting.)
   const stopFleet = config.simulate > 0 && !stopping ? startSimulation(config, address, streets, logger) : async () => undefined;
-  if (config.demo) printDemo(config, address);
+  printBanner(config, address, service.admin.created);
 
   running = { service, stopFleet };
   markStarted();
@@ -144,13 +144,29 @@ function startSimulation(config: Config, address: string, streets: ReturnType<ty
   return () => fleet.stop();
 }
 
-function printDemo(config: Config, address: string): void {
+/**
+ * What a newcomer needs, in demo mode or not: where the service answers, on what transport, and
+ * whether the admin account was created now (the configured password applies) or already existed
+ * (it keeps its own password: ADMIN_PASSWORD is not applied again).
+ */
+function printBanner(config: Config, address: string, adminCreated: boolean): void {
+  const url = new URL(address);
+  const everywhere = config.host === '0.0.0.0' || config.host === '::';
+  // On all interfaces, the address to open from this machine is the loopback one.
+  const base = everywhere ? `${url.protocol}//127.0.0.1:${url.port}` : address;
+  const where = everywhere ? ` (listening on all interfaces, ${config.host})` : '';
+  const backend = `TRANSPORT=${config.transport}, READ_MODEL=${config.readModel}${config.transport === 'memory' ? ', everything in this process' : ''}`;
+  const password = config.demo && adminCreated ? ` / ${config.adminPassword}` : '';
+  const admin = adminCreated
+    ? `admin account "${config.adminUsername}" created${password ? '' : ' with ADMIN_PASSWORD'}`
+    : `admin account "${config.adminUsername}" already existed: its password is unchanged (ADMIN_PASSWORD was not applied)`;
   console.log(
     [
       '',
-      `  Ridecast demo is running at ${address}  (TRANSPORT=memory, everything in this process)`,
-      `  Open ${address}/ and log in as  ${config.adminUsername} / ${config.adminPassword}`,
-      config.simulate > 0 ? `  ${config.simulate} simulated drivers are on the road (SIMULATE=0 turns them off)` : '',
+      `  Ridecast ${config.demo ? 'demo ' : ''}is running at ${base}${where}  (${backend})`,
+      `  Open ${base}/ and log in as  ${config.adminUsername}${password}   (${admin})`,
+      `  API reference: ${base}/docs   OpenAPI: ${base}/openapi.json   WebSocket protocol: ${base}/asyncapi.json`,
+      ...(config.simulate > 0 ? [`  ${config.simulate} simulated drivers are on the road (SIMULATE=0 turns them off)`] : []),
       '',
     ].join('\n'),
   );
@@ -158,6 +174,7 @@ function printDemo(config: Config, address: string): void {
 
 main().catch((err: unknown) => {
   // Anything that stops start-up after configuration (a port in use, a store that does not answer): one line, exit 1.
-  console.error(`ridecast: start-up failed: ${err instanceof Error ? err.message : String(err)}`);
+  if (err instanceof ConfigError) console.error(`ridecast: configuration error: ${err.message}`);
+  else console.error(`ridecast: start-up failed: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { Counter } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { defaultMatchPolicy, type MatchPolicy } from '../domain/matching/policy.ts';
-import type { EventLog } from '../domain/ports/event-log.ts';
+import { STREAMS, type EventLog } from '../domain/ports/event-log.ts';
 import type { AttemptCounter } from '../domain/ports/attempts.ts';
 import type { Claims } from '../domain/ports/claims.ts';
 import type { PaymentGateway } from '../domain/ports/payment.ts';
@@ -78,6 +78,20 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
     newId: (prefix) => `${prefix}_${randomBytes(9).toString('base64url')}`,
     logger,
   };
+  // Redis and Kafka count what this instance's subscriptions set aside; the in-memory log keeps the
+  // dead letters themselves (it is this process), so they are counted from the port's listing.
+  const counted = log as EventLog & { deadLetterCount?: () => number };
+  new Gauge({
+    name: 'ridecast_dead_letters',
+    help: 'Events this instance set aside as dead letters (poison or past maxDeliveries) since it started',
+    registers: [metrics.registry],
+    async collect() {
+      if (typeof counted.deadLetterCount === 'function') return void this.set(counted.deadLetterCount());
+      let total = 0;
+      for (const stream of STREAMS) total += (await log.deadLetters?.(stream))?.length ?? 0;
+      this.set(total);
+    },
+  });
   const attempts = infra.attempts ?? getInMemoryAttemptCounter();
   const accounts = makeAccounts(ctx.users, ctx.newId, {
     attempts,
@@ -102,7 +116,7 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
   });
   await ridecast.start();
   await accounts.foldLegacyNames();
-  await accounts.ensure(config.adminUsername, config.adminPassword, 'admin');
+  const admin = await accounts.ensure(config.adminUsername, config.adminPassword, 'admin');
 
   const app = await buildApp({
     ridecast,
@@ -137,6 +151,8 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
     ridecast,
     accounts,
     payments,
+    /** The configured admin account, and whether this start created it. */
+    admin,
     /** Graceful stop: no new requests, consumers finish and acknowledge, sockets told we are going. */
     async close() {
       ridecast.hub.closeAll();

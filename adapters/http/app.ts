@@ -7,7 +7,10 @@ import { DomainError } from '../../domain/errors.ts';
 import type { Accounts } from '../../src/app/accounts.ts';
 import type { Ridecast } from '../../src/app/ridecast.ts';
 import { authPlugin, verifiedClaims, type TokenClaims } from './auth.ts';
+import { asyncApiDocument } from './asyncapi.ts';
 import { frameworkErrors, installErrorHandling } from './errors.ts';
+import { registerOpenApi } from './openapi.ts';
+import { API_VERSION } from './schemas.ts';
 import { authRoutes } from './routes/auth.ts';
 import { driverRoutes } from './routes/drivers.ts';
 import { opsRoutes } from './routes/ops.ts';
@@ -152,6 +155,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     allowList: (request) => request.url === '/healthz' || request.url === '/readyz' || request.url === '/metrics',
   });
   await app.register(fastifyWebsocket, { options: { maxPayload: 16 * 1024 } });
+  // Before the routes: it records them as they are added (and refuses one without a response schema).
+  await registerOpenApi(app, { version: API_VERSION, asyncApi: asyncApiDocument });
   authRoutes(app, { accounts: deps.accounts, expiresIn: tokenTtl });
   rideRoutes(app, { ridecast: deps.ridecast, shareTtlSeconds: 6 * 3600 });
   driverRoutes(app, { ridecast: deps.ridecast });

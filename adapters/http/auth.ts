@@ -21,11 +21,14 @@ declare module '@fastify/jwt' {
 declare module 'fastify' {
   interface FastifyInstance {
     /** A preHandler: a valid token of one of these roles, or 401/403. */
-    requireRole(...roles: Role[]): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+    requireRole(...roles: Role[]): RoleCheck;
     /** Throws 401 ACCOUNT_GONE when a valid token names a user the store no longer has (share tokens name none). */
     requireAccount(claims: TokenClaims): Promise<void>;
   }
 }
+
+/** The preHandler `requireRole` makes; `roles` (empty: any signed-in user) lets the OpenAPI document name the bearer scheme and roles. */
+export type RoleCheck = ((request: FastifyRequest, reply: FastifyReply) => Promise<void>) & { readonly roles: readonly Role[] };
 
 /** Claims the rate limiter already verified for this request (it runs first), so the HMAC is checked once. */
 export const verifiedClaims = new WeakMap<FastifyRequest, TokenClaims>();
@@ -55,7 +58,7 @@ export const authPlugin = fp(async (app: FastifyInstance, options: AuthOptions) 
     if (claims.share !== undefined) return;
     if (!(await accountExists(claims.sub))) throw new DomainError('ACCOUNT_GONE', 401, 'the account this token names no longer exists; log in again');
   });
-  app.decorate('requireRole', (...roles: Role[]) => async (request: FastifyRequest) => {
+  app.decorate('requireRole', (...roles: Role[]): RoleCheck => Object.assign(async (request: FastifyRequest) => {
     try {
       const claims = verifiedClaims.get(request);
       // Set only for a token from the Authorization header, the one HTTP routes accept.
@@ -72,5 +75,5 @@ export const authPlugin = fp(async (app: FastifyInstance, options: AuthOptions) 
     await app.requireAccount(request.user);
     if (roles.length > 0 && !roles.includes(request.user.role))
       throw new DomainError('FORBIDDEN', 403, `this needs the role ${roles.join(' or ')}`);
-  });
+  }, { roles }));
 });

@@ -10,7 +10,7 @@ import { Point, RideParams } from './schemas.ts';
 
 const RideId = RideParams.properties.rideId;
 /** One schema per message type, so an error names the field of the message the client meant to send. */
-const MESSAGE_SCHEMAS = {
+export const MESSAGE_SCHEMAS = {
   subscribe: Type.Union([
     Type.Object({ type: Type.Literal('subscribe'), rideId: RideId, after: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })) }),
     Type.Object({ type: Type.Literal('subscribe'), fleet: Type.Literal(true) }),

@@ -78,18 +78,21 @@ export function makeAccounts(users: UserStore, newId: (prefix: string) => string
     async foldLegacyNames() {
       await users.foldNames?.(foldUsername);
     },
-    /** Creates the account unless it exists (configured admin, demo users). */
-    async ensure(username: string, password: string, role: Role) {
+    /**
+     * Creates the account unless it exists (configured admin, demo users); `created` says which, so
+     * start-up can tell the operator whether the configured password applies (an existing account keeps its own).
+     */
+    async ensure(username: string, password: string, role: Role): Promise<Omit<User, 'passwordHash'> & { created: boolean }> {
       const existing = await find(username);
-      if (existing) return { userId: existing.userId, username, role: existing.role };
+      if (existing) return { userId: existing.userId, username, role: existing.role, created: false };
       try {
-        return await this.create(username, password, role);
+        return { ...(await this.create(username, password, role)), created: true };
       } catch (err) {
         // Two instances starting together: the other one created it a moment ago.
         if (!(err instanceof DomainError && err.code === 'USERNAME_TAKEN')) throw err;
         const created = await find(username);
         if (!created) throw err;
-        return { userId: created.userId, username, role: created.role };
+        return { userId: created.userId, username, role: created.role, created: false };
       }
     },
     /**

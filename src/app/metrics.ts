@@ -44,6 +44,20 @@ export function makeMetrics() {
     sockets: new Gauge({ name: 'ridecast_websockets', help: 'Open WebSocket connections', registers: [registry] }),
     socketsClosedSlow: new Counter({ name: 'ridecast_websockets_closed_slow_total', help: 'Sockets closed for not keeping up', registers: [registry] }),
     pushed: new Counter({ name: 'ridecast_push_messages_total', help: 'Messages pushed to sockets', labelNames: ['type'], registers: [registry] }),
+    // What the operators' dashboard (deploy/grafana) watches besides the counters above.
+    pushLatency: new Histogram({
+      name: 'ridecast_push_latency_seconds',
+      help: "From an event's append to the log to its push to watching sockets (log + consumer delay), by message type",
+      labelNames: ['type'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    consumerLag: new Gauge({
+      name: 'ridecast_consumer_lag_seconds',
+      help: 'How far behind the log each consumer group is: now minus the append time of the event it handled last',
+      labelNames: ['consumer'],
+      registers: [registry],
+    }),
     matchSeconds: new Histogram({
       name: 'ridecast_match_seconds',
       help: 'Time to pick and hold a driver for an offer',

@@ -114,6 +114,7 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
   const retrying = new Map<string, Set<string>>();
   const guarded = (name: string, handler: (e: Recorded) => unknown) => async (e: Recorded) => {
     const failing = retrying.get(name) ?? retrying.set(name, new Set()).get(name)!;
+    ctx.metrics.consumerLag.set({ consumer: name }, Math.max(0, (ctx.now() - e.metadata.recordedAtMs) / 1000));
     try {
       await handler(e);
       if (failing.delete(e.metadata.eventId)) {

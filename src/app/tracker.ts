@@ -66,6 +66,7 @@ export function makeTracker(ctx: Context, hub: LiveHub, options: TrackerOptions)
         rides.set(rideId, ride);
         if (ride.driverId) rideOfDriver.set(ride.driverId, rideId);
       }
+      ctx.metrics.pushLatency.observe({ type: 'ride.status' }, Math.max(0, (ctx.now() - e.metadata.recordedAtMs) / 1000));
       hub.publishRideEvent(e, ride);
       if (e.type === 'RideOffered') hub.publishOffer(e as Recorded<RideOffered>, ride);
     },
@@ -93,6 +94,7 @@ export function makeTracker(ctx: Context, hub: LiveHub, options: TrackerOptions)
         eventId: e.metadata.eventId,
       };
       if (onThisRide) latest.set(onThisRide.rideId, message);
+      ctx.metrics.pushLatency.observe({ type: 'driver.location' }, Math.max(0, (ctx.now() - e.metadata.recordedAtMs) / 1000));
       hub.publishLocation(message);
       if (onThisRide && onThisRide.status === 'accepted') {
         const decision = detectArrival(arrivals.get(onThisRide.rideId) ?? null, e.data, onThisRide.pickup, options.arrival);
