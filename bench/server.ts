@@ -50,6 +50,8 @@ function statsRoutes(app: FastifyInstance, extra: () => Promise<Record<string, u
       externalMiB: mib(m.external + m.arrayBuffers),
       eldMs: { p50: ms(eld.percentile(50)), p99: ms(eld.percentile(99)), max: ms(eld.max), mean: ms(eld.mean) },
       cpuPct: Math.round(((cpu.user + cpu.system) / 1000 / wall) * 1000) / 10,
+      /** Process CPU time (user + system) since the last reset, µs. */
+      cpuUs: cpu.user + cpu.system,
       ...(await extra()),
     };
     if ((request.query as { reset?: string }).reset) {
