@@ -1,5 +1,6 @@
-// `npm run profile -- <scenario> [transport]`: runs one short bench scenario with the server under
-// `node --cpu-prof`, writes the server's .cpuprofile to bench/results/profiles/, and prints the
+// `npm run profile -- <scenario> [transport]`: runs one short bench scenario with the server's CPU
+// profiled over the measured run only (the inspector, from /bench/stats?reset=1 to the next
+// /bench/stats: no start-up, no set-up), writes it to bench/results/profiles/, and prints the
 // functions with the most self time (the top five as a markdown table, for the README).
 //   scenario: ingest (transport memory | redis | kafka, default redis) or e2e (memory | redis, default redis).
 //   `npm run profile -- --read <file.cpuprofile>` prints the table of an existing profile.
@@ -90,11 +91,11 @@ const code = await new Promise<number | null>((resolve) => {
   const child = spawn(cmd, cmdArgs, {
     cwd: ROOT,
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, ...plans[scenario], BENCH_SERVER_FLAGS: `--cpu-prof --cpu-prof-dir=${scratch}` },
+    env: { ...process.env, ...plans[scenario], BENCH_PROFILE_DIR: scratch },
   });
   child.once('exit', resolve);
 });
-// One profile per server process the scenario started: keep the largest (the measured server).
+// One profile per measured run: keep the largest (the longest run).
 const files = readdirSync(scratch).filter((f) => f.endsWith('.cpuprofile'));
 if (files.length === 0) {
   console.error(`no profile written (scenario exited ${code})`);
