@@ -107,7 +107,7 @@ async function runTransport(transport: 'memory' | 'redis') {
         clientEld.reset();
       }, WARMUP_MS).unref();
       await sender.run(n, WARMUP_MS + MEASURE_MS, n);
-      type Srv = { cpuPct: number; eldMs: { p50: number; p99: number; max: number }; rssMiB: number; locationsSeen: number; locationsAccepted: number };
+      type Srv = { cpuPct: number; cpuUs: number; eldMs: { p50: number; p99: number; max: number }; rssMiB: number; locationsSeen: number; locationsAccepted: number };
       const srv = await server.get<Srv>('/bench/stats');
       const cli = { p99: clientEld.percentile(99) / 1e6 };
       // Consumer lag when the senders stop: events appended but not yet through the tracker.
@@ -134,6 +134,8 @@ async function runTransport(transport: 'memory' | 'redis') {
         'consumer lag at end': lagAtEnd,
         'drain s': fmt(drainMs / 1000),
         'srv cpu %': srv.cpuPct,
+        // Over the measured window: the server's CPU time per point it accepted (2xx), all consumers on.
+        'srv cpu µs/pt': w.ok ? fmt(srv.cpuUs / w.ok, 1) : '',
         'srv ELD p99 ms': srv.eldMs.p99,
         'srv RSS MiB': srv.rssMiB,
         'client ELD p99 ms': fmt(cli.p99, 1),

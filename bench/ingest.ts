@@ -108,7 +108,7 @@ async function run(kind: Kind): Promise<void> {
     const rejectedBefore = service ? await metric(server, 'ridecast_locations_rejected_total') : 0;
     await server.get('/bench/stats?reset=1');
     const r = await cannon(url, drivers, DURATION_S);
-    const stats = await server.get<{ cpuPct: number; eldMs: { p99: number }; rssMiB: number }>('/bench/stats');
+    const stats = await server.get<{ cpuPct: number; cpuUs: number; eldMs: { p99: number }; rssMiB: number }>('/bench/stats');
     await sleep(1000); // answers in flight when autocannon stopped still land
     const after = kind === 'bare' ? 0 : await count();
     const rejected = service ? (await metric(server, 'ridecast_locations_rejected_total')) - rejectedBefore : 0;
@@ -133,6 +133,9 @@ async function run(kind: Kind): Promise<void> {
       rejected: service ? rejected : '',
       lost: kind === 'bare' ? '' : Math.max(0, ok - rejected - events),
       'srv cpu %': stats.cpuPct,
+      // Per accepted point (per request for bare): the server's CPU time over the measured run.
+      'srv cpu µs/pt': fmt(stats.cpuUs / Math.max(1, ok - rejected), 1),
+      'cpu x bare': '',
       'srv ELD p99 ms': stats.eldMs.p99,
       'srv RSS MiB': stats.rssMiB,
       'start s': fmt(startS, 1),
@@ -158,12 +161,17 @@ rows.forEach((r, i) => {
     .map((side) => side.find((x) => x.run === 'bare' && typeof x['req/s'] === 'number')?.['req/s'] as number | undefined)
     .filter((x): x is number => x !== undefined);
   if (near.length) r['x bare'] = fmt(r['req/s'] / (near.reduce((a, b) => a + b, 0) / near.length), 2);
+  const cpuNear = [rows.slice(0, i).reverse(), rows.slice(i + 1)]
+    .map((side) => Number(side.find((x) => x.run === 'bare' && typeof x['req/s'] === 'number')?.['srv cpu µs/pt']))
+    .filter((x) => Number.isFinite(x) && x > 0);
+  if (cpuNear.length) r['cpu x bare'] = fmt(Number(r['srv cpu µs/pt']) / (cpuNear.reduce((a, b) => a + b, 0) / cpuNear.length), 2);
 });
 s.table({ title: `ingest: POST /v1/drivers/me/locations, ${CONNECTIONS} connections (1 driver each), ${DURATION_S} s per run after ${WARMUP_S} s warm-up`, rows });
 s.note('x bare = req/s over the mean of the bare Fastify runs just before and after it (same body schema, 202, no auth, no log). bare-xadd = bare + one raw XADD per request (ioredis auto-pipelining), the Redis floor.');
+s.note('srv cpu µs/pt = the server process\'s CPU time (process.cpuUsage, user + system, every consumer running) over the measured run ÷ accepted points (bare: ÷ requests); cpu x bare = that over the mean of the bare runs just before and after it.');
 s.note('lost = 2xx − rejected points − driver-locations events the log gained during the run (memory: log.read, Redis: XLEN, Kafka: topic offsets). It must be 0.');
 s.note('Redis: redis-server with AOF, appendfsync everysec; service adapters as src/infrastructure.ts builds them. Kafka: librdkafka mock cluster (test/support/kafka.ts), kafkajs without the idempotent producer (the mock cannot), so Kafka figures are a smoke check, not a broker benchmark.');
 s.note('Load generator (autocannon) and server share this machine\'s cores; srv cpu % is the server process over the measured run (100 = one core).');
 const service = rows.filter((r) => String(r.run).startsWith('service/'));
-s.write(service.map((r) => `${String(r.run).slice(8)} ${r['req/s'] ?? 'failed'} req/s (${r['x bare'] || '?'}x bare), lost ${r.lost ?? '?'}`).join('; '));
+s.write(service.map((r) => `${String(r.run).slice(8)} ${r['req/s'] ?? 'failed'} req/s (${r['x bare'] || '?'}x bare, cpu/pt ${r['cpu x bare'] || '?'}x bare), lost ${r.lost ?? '?'}`).join('; '));
 process.exit(0);

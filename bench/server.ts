@@ -7,6 +7,9 @@
 //   answering 202. BENCH_MODE=bare-xadd: the same plus one raw XADD (ioredis, auto-pipelined) per request.
 //
 // Prints one line `{"ready":true,"url":…,"port":…,"pid":…}` when listening; exits when stdin closes.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
@@ -38,6 +41,32 @@ const gc = (globalThis as { gc?: () => void }).gc;
 const mib = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * BENCH_PROFILE_DIR set (npm run profile): the CPU profile covers the measured run only, from
+ * /bench/stats?reset=1 to the next /bench/stats, not start-up and set-up; written there on stop.
+ */
+const profiler = (() => {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  let session: Session | null = null;
+  return {
+    async toggle(start: boolean) {
+      if (!dir) return;
+      if (session) {
+        const { profile } = await session.post('Profiler.stop');
+        session.disconnect();
+        session = null;
+        writeFileSync(join(dir, `server-${process.pid}-${Date.now()}.cpuprofile`), JSON.stringify(profile));
+      }
+      if (!start) return;
+      session = new Session();
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: 1000 });
+      await session.post('Profiler.start');
+    },
+  };
+})();
+
 /** GET /bench/stats[?reset=1]: memory, CPU since the last reset, event-loop delay (1 ms resolution) since the last reset. */
 function statsRoutes(app: FastifyInstance, extra: () => Promise<Record<string, unknown>> = async () => ({})) {
   app.get('/bench/stats', async (request) => {
@@ -51,8 +80,11 @@ function statsRoutes(app: FastifyInstance, extra: () => Promise<Record<string, u
       externalMiB: mib(m.external + m.arrayBuffers),
       eldMs: { p50: ms(eld.percentile(50)), p99: ms(eld.percentile(99)), max: ms(eld.max), mean: ms(eld.mean) },
       cpuPct: Math.round(((cpu.user + cpu.system) / 1000 / wall) * 1000) / 10,
+      /** Process CPU time (user + system) since the last reset, µs. */
+      cpuUs: cpu.user + cpu.system,
       ...(await extra()),
     };
+    await profiler.toggle(!!(request.query as { reset?: string }).reset);
     if ((request.query as { reset?: string }).reset) {
       eld.reset();
       cpuMark = process.cpuUsage();

@@ -147,6 +147,24 @@ describe('Redis GEO projection of available drivers', () => {
     expect(() => makeRedisGeoProjection({ url: 'redis://127.0.0.1:1', key: 'ridecast:geo:drivers' })).toThrow(/hash tag/);
   });
 
+  it('applies a batch of points in one call, in order, as one by one would', async () => {
+    clock = T0 + 10_000;
+    const batched = projection();
+    const single = projection();
+    const p1 = { lat: 52.52, lng: 13.405 };
+    const p2 = { lat: 52.521, lng: 13.407 };
+    for (const geo of [batched, single]) await geo.onDriverEvent(driverStream('d_a').online());
+    // d_a moves twice, then a late point (must not move it back); d_b has no availability (not shown).
+    const points = [fix('d_a', p1, T0 + 1_000), fix('d_b', p1, T0 + 1_000), fix('d_a', p2, T0 + 2_000), fix('d_a', p1, T0 + 1_500)];
+    expect(await batched.onLocations(points)).toBe(3);
+    for (const p of points) await single.onLocation(p);
+    const a = await dump(batched.keys);
+    const b = await dump(single.keys);
+    expect(a).toEqual(b);
+    expect(near((await cliSearch(batched.keys.geo, BERLIN, 5_000)).get('d_a'), p2)).toBe(true);
+    expect(await batched.onLocations(points)).toBe(0); // redelivered: changes nothing
+  });
+
   it('shows online drivers at their latest positions, and no one else', async () => {
     clock = T0 + 10_000;
     const geo = projection();

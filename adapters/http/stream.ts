@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { DomainError } from '../../domain/errors.ts';
 import type { Peer } from '../../src/app/live.ts';
@@ -90,10 +91,24 @@ export function streamRoute(app: FastifyInstance, options: StreamOptions) {
     },
     (socket: WebSocket, request) => {
       const claims = request.user;
+      let corked = false;
       const peer: Peer = {
         actor: { userId: claims.sub, role: claims.role },
         ...(claims.share !== undefined && { shareRideId: claims.share }),
-        send: (m) => socket.send(m),
+        send: (m) => {
+          // Everything sent to this socket in one tick leaves in one write (ws corks each frame; this
+          // cork spans the tick): a batch of events pushes several messages to a fleet watcher at once.
+          const raw = (socket as unknown as { _socket?: Socket })._socket;
+          if (!corked && raw && !raw.destroyed) {
+            corked = true;
+            raw.cork();
+            process.nextTick(() => {
+              corked = false;
+              raw.uncork();
+            });
+          }
+          socket.send(m);
+        },
         buffered: () => socket.bufferedAmount,
         close: (code, reason) => socket.close(code, reason),
       };

@@ -1,6 +1,6 @@
 import type { Admin, ConsumerConfig, Kafka, KafkaMessage } from 'kafkajs';
 import { backoffMs, classifyFailure } from '../../domain/failures.ts';
-import type { Recorded, StreamName, SubscribeOptions, Subscription } from '../../domain/ports/event-log.ts';
+import { batchHandlerOf, type Recorded, type StreamName, type SubscribeOptions, type Subscription } from '../../domain/ports/event-log.ts';
 import { decodeMessage } from './codec.ts';
 import type { Logger } from './logging.ts';
 
@@ -64,6 +64,7 @@ export async function joinGroup(settings: GroupMemberSettings, options: Subscrib
 }
 
 async function joinGroupOnce(settings: GroupMemberSettings, options: SubscribeOptions, onCrash: (error: unknown) => void): Promise<Subscription> {
+  const handler = batchHandlerOf(options);
   const { topic, logger } = settings;
   const consumer = settings.kafka.consumer({ ...settings.consumerConfig, groupId: settings.groupId });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -86,7 +87,7 @@ async function joinGroupOnce(settings: GroupMemberSettings, options: SubscribeOp
       for (let attempt = 1; ; attempt++) {
         deliveries++;
         try {
-          await options.handler(event);
+          await handler([event]);
           break;
         } catch (err) {
           if (isAborted()) return;

@@ -1,6 +1,7 @@
 import { DomainError, versionConflict } from '../../domain/errors.ts';
 import { backoffMs, classifyFailure } from '../../domain/failures.ts';
 import {
+  batchHandlerOf,
   eventIdOf,
   type DeadLetter,
   type Event,
@@ -32,6 +33,8 @@ interface Member {
   /** The handler running now, so a graceful close can wait for it. */
   current: Promise<void> | null;
   readonly options: SubscribeOptions;
+  /** The subscriber's handler as a batch handler (here: called per event, a batch of one). */
+  readonly handle: (events: readonly Recorded[]) => Promise<void>;
 }
 
 interface Group {
@@ -119,7 +122,7 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}): Even
     for (let attempt = 1; !member.closed; attempt++) {
       deliveries++;
       try {
-        await member.options.handler(event);
+        await member.handle([event]);
         return;
       } catch (err) {
         if (classifyFailure(err) === 'permanent' && deliveries >= maxDeliveries) {
@@ -206,7 +209,7 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}): Even
         s.groups.set(subscribeOptions.group, group);
       }
       const g = group;
-      const member: Member = { consumer: subscribeOptions.consumer, queue: [], busy: false, closed: false, stopping: false, current: null, options: subscribeOptions };
+      const member: Member = { consumer: subscribeOptions.consumer, queue: [], busy: false, closed: false, stopping: false, current: null, options: subscribeOptions, handle: batchHandlerOf(subscribeOptions) };
       // A new member takes its share of what is queued for the others: rebalance, as Kafka would.
       for (const m of g.members) g.returned.push(...m.queue.splice(m.busy ? 1 : 0));
       g.returned.sort((a, b) => a - b);

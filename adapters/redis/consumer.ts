@@ -1,6 +1,6 @@
 import { backoffMs, classifyFailure } from '../../domain/failures.ts';
 import type { RedisClient } from './connection.ts';
-import type { StreamName, SubscribeOptions, Subscription } from '../../domain/ports/event-log.ts';
+import { batchHandlerOf, handledBefore, type Recorded, type StreamName, type SubscribeOptions, type Subscription } from '../../domain/ports/event-log.ts';
 import { asEntries, entriesOfRead, fromEntry, replayedFor, type keysOf, type RawEntry } from './scripts.ts';
 
 export interface Logger {
@@ -43,7 +43,8 @@ const POISON_FACTOR = 4;
  *  1. its own pending entries (XREADGROUP … 0): at start, after an error or reconnect;
  *  2. every ~claimIdleMs, entries idle that long on any member (XAUTOCLAIM): a crashed member's work;
  *  3. new entries (XREADGROUP … > BLOCK, at most until the next claim check).
- * An entry is acked only after its handler resolved. A failing handler is retried in place, so
+ * An entry is acked only after its handler resolved; a read's entries go to the handler as one batch
+ * and are acked with one multi-id XACK. A failing handler is retried in place, so
  * the entries behind it wait (order per key): a transient failure (a backend refusing writes) until
  * it passes, a permanent one (domain/failures.ts) until the entry has been delivered maxDeliveries
  * times (XPENDING's count). Then it goes to the `:dead` stream and is acked, in one MULTI (same hash
@@ -53,6 +54,7 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
   const { conn, keys, group, consumer } = o;
   const key = keys.stream;
   const batch = o.batchSize ?? 100;
+  const handler = batchHandlerOf(o);
   await createGroup(conn, key, group, o.from ?? 'start');
 
   let stopping = false;
@@ -103,61 +105,98 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
     return entries.map((entry) => ({ entry, deliveries: counts.get(entry[0]) ?? 1 }));
   }
 
-  /** Handles one delivery; false when the batch must stop here (stopping, or aborted). */
-  async function handle({ entry: [id, fields], deliveries }: Delivery): Promise<boolean> {
+  type Ready = { id: string; fields: string[]; deliveries: number; event: Recorded };
+  /** How a failed entry ended: handled (ack it), settled (dead-lettered or taken by another: no ack), or stop. */
+  type Outcome = 'handled' | 'settled' | 'stop';
+
+  /**
+   * What one read returned, as one batch: trimmed or foreign entries acked, undecodable or poison
+   * ones dead-lettered, the rest handed to the handler at once and acked with one multi-id XACK.
+   * An entry the handler fails on is retried in place (below) before the rest of the batch goes on.
+   */
+  async function handleBatch(batchOf: Delivery[]): Promise<boolean> {
     handling = true;
+    const done: string[] = [];
+    // Sent now, answered later: ioredis keeps order on the connection, so the ack precedes the next read.
+    const ackDone = () => void (done.length > 0 && acks.push(conn.call('XACK', key, group, ...done.splice(0)).catch(() => undefined)));
     try {
-      // Trimmed away by retention before it was handled, or a dead letter replayed for another group.
-      if (!fields || (replayedFor(fields) ?? group) !== group) {
-        await conn.call('XACK', key, group, id);
-        return true;
-      }
-      let event;
-      try {
-        event = fromEntry(o.stream, id, fields);
-      } catch (err) {
-        o.logger.error({ err, stream: o.stream, id }, 'undecodable stream entry: dead-lettered');
-        await deadLetter(id, fields, deliveries, err);
-        return true;
-      }
-      if (deliveries > POISON_FACTOR * o.maxDeliveries) {
-        // Delivered that often without an ack: members crash on it (a poison pill). Not merely
-        // maxDeliveries: a reconnect re-reads the pending entries too, and an outage may bring many.
-        o.logger.error({ stream: o.stream, group, id, deliveries }, 'event exceeded maxDeliveries: dead-lettered');
-        await deadLetter(id, fields, deliveries, new Error(`delivered ${deliveries} times without being acknowledged`));
-        return true;
-      }
-      for (let attempt = 1; ; attempt++) {
+      const ready: Ready[] = [];
+      for (const { entry: [id, fields], deliveries } of batchOf) {
+        // Trimmed away by retention before it was handled, or a dead letter replayed for another group.
+        if (!fields || (replayedFor(fields) ?? group) !== group) {
+          done.push(id);
+          continue;
+        }
+        let event;
         try {
-          await o.handler(event);
-          break;
+          event = fromEntry(o.stream, id, fields);
+        } catch (err) {
+          o.logger.error({ err, stream: o.stream, id }, 'undecodable stream entry: dead-lettered');
+          await deadLetter(id, fields, deliveries, err);
+          continue;
+        }
+        if (deliveries > POISON_FACTOR * o.maxDeliveries) {
+          // Delivered that often without an ack: members crash on it (a poison pill). Not merely
+          // maxDeliveries: a reconnect re-reads the pending entries too, and an outage may bring many.
+          o.logger.error({ stream: o.stream, group, id, deliveries }, 'event exceeded maxDeliveries: dead-lettered');
+          await deadLetter(id, fields, deliveries, new Error(`delivered ${deliveries} times without being acknowledged`));
+          continue;
+        }
+        ready.push({ id, fields, deliveries, event });
+      }
+      for (let from = 0; from < ready.length; ) {
+        try {
+          await handler(ready.slice(from).map((r) => r.event));
+          for (let i = from; i < ready.length; i++) done.push(ready[i]!.id);
+          from = ready.length;
         } catch (err) {
           if (aborted) return false;
-          const kind = classifyFailure(err);
-          if (kind === 'permanent' && deliveries >= o.maxDeliveries) {
-            o.logger.error({ err, stream: o.stream, group, id, deliveries }, 'event handler failed for good: dead-lettered');
-            await deadLetter(id, fields, deliveries, err);
-            return true;
-          }
-          if (attempt === 1 || attempt % 20 === 0)
-            o.logger.warn({ err, stream: o.stream, group, consumer, id, deliveries, attempt, kind }, 'event handler failed: will retry');
-          handling = false;
-          await pause(backoffMs(attempt, backoff));
-          if (stopping) return false; // still pending: read again on restart, or claimed by another member
-          handling = true;
-          deliveries++;
-          // Ours again (idle time reset), without counting a delivery (JUSTID). Empty: another member
-          // claimed it meanwhile (it handles it now), or it is gone: move on.
-          const kept = await conn.call('XCLAIM', key, group, consumer, 0, id, 'JUSTID').catch(() => null);
-          if (Array.isArray(kept) && kept.length === 0) return true;
+          const failed = from + Math.min(handledBefore(err), ready.length - from - 1);
+          for (let i = from; i < failed; i++) done.push(ready[i]!.id);
+          ackDone(); // what was handled is acked before a retry that may take long
+          const outcome = await retryInPlace(ready[failed]!, err);
+          if (outcome === 'stop') return false;
+          if (outcome === 'handled') done.push(ready[failed]!.id);
+          from = failed + 1;
         }
       }
       if (aborted) return false;
-      // Sent now, answered later: ioredis keeps order on the connection, so the ack precedes the next read.
-      acks.push(conn.call('XACK', key, group, id).catch(() => undefined));
+      ackDone();
       return true;
     } finally {
       handling = false;
+    }
+  }
+
+  /** A failing handler is retried in place (the entries behind it wait): see the comment above. */
+  async function retryInPlace(r: Ready, firstError: unknown): Promise<Outcome> {
+    let { deliveries } = r;
+    let err = firstError;
+    for (let attempt = 1; ; attempt++) {
+      const kind = classifyFailure(err);
+      if (kind === 'permanent' && deliveries >= o.maxDeliveries) {
+        o.logger.error({ err, stream: o.stream, group, id: r.id, deliveries }, 'event handler failed for good: dead-lettered');
+        await deadLetter(r.id, r.fields, deliveries, err);
+        return 'settled';
+      }
+      if (attempt === 1 || attempt % 20 === 0)
+        o.logger.warn({ err, stream: o.stream, group, consumer, id: r.id, deliveries, attempt, kind }, 'event handler failed: will retry');
+      handling = false;
+      await pause(backoffMs(attempt, backoff));
+      if (stopping) return 'stop'; // still pending: read again on restart, or claimed by another member
+      handling = true;
+      deliveries++;
+      // Ours again (idle time reset), without counting a delivery (JUSTID). Empty: another member
+      // claimed it meanwhile (it handles it now), or it is gone: move on.
+      const kept = await conn.call('XCLAIM', key, group, consumer, 0, r.id, 'JUSTID').catch(() => null);
+      if (Array.isArray(kept) && kept.length === 0) return 'settled';
+      try {
+        await handler([r.event]);
+        return aborted ? 'stop' : 'handled';
+      } catch (e) {
+        if (aborted) return 'stop';
+        err = e;
+      }
     }
   }
 
@@ -177,7 +216,8 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
     let errors = 0;
     while (!stopping) {
       try {
-        for (const d of await nextBatch()) if (stopping || !(await handle(d))) break;
+        const deliveries = await nextBatch();
+        if (!stopping && deliveries.length > 0) await handleBatch(deliveries);
         await flushAcks();
         errors = 0;
       } catch (err) {

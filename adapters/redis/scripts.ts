@@ -69,12 +69,14 @@ local t = redis.call('TIME')
 local now = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
 local out = { now, current + 1 }
 local n = (#ARGV - 4) / 2
+-- Per call, not per event: the trim goes with the last XADD only, the history is one RPUSH.
+local history = {}
 for i = 1, n do
   local etype = ARGV[3 + 2 * i]
   local data = ARGV[4 + 2 * i]
   local version = string.format('%d', current + i)
   local id
-  if ARGV[3] ~= '' then
+  if ARGV[3] ~= '' and i == n then
     id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*',
       'type', etype, 'key', key, 'version', version, 'data', data, 'recordedAtMs', now)
   else
@@ -82,10 +84,11 @@ for i = 1, n do
       'type', etype, 'key', key, 'version', version, 'data', data, 'recordedAtMs', now)
   end
   if ARGV[4] == '1' then
-    redis.call('RPUSH', KEYS[3], cjson.encode({ id = id, type = etype, version = version, data = data, recordedAtMs = now }))
+    history[i] = cjson.encode({ id = id, type = etype, version = version, data = data, recordedAtMs = now })
   end
   out[#out + 1] = id
 end
+if #history > 0 then redis.call('RPUSH', KEYS[3], unpack(history)) end
 redis.call('HSET', KEYS[2], key, string.format('%d', current + n))
 return out
 `;

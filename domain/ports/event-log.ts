@@ -53,8 +53,46 @@ export interface SubscribeOptions {
    * retried with capped exponential backoff until it succeeds, however long that takes; a permanent
    * one (undecodable, a broken invariant) is retried up to the log's delivery limit, then the event is
    * set aside as a dead letter and the member moves on.
+   * Give this or `batchHandler`.
    */
-  readonly handler: (event: Recorded) => Promise<void>;
+  readonly handler?: (event: Recorded) => Promise<void>;
+  /**
+   * Called with what one read returned (log order, so order per key kept), acknowledged as a whole
+   * after the promise resolves: one acknowledgement per batch, not per event. A rejection made by
+   * `batchFailure(handled, cause)` acknowledges the first `handled` events and redelivers the rest;
+   * any other rejection redelivers the whole batch. Idempotent, as `handler`.
+   */
+  readonly batchHandler?: (events: readonly Recorded[]) => Promise<void>;
+}
+
+/** A batch handler's rejection: the first `handled` events of the batch are done, the rest are not. */
+export type BatchFailure = Error & { readonly handled: number };
+
+export function batchFailure(handled: number, cause: unknown): BatchFailure {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return Object.assign(new Error(message, { cause }), { handled });
+}
+
+/** How many events of a batch a batch handler's rejection says were handled (0 when it says nothing). */
+export function handledBefore(err: unknown): number {
+  const n = (err as { handled?: unknown } | null)?.handled;
+  return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : 0;
+}
+
+/** The subscriber's handler as a batch handler: `handler` is called per event, in order, until one fails. */
+export function batchHandlerOf(options: Pick<SubscribeOptions, 'handler' | 'batchHandler'>): (events: readonly Recorded[]) => Promise<void> {
+  if (options.batchHandler) return options.batchHandler;
+  const handler = options.handler;
+  if (!handler) throw new Error('subscribe needs a handler or a batchHandler');
+  return async (events) => {
+    for (let i = 0; i < events.length; i++) {
+      try {
+        await handler(events[i]!);
+      } catch (err) {
+        throw i === 0 ? err : batchFailure(i, err);
+      }
+    }
+  };
 }
 
 export interface Subscription {

@@ -10,6 +10,8 @@ import type { LocationRecorded } from '../tracking/events.ts';
 export interface DriverPositions {
   onDriverEvent(e: Recorded<DriverEvent>): Promise<unknown>;
   onLocation(e: Recorded<LocationRecorded>): Promise<unknown>;
+  /** A batch of `driver-locations` events (one consumer read), in order: one round trip, not one per point. */
+  onLocations(events: readonly Recorded[]): Promise<unknown>;
   /** Takes drivers whose last fix is too old off the map (GEO members have no TTL of their own). */
   sweepStale(now?: number): Promise<number>;
   /** Nearest first, within `radiusM`. */

@@ -77,19 +77,36 @@ return 1
 `;
 
 /**
- * KEYS: geo, seen, state. ARGV: driverId, lat, lng, recordedAt, now, staleAfterMs.
- * Returns 0 for a point not newer (device time) than the driver's last one: a redelivery or a late
- * point never moves the driver back. Else records the fix and places the driver.
+ * A point not newer (device time) than the driver's last one changes nothing: a redelivery or a late
+ * point never moves the driver back. Else records the fix and places the driver. Returns 1 if applied.
  */
-const LOCATION_LUA = `${STATE}
-local id = ARGV[1]
-local s = load(id)
-if s.t ~= '' and tonumber(ARGV[4]) <= tonumber(s.t) then return 0 end
-s.lat = ARGV[2]; s.lng = ARGV[3]; s.t = ARGV[4]
-redis.call('HSET', KEYS[3], id, cjson.encode(s))
-redis.call('ZADD', KEYS[2], s.t, id)
-place(id, s, tonumber(ARGV[5]), tonumber(ARGV[6]))
-return 1
+const LOCATE = `${STATE}
+local function locate(id, lat, lng, t, now, staleAfter)
+  local s = load(id)
+  if s.t ~= '' and tonumber(t) <= tonumber(s.t) then return 0 end
+  s.lat = lat; s.lng = lng; s.t = t
+  redis.call('HSET', KEYS[3], id, cjson.encode(s))
+  redis.call('ZADD', KEYS[2], s.t, id)
+  place(id, s, now, staleAfter)
+  return 1
+end
+`;
+
+/** KEYS: geo, seen, state. ARGV: driverId, lat, lng, recordedAt, now, staleAfterMs. Returns 1 if applied. */
+const LOCATION_LUA = `${LOCATE}
+return locate(ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]))
+`;
+
+/**
+ * A batch of points in one call (a consumer's read): KEYS: geo, seen, state. ARGV: now, staleAfterMs,
+ * then driverId, lat, lng, recordedAt per point, in log order. Returns how many were applied.
+ */
+const LOCATIONS_LUA = `${LOCATE}
+local now, staleAfter, applied = tonumber(ARGV[1]), tonumber(ARGV[2]), 0
+for i = 3, #ARGV, 4 do
+  applied = applied + locate(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], now, staleAfter)
+end
+return applied
 `;
 
 /** KEYS: geo, seen. ARGV: cutoff (exclusive), batch. Removes up to `batch` drivers last seen before cutoff. */
@@ -104,6 +121,7 @@ return { #ids, removed }
 type GeoCommands = (Redis | Cluster) & {
   ridecastGeoDriver(...args: (string | number)[]): Promise<number>;
   ridecastGeoLocation(...args: (string | number)[]): Promise<number>;
+  ridecastGeoLocations(...args: (string | number)[]): Promise<number>;
   ridecastGeoSweep(...args: (string | number)[]): Promise<[number, number]>;
 };
 
@@ -126,7 +144,7 @@ const num = (n: number) => (Number.isInteger(n) ? n.toFixed(0) : String(n));
 /**
  * The Redis GEO projection of available drivers: who is online and free, at their latest fix.
  * Fed by the `drivers` and `driver-locations` streams (any number of instances, any delivery
- * order between the two streams); every update is one Lua script on keys of one slot, and each
+ * order between the two streams); every update (or batch of points) is one Lua script on keys of one slot, and each
  * driver's last applied version and fix time make redeliveries change nothing.
  * GEO members have no TTL: call `sweepStale` periodically (or `startSweeping`).
  */
@@ -142,6 +160,7 @@ export function makeRedisGeoProjection(options: RedisGeoOptions) {
   const redis = (options.redis ?? open(options)) as GeoCommands;
   redis.defineCommand('ridecastGeoDriver', { numberOfKeys: 3, lua: DRIVER_LUA });
   redis.defineCommand('ridecastGeoLocation', { numberOfKeys: 3, lua: LOCATION_LUA });
+  redis.defineCommand('ridecastGeoLocations', { numberOfKeys: 3, lua: LOCATIONS_LUA });
   redis.defineCommand('ridecastGeoSweep', { numberOfKeys: 2, lua: SWEEP_LUA });
 
   async function search(at: LatLng, radiusM: number, limit: number): Promise<NearbyDriver[]> {
@@ -191,6 +210,22 @@ export function makeRedisGeoProjection(options: RedisGeoOptions) {
       if (!Number.isFinite(lat) || !Number.isFinite(lng) || !Number.isFinite(recordedAt)) return false;
       const applied = await redis.ridecastGeoLocation(...keys, driverId, num(lat), num(lng), num(recordedAt), num(now()), num(staleAfterMs));
       return Number(applied) === 1;
+    },
+
+    /**
+     * Applies a batch of `driver-locations` events (a consumer's read) in one script call, in order.
+     * Returns how many points moved a driver; others (redelivered, late, not a point) change nothing.
+     */
+    async onLocations(events: readonly Recorded[]): Promise<number> {
+      const args: string[] = [num(now()), num(staleAfterMs)];
+      for (const e of events) {
+        if (e.type !== 'LocationRecorded') continue;
+        const { driverId, lat, lng, recordedAt } = (e as Recorded<LocationRecorded>).data;
+        if (!Number.isFinite(lat) || !Number.isFinite(lng) || !Number.isFinite(recordedAt)) continue;
+        args.push(driverId, num(lat), num(lng), num(recordedAt));
+      }
+      if (args.length === 2) return 0;
+      return Number(await redis.ridecastGeoLocations(...keys, ...args));
     },
 
     /** Takes drivers whose last fix is older than `staleAfterMs` off the map. Returns how many left it. */

@@ -18,12 +18,30 @@ export function makeRideProjector(readModel: RideReadModel, onStale: () => void 
       if (!next || next === current) return onStale();
       await readModel.save(next as unknown as RideDocument);
     },
-    async onLocation(e: Recorded<LocationRecorded>): Promise<void> {
-      const { rideId, lat, lng, recordedAt } = e.data;
-      if (!rideId) return;
-      const ride = await readModel.get(rideId);
-      if (!ride || !TRACKED.has(ride.status) || ride.driverId !== e.data.driverId) return;
-      await readModel.addTrackPoints(rideId, [{ lat, lng, recordedAt, eventId: e.metadata.eventId, loggedAt: e.metadata.recordedAtMs }]);
-    },
+    onLocation: (e: Recorded<LocationRecorded>): Promise<void> => onLocations([e]),
+    onLocations,
   };
+
+  /**
+   * A batch of points (one consumer read): one lookup and one track write per ride, not per point.
+   * A point joins its ride's track only while the ride is being tracked and is the ride's driver's.
+   */
+  async function onLocations(events: readonly Recorded<LocationRecorded>[]): Promise<void> {
+    const byRide = new Map<string, Recorded<LocationRecorded>[]>();
+    for (const e of events) {
+      const rideId = e.data.rideId;
+      if (!rideId) continue;
+      const list = byRide.get(rideId);
+      if (list) list.push(e);
+      else byRide.set(rideId, [e]);
+    }
+    for (const [rideId, list] of byRide) {
+      const ride = await readModel.get(rideId);
+      if (!ride || !TRACKED.has(ride.status)) continue;
+      const track = list
+        .filter((e) => e.data.driverId === ride.driverId)
+        .map(({ data: { lat, lng, recordedAt }, metadata }) => ({ lat, lng, recordedAt, eventId: metadata.eventId, loggedAt: metadata.recordedAtMs }));
+      if (track.length > 0) await readModel.addTrackPoints(rideId, track);
+    }
+  }
 }

@@ -101,9 +101,24 @@ export function makeLiveHub(ctx: Context, options: LiveHubOptions) {
       peer.close(SLOW_CONSUMER, 'SLOW_CONSUMER');
       return false;
     }
-    peer.send(JSON.stringify(message));
-    ctx.metrics.pushed.inc({ type: message.type });
+    peer.send(jsonOf(message));
+    pushedOf(message.type).inc();
     return true;
+  }
+
+  /** One message goes to every watcher of a ride (and every fleet watcher): serialised once, not per recipient. */
+  const serialised = new WeakMap<Message, string>();
+  function jsonOf(message: Message): string {
+    let json = serialised.get(message);
+    if (json === undefined) serialised.set(message, (json = JSON.stringify(message)));
+    return json;
+  }
+  /** The counter's child per message type, looked up once (labels are hashed on every inc otherwise). */
+  const pushedByType = new Map<string, { inc(): void }>();
+  function pushedOf(type: string) {
+    let child = pushedByType.get(type);
+    if (!child) pushedByType.set(type, (child = ctx.metrics.pushed.labels({ type })));
+    return child;
   }
 
   function forget(peer: Peer): void {

@@ -53,6 +53,7 @@ export function makeLocationIngestion(ctx: Context, { rules = {}, zones, rideOf,
   }
   /** Named zones each driver was last seen in: crossings become ZoneEntered / ZoneExited events. */
   const zonesOf = new Map<string, readonly string[]>();
+  const appended = ctx.metrics.eventsAppended.labels({ stream: 'driver-locations' });
 
   function zoneCrossings(driverId: string, latest: GpsPoint): LocationEvent[] {
     if (!zones) return [];
@@ -91,7 +92,7 @@ export function makeLocationIngestion(ctx: Context, { rules = {}, zones, rideOf,
         await ctx.log.append('driver-locations', driverId, events);
         if (screened.latest) fixes.set(driverId, screened.latest);
         ctx.metrics.locationsAccepted.inc(screened.accepted.length);
-        ctx.metrics.eventsAppended.inc({ stream: 'driver-locations' }, events.length);
+        appended.inc(events.length);
       }
       return { accepted: screened.accepted.length, rejected: screened.rejected.length, rejections: screened.rejected };
     },

@@ -1,7 +1,7 @@
 import { systemActor } from '../../domain/actor.ts';
 import { classifyFailure } from '../../domain/failures.ts';
 import type { DriverEvent } from '../../domain/driver/index.ts';
-import type { Recorded, StreamName, Subscription } from '../../domain/ports/event-log.ts';
+import { batchFailure, handledBefore, type Recorded, type StreamName, type Subscription } from '../../domain/ports/event-log.ts';
 import type { DriverPositions } from '../../domain/ports/positions.ts';
 import type { RideEvent } from '../../domain/ride/index.ts';
 import type { ArrivalRules } from '../../domain/tracking/arrival.ts';
@@ -112,25 +112,36 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
 
   /** Per consumer group, the events failing transiently right now: the log retries them until they pass. */
   const retrying = new Map<string, Set<string>>();
+  const failingOf = (name: string) => retrying.get(name) ?? retrying.set(name, new Set()).get(name)!;
+
+  function recovered(name: string, e: Recorded): void {
+    if (failingOf(name).delete(e.metadata.eventId)) {
+      ctx.metrics.handlerRetrying.dec({ consumer: name });
+      ctx.logger.info({ consumer: name, eventId: e.metadata.eventId }, 'event handler recovered');
+    }
+  }
+
+  function failed(name: string, err: unknown, e: Recorded | undefined): void {
+    const failing = failingOf(name);
+    const eventId = e?.metadata.eventId ?? '?';
+    const kind = classifyFailure(err);
+    ctx.metrics.handlerFailures.inc({ consumer: name, kind });
+    // Logged once per event, not once per retry: an outage of minutes would flood the log.
+    if (kind === 'permanent' || !failing.has(eventId))
+      ctx.logger.warn({ err, consumer: name, eventId, kind }, kind === 'transient' ? 'event handler failed; retrying until it passes' : 'event handler failed for good; it will be dead-lettered');
+    if (kind === 'transient' && !failing.has(eventId)) {
+      failing.add(eventId);
+      ctx.metrics.handlerRetrying.inc({ consumer: name });
+    }
+  }
+
   const guarded = (name: string, handler: (e: Recorded) => unknown) => async (e: Recorded) => {
-    const failing = retrying.get(name) ?? retrying.set(name, new Set()).get(name)!;
     ctx.metrics.consumerLag.set({ consumer: name }, Math.max(0, (ctx.now() - e.metadata.recordedAtMs) / 1000));
     try {
       await handler(e);
-      if (failing.delete(e.metadata.eventId)) {
-        ctx.metrics.handlerRetrying.dec({ consumer: name });
-        ctx.logger.info({ consumer: name, eventId: e.metadata.eventId }, 'event handler recovered');
-      }
+      recovered(name, e);
     } catch (err) {
-      const kind = classifyFailure(err);
-      ctx.metrics.handlerFailures.inc({ consumer: name, kind });
-      // Logged once per event, not once per retry: an outage of minutes would flood the log.
-      if (kind === 'permanent' || !failing.has(e.metadata.eventId))
-        ctx.logger.warn({ err, consumer: name, eventId: e.metadata.eventId, kind }, kind === 'transient' ? 'event handler failed; retrying until it passes' : 'event handler failed for good; it will be dead-lettered');
-      if (kind === 'transient' && !failing.has(e.metadata.eventId)) {
-        failing.add(e.metadata.eventId);
-        ctx.metrics.handlerRetrying.inc({ consumer: name });
-      }
+      failed(name, err, e);
       throw err;
     }
   };
@@ -140,6 +151,38 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
       await ctx.log.subscribe(stream, { group, consumer: options.instanceId, from: 'start', handler: guarded(group, handler) }),
     );
   }
+
+  /**
+   * A hot consumer: gets what one read returned and folds it at once (one ack per batch). A failure
+   * at event i reports i handled (batchFailure), so only the rest is redelivered.
+   */
+  async function consumeBatches(stream: StreamName, group: string, handler: (events: readonly Recorded[]) => Promise<void>) {
+    const batchHandler = async (events: readonly Recorded[]) => {
+      const last = events.at(-1);
+      if (last) ctx.metrics.consumerLag.set({ consumer: group }, Math.max(0, (ctx.now() - last.metadata.recordedAtMs) / 1000));
+      try {
+        await handler(events);
+      } catch (err) {
+        failed(group, err, events[handledBefore(err)]);
+        throw err;
+      }
+      if (failingOf(group).size > 0) for (const e of events) recovered(group, e);
+    };
+    subscriptions.push(await ctx.log.subscribe(stream, { group, consumer: options.instanceId, from: 'start', batchHandler }));
+  }
+
+  /** Applies `apply` to each event in order, with no await in between; a throw at i says i were handled. */
+  const each = (events: readonly Recorded[], apply: (e: Recorded) => void) => {
+    for (let i = 0; i < events.length; i++) {
+      try {
+        apply(events[i]!);
+      } catch (err) {
+        throw batchFailure(i, err);
+      }
+    }
+  };
+
+  const points = (events: readonly Recorded[]) => events.filter((e): e is Recorded<LocationRecorded> => e.type === 'LocationRecorded');
 
   return {
     rides,
@@ -157,7 +200,7 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
 
     async start(): Promise<void> {
       const local = `local-${options.instanceId}`;
-      await consume('drivers', local, (e) => void ctx.fleet.applyDriverEvent(e as Recorded<DriverEvent>));
+      await consumeBatches('drivers', local, async (events) => each(events, (e) => void ctx.fleet.applyDriverEvent(e as Recorded<DriverEvent>)));
       await consume('rides', local, async (e) => {
         if (options.localReadModel) await projector.onRideEvent(e as Recorded<RideEvent>);
         if (e.type === 'TripCompleted') {
@@ -172,24 +215,20 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
           ctx.fleet.noteMissedOffer(driverId, at);
         }
       });
-      await consume('driver-locations', local, async (e) => {
-        if (e.type !== 'LocationRecorded') return;
-        if (options.localReadModel) await projector.onLocation(e as Recorded<LocationRecorded>);
-        locations.observe((e as Recorded<LocationRecorded>).data);
-        await tracker.onLocation(e as Recorded<LocationRecorded>);
+      await consumeBatches('driver-locations', local, async (events) => {
+        const batch = points(events);
+        if (options.localReadModel) await projector.onLocations(batch);
+        for (const e of batch) locations.observe(e.data);
+        await tracker.onLocations(batch);
       });
       if (!options.localReadModel) {
         await consume('rides', 'read-model', (e) => projector.onRideEvent(e as Recorded<RideEvent>));
-        await consume('driver-locations', 'read-model', (e) =>
-          e.type === 'LocationRecorded' ? projector.onLocation(e as Recorded<LocationRecorded>) : undefined,
-        );
+        await consumeBatches('driver-locations', 'read-model', (events) => projector.onLocations(points(events)));
       }
       const { positions } = options;
       if (positions) {
         await consume('drivers', 'geo', (e) => positions.onDriverEvent(e as Recorded<DriverEvent>));
-        await consume('driver-locations', 'geo', (e) =>
-          e.type === 'LocationRecorded' ? positions.onLocation(e as Recorded<LocationRecorded>) : undefined,
-        );
+        await consumeBatches('driver-locations', 'geo', async (events) => void (await positions.onLocations(events)));
       }
       await consume('rides', 'matcher', (e) => matcher.onRideEvent(e));
       await consume('rides', 'reactions', react);

@@ -1,5 +1,5 @@
 import type { LatLng } from '../../domain/geo.ts';
-import type { Recorded } from '../../domain/ports/event-log.ts';
+import { batchFailure, type Recorded } from '../../domain/ports/event-log.ts';
 import { FINAL_STATUSES, type RideEvent, type RideOffered } from '../../domain/ride/index.ts';
 import { detectArrival, type ArrivalRules, type ArrivalState } from '../../domain/tracking/arrival.ts';
 import type { EtaEstimator } from '../../domain/tracking/eta.ts';
@@ -41,6 +41,59 @@ export function makeTracker(ctx: Context, hub: LiveHub, options: TrackerOptions)
     return null;
   }
 
+  /**
+   * A batch of points (one consumer read), folded in order with no await per point: smoothing,
+   * the fleet index, push. Arrivals found in the batch are recorded before it resolves (and so
+   * before the batch is acknowledged).
+   */
+  async function onLocations(events: readonly Recorded<LocationRecorded>[]): Promise<void> {
+    let arrived: Promise<unknown>[] | undefined;
+    for (let i = 0; i < events.length; i++) {
+      let rideId: string | null;
+      try {
+        rideId = locate(events[i]!);
+      } catch (err) {
+        throw batchFailure(i, err); // the points before it are folded: redeliver from this one
+      }
+      if (rideId) (arrived ??= []).push(options.markArrived(rideId).catch((err) => ctx.logger.warn({ err, rideId }, 'arrival not recorded')));
+    }
+    if (arrived) await Promise.all(arrived);
+  }
+
+  /** Folds one point; returns the ride whose driver it shows arriving at the pickup, if any. */
+  function locate(e: Recorded<LocationRecorded>): string | null {
+    locationsSeen++;
+    const { driverId } = e.data;
+    if (e.data.late) return null; // on the track (projection), but never moves the driver back
+    // Older than what we show (a redelivery, or overtaken): it neither feeds the filter nor moves anyone.
+    const shownAt = ctx.fleet.get(driverId)?.position?.recordedAt;
+    if (shownAt !== undefined && shownAt >= e.data.recordedAt) return null;
+    const smoothed = smooth(smoothing.get(driverId) ?? null, e.data);
+    smoothing.set(driverId, smoothed.state);
+    const shown = { lat: smoothed.lat, lng: smoothed.lng, heading: smoothed.heading, speed: Math.round(smoothed.speedMps * 10) / 10 };
+    if (!ctx.fleet.moveDriver(e, shown)) return null;
+    // The ride the point was recorded for at ingestion, as the track (projection) files it, so
+    // what is pushed live is what a replay finds again.
+    const rideId = e.data.rideId;
+    const ride = rideId ? rides.get(rideId) : undefined;
+    const onThisRide = ride && ride.driverId === driverId ? ride : undefined;
+    const message: LocationMessage = {
+      type: 'driver.location', rideId: onThisRide ? onThisRide.rideId : null, driverId, ...shown,
+      recordedAt: new Date(e.data.recordedAt).toISOString(),
+      etaSeconds: onThisRide ? etaFor(onThisRide, shown, smoothed.speedMps) : null,
+      eventId: e.metadata.eventId,
+    };
+    if (onThisRide) latest.set(onThisRide.rideId, message);
+    ctx.metrics.pushLatency.observe({ type: 'driver.location' }, Math.max(0, (ctx.now() - e.metadata.recordedAtMs) / 1000));
+    hub.publishLocation(message);
+    if (onThisRide && onThisRide.status === 'accepted') {
+      const decision = detectArrival(arrivals.get(onThisRide.rideId) ?? null, e.data, onThisRide.pickup, options.arrival);
+      arrivals.set(onThisRide.rideId, decision.state);
+      if (decision.arrived) return onThisRide.rideId;
+    }
+    return null;
+  }
+
   return {
     activeRides: () => rides as ReadonlyMap<string, RideContext>,
     rideOfDriver: (driverId: string) => rideOfDriver.get(driverId) ?? null,
@@ -71,38 +124,9 @@ export function makeTracker(ctx: Context, hub: LiveHub, options: TrackerOptions)
       if (e.type === 'RideOffered') hub.publishOffer(e as Recorded<RideOffered>, ride);
     },
 
-    async onLocation(e: Recorded<LocationRecorded>): Promise<void> {
-      locationsSeen++;
-      const { driverId } = e.data;
-      if (e.data.late) return; // on the track (projection), but never moves the driver back
-      // Older than what we show (a redelivery, or overtaken): it neither feeds the filter nor moves anyone.
-      const shownAt = ctx.fleet.get(driverId)?.position?.recordedAt;
-      if (shownAt !== undefined && shownAt >= e.data.recordedAt) return;
-      const smoothed = smooth(smoothing.get(driverId) ?? null, e.data);
-      smoothing.set(driverId, smoothed.state);
-      const shown = { lat: smoothed.lat, lng: smoothed.lng, heading: smoothed.heading, speed: Math.round(smoothed.speedMps * 10) / 10 };
-      if (!ctx.fleet.moveDriver(e, shown)) return;
-      // The ride the point was recorded for at ingestion, as the track (projection) files it, so
-      // what is pushed live is what a replay finds again.
-      const rideId = e.data.rideId;
-      const ride = rideId ? rides.get(rideId) : undefined;
-      const onThisRide = ride && ride.driverId === driverId ? ride : undefined;
-      const message: LocationMessage = {
-        type: 'driver.location', rideId: onThisRide ? onThisRide.rideId : null, driverId, ...shown,
-        recordedAt: new Date(e.data.recordedAt).toISOString(),
-        etaSeconds: onThisRide ? etaFor(onThisRide, shown, smoothed.speedMps) : null,
-        eventId: e.metadata.eventId,
-      };
-      if (onThisRide) latest.set(onThisRide.rideId, message);
-      ctx.metrics.pushLatency.observe({ type: 'driver.location' }, Math.max(0, (ctx.now() - e.metadata.recordedAtMs) / 1000));
-      hub.publishLocation(message);
-      if (onThisRide && onThisRide.status === 'accepted') {
-        const decision = detectArrival(arrivals.get(onThisRide.rideId) ?? null, e.data, onThisRide.pickup, options.arrival);
-        arrivals.set(onThisRide.rideId, decision.state);
-        if (decision.arrived)
-          await options.markArrived(onThisRide.rideId).catch((err) => ctx.logger.warn({ err, rideId: onThisRide.rideId }, 'arrival not recorded'));
-      }
-    },
+    /** One point: as a batch of one. */
+    onLocation: (e: Recorded<LocationRecorded>): Promise<void> => onLocations([e]),
+    onLocations,
   };
 }
 

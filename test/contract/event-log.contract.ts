@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DomainError } from '../../domain/errors.ts';
-import type { EventLog, Recorded, Subscription } from '../../domain/ports/event-log.ts';
+import { batchFailure, type EventLog, type Recorded, type Subscription } from '../../domain/ports/event-log.ts';
 import { sleep, waitFor } from '../support/wait.ts';
 
 /** Makes a fresh, empty log (its own namespace) for one test. */
@@ -15,7 +15,7 @@ const refusedWrite = () => Object.assign(new Error("READONLY You can't write aga
  * The event-log contract (ARCHITECTURE.md): run unchanged against every adapter.
  * `settleMs` is how long "nothing more arrives" is watched for: a broker needs longer than memory.
  */
-export function eventLogContract(name: string, makeLog: MakeEventLog, { settleMs = 300, timeoutMs = 20_000 } = {}) {
+export function eventLogContract(name: string, makeLog: MakeEventLog, { settleMs = 300, timeoutMs = 20_000, batchedReads = true } = {}) {
   describe(`event log contract: ${name}`, () => {
     const open: EventLog[] = [];
     const subs: Subscription[] = [];
@@ -193,6 +193,47 @@ export function eventLogContract(name: string, makeLog: MakeEventLog, { settleMs
       expect(await log.replayDeadLetter(dead[0]!.id)).toBe(false);
       // A replay is a redelivery, not a new event: the stream reads as before.
       expect((await log.read('rides')).map(nOf)).toEqual([1, 2, 3]);
+    });
+
+    it('hands a batch handler what one read returned, in order, each event once', async () => {
+      const log = await fresh();
+      // Appended before the group starts: the first read returns them together.
+      for (let n = 1; n <= 20; n++) await log.append('rides', `r_${n % 3}`, [ev(n, `r_${n % 3}`)]);
+      const batches: number[][] = [];
+      subs.push(await log.subscribe('rides', { group: 'batched', consumer: 'b1', batchHandler: async (events) => void batches.push(events.map(nOf)) }));
+      await waitFor(() => batches.flat().length >= 20, 'all twenty events', timeoutMs);
+      await log.append('rides', 'r_1', [ev(21)]);
+      await waitFor(() => batches.flat().includes(21), 'the event appended later', timeoutMs);
+      await sleep(settleMs);
+      expect(batches.flat()).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+      // Batched, not one call per event (memory delivers per event; the Kafka mock answers a fetch with one record batch: exempt).
+      if (batchedReads) expect(batches.length).toBeLessThan(21);
+    });
+
+    it('redelivers only what a failed batch had not handled', async () => {
+      const log = await fresh();
+      for (let n = 1; n <= 6; n++) await log.append('rides', 'r_1', [ev(n)]);
+      const handled: number[] = [];
+      let failed = false;
+      subs.push(
+        await log.subscribe('rides', {
+          group: 'batched-flaky',
+          consumer: 'b1',
+          batchHandler: async (events) => {
+            for (let i = 0; i < events.length; i++) {
+              if (nOf(events[i]!) === 4 && !failed) {
+                failed = true;
+                throw batchFailure(i, new Error('transient'));
+              }
+              handled.push(nOf(events[i]!));
+            }
+          },
+        }),
+      );
+      await waitFor(() => handled.includes(6), 'the rest after the failure', timeoutMs);
+      await sleep(settleMs);
+      expect(failed).toBe(true);
+      expect(handled).toEqual([1, 2, 3, 4, 5, 6]);
     });
 
     it('hands a crashed member’s unacknowledged events to another member', async () => {
