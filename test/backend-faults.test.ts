@@ -98,7 +98,7 @@ describe('every 5xx is logged through pino with the request id', () => {
     const config = loadConfig({ TRANSPORT: 'memory', JWT_SECRET: 'test-secret-that-is-long-enough', ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password, DEMO: '0' });
     const logger = pino({ level: 'info' }, sink);
     const service = await makeService(config, {}, {
-      plugins: [(app) => void app.get('/boom', async () => { throw new Error('secret cause'); })],
+      plugins: [(app) => void app.get('/boom', { schema: { response: { 200: { type: 'object' } } } }, async () => { throw new Error('secret cause'); })],
     }, logger);
     try {
       const res = await service.app.inject({ method: 'GET', url: '/boom', headers: { 'x-request-id': 'ignored' } });

@@ -256,7 +256,7 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
     apiB = http(b.url, 12_000);
     const apis = [apiA, apiB];
     const servers = [a, b];
-    const drivers = await Promise.all(Array.from({ length: 4 }, (_, i) => apis[i % 2]!.user(admin, 'driver')));
+    const drivers = await times(16, 8, (i) => apis[i % 2]!.user(admin, 'driver'));
     const riders = await times(120, 8, (i) => apis[i % 2]!.user(admin, 'rider'));
 
     const acked = new Map<string, Set<number>>(drivers.map((d) => [d.userId, new Set<number>()]));
@@ -272,8 +272,9 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
     let downAt = Infinity;
     let upAt = Infinity;
 
-    // Open loop, as devices do: each driver posts a point every 40 ms whether or not the last one was
-    // answered, so requests pile up in flight while Redis is down. Alternating instances.
+    // Open loop, as devices do: each driver posts a point every ~half second (the screening's
+    // minimum gap between two fixes of one device) whether or not the last one was answered, so
+    // requests pile up in flight while Redis is down. Alternating instances.
     const inFlight = new Set<Promise<void>>();
     const track = (p: Promise<void>) => {
       inFlight.add(p);
@@ -297,7 +298,7 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
             }
           })(),
         );
-        await sleep(40);
+        await sleep(520);
       }
     });
     // A rider every 100 ms requests a ride through one instance and, once it is acknowledged, cancels it through the other.

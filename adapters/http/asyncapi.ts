@@ -173,10 +173,12 @@ const serverMessages: Record<string, { summary: string; payload: TSchema; exampl
         activeRides: Type.Integer({ minimum: 0 }),
         ridesCompleted: Type.Integer({ minimum: 0 }),
         locationsPerSecond: Type.Number({ minimum: 0 }),
+        matchRate: Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()], { description: 'share of decided rides (matched or unmatched) that got a driver (null before any)' }),
+        meanPickupSeconds: Type.Union([Type.Number({ minimum: 0 }), Type.Null()], { description: 'mean seconds from acceptance to the driver at the pickup, over recent pickups (null before any)' }),
       },
       strict,
     ),
-    example: { type: 'fleet.stats', driversOnline: 64, driversOnTrip: 12, activeRides: 15, ridesCompleted: 230, locationsPerSecond: 75 },
+    example: { type: 'fleet.stats', driversOnline: 64, driversOnTrip: 12, activeRides: 15, ridesCompleted: 230, locationsPerSecond: 75, matchRate: 0.96, meanPickupSeconds: 184 },
   },
 };
 
