@@ -65,7 +65,8 @@ describe('redis event log specifics', () => {
       handler: async (e) => void got.set(e.metadata.key, [...(got.get(e.metadata.key) ?? []), nOf(e)]),
     });
     try {
-      for (let n = 1; n <= 5; n++) for (const d of drivers) await log.append('driver-locations', d, [gps(n)]);
+      // All drivers at once (one pipeline, one millisecond): ids made on different shards must still differ.
+      for (let n = 1; n <= 5; n++) await Promise.all(drivers.map((d) => log.append('driver-locations', d, [gps(n)])));
       await log.append('driver-locations', 'd_0', [gps(6), gps(7)]);
       const lengths = await Promise.all([0, 1, 2, 3].map((s) => plain.xlen(`${prefix}{driver-locations:${s}}`)));
       expect(lengths.reduce((a, b) => a + b, 0)).toBe(62);
@@ -74,6 +75,7 @@ describe('redis event log specifics', () => {
 
       const all = await log.read('driver-locations');
       expect(all).toHaveLength(62);
+      expect(new Set(all.map((e) => e.metadata.eventId)).size).toBe(62);
       const positions = all.map((e) => e.metadata.position);
       expect(positions).toEqual([...positions].sort(compareIds));
       for (const d of drivers) expect(all.filter((e) => e.metadata.key === d).map(nOf)).toEqual(d === 'd_0' ? [1, 2, 3, 4, 5, 6, 7] : [1, 2, 3, 4, 5]);

@@ -3,7 +3,7 @@ import { DomainError, versionConflict } from '../../domain/errors.ts';
 import { STREAMS, type DeadLetter, type EventLog, type Recorded, type StreamName, type Subscription } from '../../domain/ports/event-log.ts';
 import { endpointOf, openRedis, type RedisClient, type RedisEndpoint, type RedisLocation } from './connection.ts';
 import { startGroupReader, type Logger } from './consumer.ts';
-import { APPEND_LUA, asEntries, compareIds, fieldsOf, fromEntry, fromHistory, keysOf, recorded, replayedFor, shardKeysOf, shardOf } from './scripts.ts';
+import { APPEND_LUA, SHARD_APPEND_LUA, asEntries, compareIds, fieldsOf, fromEntry, fromHistory, keysOf, recorded, replayedFor, shardKeysOf, shardOf } from './scripts.ts';
 
 /** One server (`url`) or a Redis Cluster (`clusterNodes`): the key layout is the same on both. */
 export interface RedisEventLogOptions extends RedisLocation {
@@ -36,7 +36,10 @@ export type RedisEventLog = EventLog & Required<Pick<EventLog, 'deadLetters' | '
 };
 
 type AppendReply = [recordedAtMs: number | string, firstVersion: number | string, ...ids: string[]];
-type WithAppend = RedisClient & { ridecastAppend(...args: (string | number)[]): Promise<AppendReply> };
+type WithAppend = RedisClient & {
+  ridecastAppend(...args: (string | number)[]): Promise<AppendReply>;
+  ridecastShardAppend(...args: (string | number)[]): Promise<unknown>;
+};
 
 const STREAM_ID = /^\d+-\d+$/;
 
@@ -68,6 +71,7 @@ export function getRedisEventLog(options: RedisEventLogOptions): RedisEventLog {
     commandTimeout: options.commandTimeoutMs ?? 2_000,
   }) as WithAppend;
   main.defineCommand('ridecastAppend', { numberOfKeys: 3, lua: APPEND_LUA });
+  main.defineCommand('ridecastShardAppend', { numberOfKeys: 1, lua: SHARD_APPEND_LUA });
 
   const assertOpen = () => {
     if (closed) throw new DomainError('LOG_CLOSED', 503, 'the event log is closed');
@@ -87,6 +91,12 @@ export function getRedisEventLog(options: RedisEventLogOptions): RedisEventLog {
       if (expectedVersion === undefined && stream === 'driver-locations') {
         // Hot path: a plain XADD (MULTI only for several points), version 0, no entity history.
         const at = Date.now();
+        if (locationShards > 1) {
+          const shard = shardOf(key, locationShards);
+          const pairs = events.flatMap((e, i) => [e.type, datas[i]!]);
+          const ids = (await main.ridecastShardAppend(k.stream, shard, locationShards, maxLen ?? '', key, at, ...pairs)) as string[];
+          return ids.map((id, i) => recorded(stream, id, events[i]!.type, key, 0, events[i]!.data, at));
+        }
         const args = (i: number) => [k.stream, ...(maxLen ? ['MAXLEN', '~', maxLen] : []), '*',
           'type', events[i]!.type, 'key', key, 'version', '0', 'data', datas[i]!, 'recordedAtMs', at];
         let ids: string[];

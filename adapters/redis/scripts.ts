@@ -59,6 +59,44 @@ export function compareIds(a: string, b: string): number {
  * Returns { recordedAtMs, firstVersion, id1, id2, … } or the error `VERSION_CONFLICT <actual>`.
  * Entries get plain string fields (type, key, version, data, recordedAtMs) so `redis-cli XRANGE` reads them.
  */
+/**
+ * GPS points on one shard of a sharded `driver-locations`. Each shard is its own stream, so ids that
+ * Redis makes (`*`) could repeat across shards within one millisecond, and an eventId must name one
+ * event. Ids are made here instead: `ms-seq` with seq ≡ shard (mod shards), after the shard's last
+ * id, so they increase within a shard and never meet another shard's.
+ * KEYS[1] the shard's stream; ARGV: shard, shards, maxlen ('' for none), key, recordedAtMs, then type, data pairs.
+ */
+export const SHARD_APPEND_LUA = `
+local shard = tonumber(ARGV[1])
+local shards = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local seq = shard
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+if last then
+  local dash = string.find(last[1], '-', 1, true)
+  local lms = tonumber(string.sub(last[1], 1, dash - 1))
+  local lseq = tonumber(string.sub(last[1], dash + 1))
+  if lms >= ms then
+    ms = lms
+    seq = lseq - (lseq % shards) + shards + shard
+  end
+end
+local n = (#ARGV - 5) / 2
+local ids = {}
+for i = 1, n do
+  local id = string.format('%.0f-%.0f', ms, seq)
+  if ARGV[3] ~= '' and i == n then
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], id, 'type', ARGV[4 + 2 * i], 'key', ARGV[4], 'version', '0', 'data', ARGV[5 + 2 * i], 'recordedAtMs', ARGV[5])
+  else
+    redis.call('XADD', KEYS[1], id, 'type', ARGV[4 + 2 * i], 'key', ARGV[4], 'version', '0', 'data', ARGV[5 + 2 * i], 'recordedAtMs', ARGV[5])
+  end
+  ids[i] = id
+  seq = seq + shards
+end
+return ids
+`;
+
 export const APPEND_LUA = `
 local key = ARGV[1]
 local current = tonumber(redis.call('HGET', KEYS[2], key) or '0')
