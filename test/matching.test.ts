@@ -59,7 +59,7 @@ const POLICIES = [
 
 const rideEvents = async (service: Service) => (await service.ctx.log.read('rides')) as Recorded<RideEvent>[];
 
-describe.each(POLICIES)('matching ($matching) under a race: 30 riders, 3 drivers, two instances sharing one log', ({ env: policyEnv }) => {
+describe.each(POLICIES)('matching ($matching) under a race: 30 riders, 3 drivers, two instances sharing one log', ({ matching, env: policyEnv }) => {
   let a: Service;
   let b: Service;
   const shared = { log: getInMemoryEventLog(), users: getInMemoryUserStore(), claims: getInMemoryClaims() };
@@ -189,10 +189,16 @@ describe.each(POLICIES)('matching ($matching) under a race: 30 riders, 3 drivers
           break;
       }
     }
-    // Both instances did some of the matching.
     const offersOf = async (s: Service) => (await s.ctx.metrics.offersMade.get()).values[0]?.value ?? 0;
-    expect(await offersOf(a)).toBeGreaterThan(0);
-    expect(await offersOf(b)).toBeGreaterThan(0);
+    const [byA, byB] = [await offersOf(a), await offersOf(b)];
+    expect(byA + byB).toBeGreaterThanOrEqual(30);
+    // nearest: each instance offers the rides its share of the group hands it, so both did some.
+    // batched: both instances put every waiting ride in their windows (their sweeps see all rides)
+    // and race for each ride's lease; which one wins them all is a matter of timing, not of rule.
+    if (matching === 'nearest') {
+      expect(byA).toBeGreaterThan(0);
+      expect(byB).toBeGreaterThan(0);
+    }
   }, 90_000);
 });
 
