@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { DomainError } from '../../domain/errors.ts';
-import type { Peer } from '../../src/app/live.ts';
+import type { Peer } from '../../domain/ports/live-feed.ts';
 import type { Ridecast } from '../../src/app/ridecast.ts';
 import type { TokenClaims } from './auth.ts';
 import { toGpsPoint } from './routes/drivers.ts';

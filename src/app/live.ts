@@ -5,19 +5,11 @@ import type { RideEvent, RideOffered } from '../../domain/ride/index.ts';
 import { FINAL_STATUSES } from '../../domain/ride/index.ts';
 import { canSeeView, type RideView } from '../../projections/rides/view.ts';
 import type { Context } from './context.ts';
+import type { Peer } from '../../domain/ports/live-feed.ts';
 import { rideStory, type StoryItem } from './ride-story.ts';
 import { foldRideContexts, rideOfferMessage, rideStatusMessage, type LocationMessage, type RideContext } from './messages.ts';
 
-/** One connected socket, as the hub sees it. The HTTP adapter makes it from a WebSocket. */
-export interface Peer {
-  readonly actor: Actor;
-  /** A share token's ride: this peer may watch that ride only. */
-  readonly shareRideId?: string;
-  send(message: string): void;
-  /** Bytes queued in the socket and not yet sent: how far behind the client is. */
-  buffered(): number;
-  close(code: number, reason: string): void;
-}
+export type { Peer } from '../../domain/ports/live-feed.ts';
 
 type Message = { type: string; eventId?: string; rideId?: string | null } & Record<string, unknown>;
 
