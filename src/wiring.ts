@@ -9,10 +9,11 @@ import type { PaymentGateway } from '../domain/ports/payment.ts';
 import type { RideReadModel } from '../domain/ports/read-model.ts';
 import type { UserStore } from '../domain/ports/users.ts';
 import type { DriverPositions } from '../domain/ports/positions.ts';
+import { systemClock, type Clock } from '../domain/ports/clock.ts';
 import type { ArrivalRules } from '../domain/tracking/arrival.ts';
 import type { TrackingRules } from '../domain/tracking/clean.ts';
 import type { ZoneMap } from '../domain/tracking/zones.ts';
-import { buildApp } from '../adapters/http/app.ts';
+import { buildApp, type FrontDoor } from '../adapters/http/app.ts';
 import { getInMemoryAttemptCounter } from '../adapters/memory/attempts.ts';
 import { getInMemoryClaims } from '../adapters/memory/claims.ts';
 import { getInMemoryEventLog } from '../adapters/memory/event-log.ts';
@@ -21,9 +22,13 @@ import { getInMemoryReadModel } from '../adapters/memory/read-model.ts';
 import { getInMemoryUserStore } from '../adapters/memory/users.ts';
 import { makeFleet } from '../projections/fleet/index.ts';
 import { makeAccounts } from './app/accounts.ts';
-import type { Context } from './app/context.ts';
+import { makeDriverQueries } from './app/drivers.ts';
+import { makeFleetQueries } from './app/fleet-snapshot.ts';
+import { quietLogger, type Logger } from './app/logger.ts';
 import { makeMetrics, type Metrics } from './app/metrics.ts';
-import { makeRidecast } from './app/ridecast.ts';
+import { makeRideQueries } from './app/ride-queries.ts';
+import { makeRidecast, type Ridecast, type RidecastDeps } from './app/ridecast.ts';
+import { rideCommands } from './app/rides.ts';
 import type { Config } from './config.ts';
 
 /** The ports a deployment provides; anything left out gets its embedded (in-memory) adapter. */
@@ -52,19 +57,23 @@ export interface Tuning {
   plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
   /** Lifetime of login tokens (default one hour); tests shorten it to see renewal. */
   tokenTtlSeconds?: number;
+  /** The service's clock (default the wall clock); `now` is the same as a bare function. */
+  clock?: Clock;
   now?: () => number;
 }
 
-export type Logger = Context['logger'];
-const quiet: Logger = { info() {}, warn() {}, error() {} };
+export type { Logger } from './app/logger.ts';
 
 /** Wires one service instance from configuration and infrastructure. Starts consumers; does not listen. */
-export async function makeService(config: Config, infra: Infrastructure = {}, tuning: Tuning = {}, logger: Logger = quiet) {
+export async function makeService(config: Config, infra: Infrastructure = {}, tuning: Tuning = {}, logger: Logger = quietLogger) {
   const metrics = makeMetrics();
   const log = infra.log ?? getInMemoryEventLog({ maxLength: { 'driver-locations': config.locationRetention } });
   const readModel = infra.readModel ?? getInMemoryReadModel({ trackRetentionMs: config.trackRetentionMs });
   const payments = infra.payments ?? getInMemoryPaymentLedger();
-  const ctx: Context = {
+  const now = tuning.now;
+  const clock: Clock = tuning.clock ?? (now ? { now: () => now() } : systemClock);
+  // The ports made real; each service takes the part it uses (tests reach in here too).
+  const ctx = {
     log,
     claims: infra.claims ?? getInMemoryClaims(),
     readModel,
@@ -74,10 +83,11 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
     metrics,
     tariff: config.tariff,
     matchPolicy: { ...defaultMatchPolicy, offerTimeoutMs: config.offerTimeoutMs, ...tuning.matchPolicy },
-    now: tuning.now ?? Date.now,
-    newId: (prefix) => `${prefix}_${randomBytes(9).toString('base64url')}`,
+    clock,
+    now: () => clock.now(),
+    newId: (prefix: string) => `${prefix}_${randomBytes(9).toString('base64url')}`,
     logger,
-  };
+  } satisfies RidecastDeps & Record<string, unknown>;
   // Redis and Kafka count what this instance's subscriptions set aside; the in-memory log keeps the
   // dead letters themselves (it is this process), so they are counted from the port's listing.
   const counted = log as EventLog & { deadLetterCount?: () => number };
@@ -119,8 +129,8 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
   const admin = await accounts.ensure(config.adminUsername, config.adminPassword, 'admin');
 
   const app = await buildApp({
-    ridecast,
-    accounts,
+    services: frontDoor(ridecast, accounts, ctx),
+    clock,
     registry: metrics.registry,
     jwtSecret: config.jwtSecret,
     readiness: {
@@ -136,8 +146,6 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
     maxSocketsPerUser: config.maxSocketsPerUser,
     socketMessagesPerSecond: config.socketMessagesPerSecond,
     bodyLimitBytes: config.bodyLimitBytes,
-    now: ctx.now,
-    fleetSnapshot: async () => fleetSnapshot(ctx, ridecast),
     plugins: tuning.plugins,
     tokenTtlSeconds: tuning.tokenTtlSeconds,
     fastify: config.tlsCert && config.tlsKey
@@ -166,17 +174,18 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
 
 export type Service = Awaited<ReturnType<typeof makeService>>;
 
-async function fleetSnapshot(ctx: Context, ridecast: ReturnType<typeof makeRidecast>) {
-  const drivers = [...ctx.fleet.all()]
-    .filter((d) => d.position)
-    .map((d) => ({
-      driverId: d.driverId,
-      lat: d.position!.lat,
-      lng: d.position!.lng,
-      status: d.rideId ? 'on_trip' : d.available ? 'available' : 'offline',
-    }));
-  const rides = [...ridecast.tracker.activeRides()].map(([rideId, r]) => ({ rideId, status: r.status, pickup: r.pickup, dropoff: r.dropoff, driverId: r.driverId }));
-  return { drivers, rides };
+/** The inbound ports the adapters drive, each implemented by an application service. */
+function frontDoor(ridecast: Ridecast, accounts: FrontDoor['accounts'], deps: { readModel: RideReadModel; clock: Clock }): FrontDoor {
+  const { rides, drivers, locations, tracker, hub } = ridecast;
+  return {
+    rides: rideCommands(rides),
+    rideQueries: makeRideQueries({ view: rides.view, readModel: deps.readModel, latestLocation: tracker.latestLocation }),
+    drivers: { setAvailability: drivers.setAvailability, ingestLocations: locations.ingest },
+    driverQueries: makeDriverQueries({ positions: ridecast.positions, fleet: ridecast.fleet, clock: deps.clock, freshnessMs: ridecast.freshnessMs }),
+    fleet: makeFleetQueries({ fleet: ridecast.fleet, activeRides: tracker.activeRides }),
+    live: hub,
+    accounts,
+  };
 }
 
 /**

@@ -4,9 +4,15 @@ import { Ajv } from 'ajv';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifySchemaValidationError, type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import { DomainError } from '../../domain/errors.ts';
-import type { Accounts } from '../../src/app/accounts.ts';
-import type { Ridecast } from '../../src/app/ridecast.ts';
-import { authPlugin, verifiedClaims, type TokenClaims } from './auth.ts';
+import type { Accounts } from '../../domain/ports/accounts.ts';
+import type { Clock } from '../../domain/ports/clock.ts';
+import type { DriverCommands } from '../../domain/ports/driver-commands.ts';
+import type { DriverQueries } from '../../domain/ports/driver-queries.ts';
+import type { FleetQueries } from '../../domain/ports/fleet-snapshot.ts';
+import type { LiveFeed } from '../../domain/ports/live-feed.ts';
+import type { RideCommands } from '../../domain/ports/ride-commands.ts';
+import type { RideQueries } from '../../domain/ports/ride-queries.ts';
+import { authPlugin, type TokenClaims } from './auth.ts';
 import { asyncApiDocument } from './asyncapi.ts';
 import { frameworkErrors, installErrorHandling } from './errors.ts';
 import { registerOpenApi } from './openapi.ts';
@@ -15,16 +21,27 @@ import { authRoutes } from './routes/auth.ts';
 import { driverRoutes } from './routes/drivers.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { rideRoutes } from './routes/rides.ts';
-import { streamRoute, type StreamOptions } from './stream.ts';
+import { streamRoute } from './stream.ts';
+
+/** The inbound ports the HTTP and WebSocket adapters drive: the application's one front door. */
+export interface FrontDoor {
+  readonly rides: RideCommands;
+  readonly rideQueries: RideQueries;
+  readonly drivers: DriverCommands;
+  readonly driverQueries: DriverQueries;
+  readonly fleet: FleetQueries;
+  readonly live: LiveFeed;
+  readonly accounts: Accounts;
+}
 
 export interface AppDeps {
-  readonly ridecast: Ridecast;
-  readonly accounts: Accounts;
+  readonly services: FrontDoor;
+  /** The service's clock: socket limits and token expiry count on it. */
+  readonly clock: Clock;
   readonly registry: Registry;
   readonly jwtSecret: string;
   readonly tokenTtlSeconds?: number;
   readonly readiness: Record<string, () => Promise<boolean>>;
-  readonly fleetSnapshot: StreamOptions['fleetSnapshot'];
   readonly maxSocketsPerUser?: number;
   readonly socketMessagesPerSecond?: number;
   readonly bodyLimitBytes?: number;
@@ -33,8 +50,6 @@ export interface AppDeps {
   /** Extra plugins (the live map) registered after the API. */
   readonly plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
   readonly fastify?: FastifyServerOptions;
-  /** The service's clock (default `Date.now`). */
-  readonly now?: () => number;
   /** pino: every 5xx is logged with its request id. Absent: no logging (tests). */
   readonly logger?: FastifyBaseLogger;
   /** Slow clients: a request (headers and body) must arrive within these, or 408 / closed. */
@@ -97,6 +112,7 @@ function nonFinite(value: unknown, path: string): string | null {
 /** Builds the HTTP + WebSocket app without listening: tests `inject`, the server entry `listen`s. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const tokenTtl = deps.tokenTtlSeconds ?? 3600;
+  const { services } = deps;
   const timeouts = deps.timeouts ?? { requestMs: 20_000, headersMs: 10_000 };
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
@@ -125,7 +141,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(authPlugin, {
     secret: deps.jwtSecret,
     expiresInSeconds: tokenTtl,
-    accountExists: async (userId) => (await deps.accounts.findById(userId)) !== null,
+    accountExists: async (userId) => (await services.accounts.findById(userId)) !== null,
   });
   await app.register(fastifyRateLimit, {
     max: deps.rateLimitPerMinute ?? 1_200,
@@ -141,7 +157,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         if (token) {
           // Verified once per request: requireRole takes these claims rather than checking the HMAC again.
           const claims = app.jwt.verify<TokenClaims>(token);
-          if (header?.startsWith('Bearer ')) verifiedClaims.set(request, claims);
+          if (header?.startsWith('Bearer ')) request.verifiedClaims = claims;
           if (claims.share === undefined && request.routeOptions.url !== '/v1/auth/login') return `user:${claims.sub}`;
         }
       } catch {
@@ -157,16 +173,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(fastifyWebsocket, { options: { maxPayload: 16 * 1024 } });
   // Before the routes: it records them as they are added (and refuses one without a response schema).
   await registerOpenApi(app, { version: API_VERSION, asyncApi: asyncApiDocument });
-  authRoutes(app, { accounts: deps.accounts, expiresIn: tokenTtl });
-  rideRoutes(app, { ridecast: deps.ridecast, shareTtlSeconds: 6 * 3600 });
-  driverRoutes(app, { ridecast: deps.ridecast });
-  opsRoutes(app, { checks: deps.readiness, registry: deps.registry });
-  streamRoute(app, {
-    ridecast: deps.ridecast,
+  // Each route group is a plugin given the services it drives; a missing one fails here, at start-up.
+  await app.register(authRoutes, { accounts: services?.accounts, expiresIn: tokenTtl });
+  await app.register(rideRoutes, { rides: services?.rides, rideQueries: services?.rideQueries, shareTtlSeconds: 6 * 3600 });
+  await app.register(driverRoutes, { drivers: services?.drivers, driverQueries: services?.driverQueries });
+  await app.register(opsRoutes, { checks: deps.readiness, registry: deps.registry });
+  await app.register(streamRoute, {
+    live: services?.live,
+    drivers: services?.drivers,
+    fleet: services?.fleet,
+    clock: deps.clock,
     maxSocketsPerUser: deps.maxSocketsPerUser ?? 20,
     messagesPerSecond: deps.socketMessagesPerSecond ?? 50,
-    fleetSnapshot: deps.fleetSnapshot,
-    now: deps.now ?? Date.now,
   });
   for (const plugin of deps.plugins ?? []) await plugin(app);
   return app;

@@ -19,6 +19,13 @@ declare module '@fastify/jwt' {
 }
 
 declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * Claims the rate limiter already verified for this request (it runs first), so the HMAC is
+     * checked once. Set only for a token from the Authorization header, the one HTTP routes accept.
+     */
+    verifiedClaims: TokenClaims | null;
+  }
   interface FastifyInstance {
     /** A preHandler: a valid token of one of these roles, or 401/403. */
     requireRole(...roles: Role[]): RoleCheck;
@@ -29,9 +36,6 @@ declare module 'fastify' {
 
 /** The preHandler `requireRole` makes; `roles` (empty: any signed-in user) lets the OpenAPI document name the bearer scheme and roles. */
 export type RoleCheck = ((request: FastifyRequest, reply: FastifyReply) => Promise<void>) & { readonly roles: readonly Role[] };
-
-/** Claims the rate limiter already verified for this request (it runs first), so the HMAC is checked once. */
-export const verifiedClaims = new WeakMap<FastifyRequest, TokenClaims>();
 
 export const actorOf = (request: FastifyRequest): Actor => ({ userId: request.user.sub, role: request.user.role });
 
@@ -56,14 +60,14 @@ export const authPlugin = fp(async (app: FastifyInstance, options: AuthOptions) 
     verify: { algorithms: ['HS256'], cache: 20_000, cacheTTL: 300_000 },
   });
   const accountExists = options.accountExists ?? (async () => true);
+  app.decorateRequest('verifiedClaims', null);
   app.decorate('requireAccount', async (claims: TokenClaims) => {
     if (claims.share !== undefined) return;
     if (!(await accountExists(claims.sub))) throw new DomainError('ACCOUNT_GONE', 401, 'the account this token names no longer exists; log in again');
   });
   app.decorate('requireRole', (...roles: Role[]): RoleCheck => Object.assign(async (request: FastifyRequest) => {
     try {
-      const claims = verifiedClaims.get(request);
-      // Set only for a token from the Authorization header, the one HTTP routes accept.
+      const claims = request.verifiedClaims;
       if (claims) request.user = claims;
       else await request.jwtVerify();
     } catch {
@@ -78,4 +82,4 @@ export const authPlugin = fp(async (app: FastifyInstance, options: AuthOptions) 
     if (roles.length > 0 && !roles.includes(request.user.role))
       throw new DomainError('FORBIDDEN', 403, `this needs the role ${roles.join(' or ')}`);
   }, { roles }));
-});
+}, { name: 'ridecast-auth', fastify: '5.x' });

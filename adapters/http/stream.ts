@@ -1,11 +1,15 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { DomainError } from '../../domain/errors.ts';
-import type { Peer } from '../../domain/ports/live-feed.ts';
-import type { Ridecast } from '../../src/app/ridecast.ts';
+import type { Clock } from '../../domain/ports/clock.ts';
+import type { DriverCommands } from '../../domain/ports/driver-commands.ts';
+import type { FleetQueries } from '../../domain/ports/fleet-snapshot.ts';
+import type { LiveFeed, Peer } from '../../domain/ports/live-feed.ts';
 import type { TokenClaims } from './auth.ts';
+import { requireServices } from './plugin-options.ts';
 import { toGpsPoint } from './routes/drivers.ts';
 import { Point, RideParams } from './schemas.ts';
 
@@ -38,14 +42,17 @@ type ClientMessage =
 export const TOKEN_EXPIRED_CLOSE = 4401;
 
 export interface StreamOptions {
-  readonly ridecast: Ridecast;
+  /** Who is connected and what each one follows. */
+  readonly live: LiveFeed;
+  /** A driver's `location` message is ingested like `POST /v1/drivers/me/locations`. */
+  readonly drivers: Pick<DriverCommands, 'ingestLocations'>;
+  /** The snapshot an operator gets on `{"type":"subscribe","fleet":true}`. */
+  readonly fleet: FleetQueries;
+  /** The service's clock: the message limiter refills by it and token expiry counts on it, so tests can hold time still. */
+  readonly clock: Clock;
   readonly maxSocketsPerUser: number;
   /** Messages a socket may send per second (token bucket, burst of twice that). */
   readonly messagesPerSecond: number;
-  /** The fleet snapshot an operator gets on `{"type":"subscribe","fleet":true}`. */
-  readonly fleetSnapshot: () => Promise<Record<string, unknown>>;
-  /** The service's clock: the message limiter refills by it, so tests can hold time still. */
-  readonly now: () => number;
 }
 
 function tokenOf(request: FastifyRequest): string | undefined {
@@ -67,9 +74,8 @@ function describe(errors: readonly AjvError[] | null | undefined): string {
 }
 
 /** `GET /v1/stream`: live push and driver ingestion over one WebSocket (API.md, "Live stream"). */
-export function streamRoute(app: FastifyInstance, options: StreamOptions) {
-  const { ridecast } = options;
-  const { hub } = ridecast;
+export const streamRoute = fp(async (app: FastifyInstance, options: StreamOptions) => {
+  const { live: hub, drivers, fleet, clock } = requireServices('stream route', options, ['live', 'drivers', 'fleet', 'clock', 'maxSocketsPerUser', 'messagesPerSecond']);
 
   app.get(
     '/v1/stream',
@@ -118,13 +124,13 @@ export function streamRoute(app: FastifyInstance, options: StreamOptions) {
       const expireAt = (exp: number | undefined) => {
         clearTimeout(expiry);
         if (exp === undefined) return;
-        const inMs = Math.min(Math.max(0, exp * 1000 - Date.now()), 2 ** 31 - 1);
+        const inMs = Math.min(Math.max(0, exp * 1000 - clock.now()), 2 ** 31 - 1);
         expiry = setTimeout(() => socket.close(TOKEN_EXPIRED_CLOSE, 'token expired'), inMs);
         expiry.unref();
       };
       expireAt((claims as TokenClaims & { exp?: number }).exp);
       let tokens = options.messagesPerSecond * 2;
-      let refilledAt = options.now();
+      let refilledAt = clock.now();
       const reply = (m: object) => socket.readyState === socket.OPEN && socket.send(JSON.stringify(m));
       const fail = (code: string, message: string, rideId?: string) => reply({ type: 'error', code, message, ...(rideId && { rideId }) });
 
@@ -146,7 +152,7 @@ export function streamRoute(app: FastifyInstance, options: StreamOptions) {
       }
 
       socket.on('message', (raw, isBinary) => {
-        const now = options.now();
+        const now = clock.now();
         tokens = Math.min(options.messagesPerSecond * 2, tokens + ((now - refilledAt) / 1000) * options.messagesPerSecond);
         refilledAt = now;
         if (tokens < 1) return fail('RATE_LIMITED', `at most ${options.messagesPerSecond} messages per second`);
@@ -187,7 +193,7 @@ export function streamRoute(app: FastifyInstance, options: StreamOptions) {
             return void reply({ type: 'authenticated', expiresAt: fresh.exp === undefined ? null : new Date(fresh.exp * 1000).toISOString() });
           }
           case 'subscribe':
-            if ('fleet' in m) return hub.watchFleet(peer, { type: 'fleet.snapshot', ...(await options.fleetSnapshot()) });
+            if ('fleet' in m) return hub.watchFleet(peer, { type: 'fleet.snapshot', ...(await fleet.snapshot()) });
             return hub.subscribe(peer, m.rideId, m.after);
           case 'unsubscribe':
             hub.unsubscribe(peer, m.rideId);
@@ -195,11 +201,11 @@ export function streamRoute(app: FastifyInstance, options: StreamOptions) {
           case 'location': {
             if (peer.shareRideId !== undefined) throw new DomainError('FORBIDDEN', 403, 'a share token can only watch');
             const { type: _type, ...point } = m;
-            const result = await ridecast.locations.ingest(peer.actor, [toGpsPoint(point)]);
+            const result = await drivers.ingestLocations(peer.actor, [toGpsPoint(point)]);
             return void reply({ type: 'location.ack', ...result });
           }
         }
       }
     },
   );
-}
+}, { name: 'ridecast-stream', fastify: '5.x', dependencies: ['ridecast-auth', '@fastify/websocket'] });

@@ -2,7 +2,8 @@ import type { LatLng } from '../../domain/geo.ts';
 import { maxPickupSeconds, planWindow, ringsFrom, type FairnessRules, type WindowDriver, type WindowRequest } from '../../domain/matching/dispatch.ts';
 import type { EtaEstimator } from '../../domain/tracking/eta.ts';
 import { isFreeNow, type FleetDriver } from '../../projections/fleet/index.ts';
-import type { Context } from './context.ts';
+import type { MatchPolicy } from '../../domain/matching/policy.ts';
+import type { Fleet } from '../../projections/fleet/index.ts';
 
 /** A window's choice for one ride, tried by the matcher under the ride's lease. */
 export interface Proposal {
@@ -31,7 +32,7 @@ interface Waiting {
  * handed back to the matcher with its proposal, which holds and offers exactly as `nearest` does. A
  * ride left without a driver waits for the next window and searches from a wider ring.
  */
-export function makeBatchWindow(ctx: Context, options: BatchWindowOptions) {
+export function makeBatchWindow(ctx: { readonly fleet: Fleet; readonly matchPolicy: MatchPolicy; readonly now: () => number }, options: BatchWindowOptions) {
   const { fleet, matchPolicy: policy, now } = ctx;
   const waiting = new Map<string, Waiting>();
   /** Windows a ride has waited without a proposal: its search starts that many rings out. */

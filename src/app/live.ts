@@ -4,7 +4,10 @@ import type { Recorded } from '../../domain/ports/event-log.ts';
 import type { RideEvent, RideOffered } from '../../domain/ride/index.ts';
 import { FINAL_STATUSES } from '../../domain/ride/index.ts';
 import { canSeeView, type RideView } from '../../projections/rides/view.ts';
-import type { Context } from './context.ts';
+import type { RideReadModel } from '../../domain/ports/read-model.ts';
+import type { Fleet } from '../../projections/fleet/index.ts';
+import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
 import type { Peer } from '../../domain/ports/live-feed.ts';
 import { rideStory, type StoryItem } from './ride-story.ts';
 import { foldRideContexts, rideOfferMessage, rideStatusMessage, type LocationMessage, type RideContext } from './messages.ts';
@@ -55,7 +58,7 @@ interface Published {
  * Who watches what, and delivery to them. Every instance runs one, fed by its own broadcast
  * consumer, so a rider's socket may live on any instance.
  */
-export function makeLiveHub(ctx: Context, options: LiveHubOptions) {
+export function makeLiveHub(ctx: { readonly metrics: Pick<Metrics, 'sockets' | 'socketsClosedSlow' | 'pushed'>; readonly readModel: RideReadModel; readonly fleet: Fleet; readonly logger: Logger; readonly now: () => number }, options: LiveHubOptions) {
   const peers = new Set<Peer>();
   const byRide = new Map<string, Set<Peer>>();
   const byUser = new Map<string, Set<Peer>>();

@@ -1,15 +1,21 @@
 import type { Actor } from '../../domain/actor.ts';
 import { DomainError } from '../../domain/errors.ts';
-import { observePoint, screenPoints, type DriverFix, type Rejection, type TrackingRules } from '../../domain/tracking/clean.ts';
+import { observePoint, screenPoints, type DriverFix, type TrackingRules } from '../../domain/tracking/clean.ts';
 import type { LocationEvent } from '../../domain/tracking/events.ts';
 import type { ZoneMap } from '../../domain/tracking/zones.ts';
 import type { GpsPoint } from '../../domain/tracking/point.ts';
-import type { Context } from './context.ts';
+import type { Clock } from '../../domain/ports/clock.ts';
+import type { IngestResult } from '../../domain/ports/driver-commands.ts';
+import type { EventLog } from '../../domain/ports/event-log.ts';
+import type { Metrics } from './metrics.ts';
 
-export interface IngestResult {
-  readonly accepted: number;
-  readonly rejected: number;
-  readonly rejections: readonly Rejection[];
+export type { IngestResult } from '../../domain/ports/driver-commands.ts';
+
+export interface IngestionDeps {
+  readonly log: EventLog;
+  /** Screening's "now" (points from the future are refused) and the per-driver point budget. */
+  readonly clock: Clock;
+  readonly metrics: Pick<Metrics, 'eventsAppended' | 'locationsAccepted' | 'locationsRejected'>;
 }
 
 /**
@@ -33,13 +39,13 @@ export interface IngestionOptions {
 /** Beyond this many drivers remembered, buckets that have refilled (idle drivers) are forgotten. */
 const BUCKETS_KEPT = 10_000;
 
-export function makeLocationIngestion(ctx: Context, { rules = {}, zones, rideOf, pointsPerSecond = 10, pointsBurst = 120 }: IngestionOptions) {
+export function makeLocationIngestion({ log, clock, metrics }: IngestionDeps, { rules = {}, zones, rideOf, pointsPerSecond = 10, pointsBurst = 120 }: IngestionOptions) {
   const fixes = new Map<string, DriverFix>();
   /** A token bucket per driver, on the injected clock: a request's whole batch fits, or nothing of it is taken. */
   const buckets = new Map<string, { tokens: number; at: number }>();
 
   function takePoints(driverId: string, n: number): void {
-    const t = ctx.now();
+    const t = clock.now();
     const b = buckets.get(driverId);
     const tokens = b ? Math.min(pointsBurst, b.tokens + ((t - b.at) / 1000) * pointsPerSecond) : pointsBurst;
     if (tokens < n) {
@@ -53,7 +59,7 @@ export function makeLocationIngestion(ctx: Context, { rules = {}, zones, rideOf,
   }
   /** Named zones each driver was last seen in: crossings become ZoneEntered / ZoneExited events. */
   const zonesOf = new Map<string, readonly string[]>();
-  const appended = ctx.metrics.eventsAppended.labels({ stream: 'driver-locations' });
+  const appended = metrics.eventsAppended.labels({ stream: 'driver-locations' });
 
   function zoneCrossings(driverId: string, latest: GpsPoint): LocationEvent[] {
     if (!zones) return [];
@@ -76,8 +82,8 @@ export function makeLocationIngestion(ctx: Context, { rules = {}, zones, rideOf,
       if (actor.role !== 'driver') throw new DomainError('FORBIDDEN', 403, 'only drivers send locations');
       const driverId = actor.userId;
       takePoints(driverId, points.length);
-      const screened = screenPoints(fixes.get(driverId) ?? null, points, ctx.now(), rules);
-      for (const r of screened.rejected) ctx.metrics.locationsRejected.inc({ reason: r.code });
+      const screened = screenPoints(fixes.get(driverId) ?? null, points, clock.now(), rules);
+      for (const r of screened.rejected) metrics.locationsRejected.inc({ reason: r.code });
       if (screened.accepted.length > 0) {
         const rideId = rideOf(driverId);
         const events: LocationEvent[] = [];
@@ -89,9 +95,9 @@ export function makeLocationIngestion(ctx: Context, { rules = {}, zones, rideOf,
           // A late point is history: it cannot say where the driver is now, so it crosses no border.
           if (!p.late) events.push(...zoneCrossings(driverId, p));
         }
-        await ctx.log.append('driver-locations', driverId, events);
+        await log.append('driver-locations', driverId, events);
         if (screened.latest) fixes.set(driverId, screened.latest);
-        ctx.metrics.locationsAccepted.inc(screened.accepted.length);
+        metrics.locationsAccepted.inc(screened.accepted.length);
         appended.inc(events.length);
       }
       return { accepted: screened.accepted.length, rejected: screened.rejected.length, rejections: screened.rejected };

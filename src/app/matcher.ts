@@ -9,7 +9,12 @@ import type { Recorded } from '../../domain/ports/event-log.ts';
 import { rideDecider, type RideEvent } from '../../domain/ride/index.ts';
 import { isFreeNow, type FleetDriver } from '../../projections/fleet/index.ts';
 import { makeBatchWindow } from './batch-window.ts';
-import type { Context } from './context.ts';
+import type { Claims } from '../../domain/ports/claims.ts';
+import type { EventLog } from '../../domain/ports/event-log.ts';
+import type { MatchPolicy } from '../../domain/matching/policy.ts';
+import type { Fleet } from '../../projections/fleet/index.ts';
+import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
 import type { DriverService } from './drivers.ts';
 
 export interface MatcherOptions {
@@ -41,7 +46,19 @@ export interface DispatchOptions {
  * (unless the ride is by then offered to that very driver: the hold is that offer's). A per-ride
  * lease in the shared claims keeps instances from matching one ride at the same moment.
  */
-export function makeMatcher(ctx: Context, drivers: DriverService, options: MatcherOptions) {
+export interface MatcherDeps {
+  readonly log: EventLog;
+  /** The per-ride lease. */
+  readonly claims: Claims;
+  readonly fleet: Fleet;
+  readonly matchPolicy: MatchPolicy;
+  readonly now: () => number;
+  readonly newId: (prefix: string) => string;
+  readonly logger: Logger;
+  readonly metrics: Pick<Metrics, 'offersMade' | 'ridesUnmatched' | 'matchSeconds'>;
+}
+
+export function makeMatcher(ctx: MatcherDeps, drivers: DriverService, options: MatcherOptions) {
   const { log, fleet, matchPolicy: policy, now } = ctx;
   const eta = options.etaSeconds ?? ((a, b) => Math.round((distanceMeters(a, b) * 1.3) / 8));
   const timers = new Map<string, NodeJS.Timeout>();

@@ -2,7 +2,8 @@ import { fold } from '../../domain/decider.ts';
 import { DomainError } from '../../domain/errors.ts';
 import type { Recorded } from '../../domain/ports/event-log.ts';
 import { rideDecider, type RideEvent, type RideOffered } from '../../domain/ride/index.ts';
-import type { Context } from './context.ts';
+import type { Clock } from '../../domain/ports/clock.ts';
+import type { PaymentGateway } from '../../domain/ports/payment.ts';
 import type { DriverService } from './drivers.ts';
 import type { RideService } from './rides.ts';
 
@@ -10,8 +11,8 @@ import type { RideService } from './rides.ts';
  * What follows from a ride event on the driver's side and on the payment side: a process manager
  * run by one work-sharing group. Every step is idempotent, so a redelivered event changes nothing.
  */
-export function makeRideReactions(ctx: Context, drivers: DriverService, rides: RideService) {
-  const at = () => ctx.now();
+export function makeRideReactions({ payments, clock }: { payments: PaymentGateway; clock: Clock }, drivers: DriverService, rides: RideService) {
+  const at = () => clock.now();
 
   async function lastOfferedDriver(rideId: string): Promise<string | null> {
     const history = await rides.history(rideId);
@@ -43,7 +44,7 @@ export function makeRideReactions(ctx: Context, drivers: DriverService, rides: R
       case 'FareCalculated': {
         const state = fold(rideDecider, await rides.history(rideId));
         if (state.status === 'none' || state.payment === 'captured') return;
-        const outcome = await ctx.payments.capture({ rideId, riderId: state.riderId, amount: e.data.amount, currency: e.data.currency });
+        const outcome = await payments.capture({ rideId, riderId: state.riderId, amount: e.data.amount, currency: e.data.currency });
         try {
           await rides.record(rideId, outcome);
         } catch (err) {

@@ -3,7 +3,10 @@ import { fold } from '../../domain/decider.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { FINAL_STATUSES, rideDecider, type RideEvent } from '../../domain/ride/index.ts';
 import type { Recorded } from '../../domain/ports/event-log.ts';
-import type { Context } from './context.ts';
+import type { Clock } from '../../domain/ports/clock.ts';
+import type { Fleet } from '../../projections/fleet/index.ts';
+import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
 import type { DriverService } from './drivers.ts';
 import type { RideService } from './rides.ts';
 import type { Tracker } from './tracker.ts';
@@ -39,7 +42,15 @@ export const driverLostReason = (ms: number) => `driver lost: no location from t
  * Every repair is a command through the deciders, so two instances reconciling at once (or a late
  * reaction) cannot apply it twice. Time comes from the injected clock.
  */
-export function makeReconciler(ctx: Context, deps: { drivers: DriverService; rides: RideService; tracker: Tracker }, options: ReconcilerOptions) {
+export interface ReconcilerDeps {
+  /** Which drivers are assigned, and when each was last seen. */
+  readonly fleet: Pick<Fleet, 'all' | 'get'>;
+  readonly clock: Clock;
+  readonly metrics: Pick<Metrics, 'reconciled'>;
+  readonly logger: Logger;
+}
+
+export function makeReconciler({ fleet, clock, metrics, logger }: ReconcilerDeps, deps: { drivers: DriverService; rides: RideService; tracker: Tracker }, options: ReconcilerOptions) {
   const { drivers, rides, tracker } = deps;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<Repairs> | null = null;
@@ -56,7 +67,7 @@ export function makeReconciler(ctx: Context, deps: { drivers: DriverService; rid
   }
 
   async function freeDriversOfEndedRides(at: number, freed: string[]): Promise<void> {
-    for (const d of [...ctx.fleet.all()]) {
+    for (const d of [...fleet.all()]) {
       const rideId = d.rideId;
       if (!rideId || tracker.activeRides().has(rideId)) continue;
       const { state, endedAt } = await rideNow(rideId);
@@ -66,8 +77,8 @@ export function makeReconciler(ctx: Context, deps: { drivers: DriverService; rid
       const after = await drivers.command(d.driverId, { type: 'FreeDriver', data: { driverId: d.driverId, rideId, at } });
       if (after.rideId === null) {
         freed.push(d.driverId);
-        ctx.metrics.reconciled.inc({ repair: 'driver_freed' });
-        ctx.logger.warn({ driverId: d.driverId, rideId, status: state.status }, 'reconciler: freed a driver still assigned to an ended ride');
+        metrics.reconciled.inc({ repair: 'driver_freed' });
+        logger.warn({ driverId: d.driverId, rideId, status: state.status }, 'reconciler: freed a driver still assigned to an ended ride');
       }
     }
   }
@@ -75,7 +86,7 @@ export function makeReconciler(ctx: Context, deps: { drivers: DriverService; rid
   async function cancelRidesOfLostDrivers(at: number, cancelled: string[]): Promise<void> {
     for (const [rideId, ride] of [...tracker.activeRides()]) {
       if (!ride.driverId || !UNDER_WAY.has(ride.status)) continue;
-      const fixAt = ctx.fleet.get(ride.driverId)?.position?.recordedAt ?? -Infinity;
+      const fixAt = fleet.get(ride.driverId)?.position?.recordedAt ?? -Infinity;
       if (at - fixAt < options.driverLostMs) continue;
       // No recent fix: count from the acceptance when that is later (a driver who accepted and never moved yet).
       const { state, acceptedAt } = await rideNow(rideId);
@@ -84,8 +95,8 @@ export function makeReconciler(ctx: Context, deps: { drivers: DriverService; rid
       try {
         await rides.cancel(systemActor, rideId, driverLostReason(options.driverLostMs));
         cancelled.push(rideId);
-        ctx.metrics.reconciled.inc({ repair: 'ride_cancelled_driver_lost' });
-        ctx.logger.warn({ rideId, driverId: ride.driverId, lastFixAt: Number.isFinite(fixAt) ? fixAt : null }, 'reconciler: cancelled a ride whose driver vanished');
+        metrics.reconciled.inc({ repair: 'ride_cancelled_driver_lost' });
+        logger.warn({ rideId, driverId: ride.driverId, lastFixAt: Number.isFinite(fixAt) ? fixAt : null }, 'reconciler: cancelled a ride whose driver vanished');
       } catch (err) {
         // It ended meanwhile (another instance, the driver came back and completed): nothing to repair.
         if (!(err instanceof DomainError)) throw err;
@@ -94,7 +105,7 @@ export function makeReconciler(ctx: Context, deps: { drivers: DriverService; rid
   }
 
   async function pass(): Promise<Repairs> {
-    const at = ctx.now();
+    const at = clock.now();
     const repairs: Repairs = { freed: [], cancelled: [] };
     await cancelRidesOfLostDrivers(at, repairs.cancelled);
     await freeDriversOfEndedRides(at, repairs.freed);
@@ -109,7 +120,7 @@ export function makeReconciler(ctx: Context, deps: { drivers: DriverService; rid
     },
     start(): void {
       timer = setInterval(() => {
-        this.runOnce().catch((err: unknown) => ctx.logger.warn({ err }, 'reconciler pass failed; next pass retries'));
+        this.runOnce().catch((err: unknown) => logger.warn({ err }, 'reconciler pass failed; next pass retries'));
       }, options.intervalMs);
       timer.unref();
     },

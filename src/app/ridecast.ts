@@ -11,8 +11,17 @@ import { defaultFairnessRules } from '../../domain/matching/dispatch.ts';
 import type { LocationRecorded } from '../../domain/tracking/events.ts';
 import type { ZoneMap } from '../../domain/tracking/zones.ts';
 import { trackDistanceMeters } from '../../domain/tracking/track.ts';
+import type { Tariff } from '../../domain/fare.ts';
+import type { MatchPolicy } from '../../domain/matching/policy.ts';
+import type { Claims } from '../../domain/ports/claims.ts';
+import type { Clock } from '../../domain/ports/clock.ts';
+import type { EventLog } from '../../domain/ports/event-log.ts';
+import type { PaymentGateway } from '../../domain/ports/payment.ts';
+import type { RideReadModel } from '../../domain/ports/read-model.ts';
+import type { Fleet } from '../../projections/fleet/index.ts';
 import { makeRideProjector } from '../../projections/rides/projector.ts';
-import type { Context } from './context.ts';
+import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
 import { makeDispatchStats } from './dispatch-stats.ts';
 import { makeDriverService } from './drivers.ts';
 import { makeLiveHub } from './live.ts';
@@ -47,16 +56,37 @@ export interface RidecastOptions {
   readonly locationPointsBurst?: number;
 }
 
+/**
+ * What the composition root hands the application: the ports made real. Each service below is given
+ * only the part of it that it uses.
+ */
+export interface RidecastDeps {
+  readonly log: EventLog;
+  readonly claims: Claims;
+  readonly readModel: RideReadModel;
+  readonly payments: PaymentGateway;
+  /** This instance's in-process fleet index (matching, live picture). */
+  readonly fleet: Fleet;
+  readonly metrics: Metrics;
+  readonly tariff: Tariff;
+  readonly matchPolicy: MatchPolicy;
+  readonly clock: Clock;
+  readonly newId: (prefix: string) => string;
+  readonly logger: Logger;
+}
+
 /** The application: services plus the consumers that keep projections, matching and push moving. */
-export function makeRidecast(ctx: Context, options: RidecastOptions) {
+export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
+  const { log, claims, readModel, payments, fleet, metrics, tariff, matchPolicy, clock, newId, logger } = ctx;
+  const now = () => clock.now();
   const eta = options.eta ?? straightLineEta();
-  const drivers = makeDriverService(ctx);
-  const rides = makeRideService(ctx, {
+  const drivers = makeDriverService({ log, clock, metrics });
+  const rides = makeRideService({ log, claims, readModel, clock, newId, metrics, tariff }, {
     serviceArea: options.serviceArea,
     // The same limits as screening, so the fare never counts a track screening would have refused.
     tripDistance: (points, maxDurationMs) => trackDistanceMeters(points, { ...options.trackingRules, maxDurationMs }),
   });
-  const locations = makeLocationIngestion(ctx, {
+  const locations = makeLocationIngestion({ log, clock, metrics }, {
     rules: options.trackingRules,
     zones: options.zones,
     pointsPerSecond: options.locationPointsPerSecond,
@@ -64,25 +94,25 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
     // The assignment lands on the driver's stream a moment after the ride's acceptance: ask both.
     rideOf: (driverId) => ctx.fleet.get(driverId)?.rideId ?? tracker.rideOfDriver(driverId),
   });
-  const hub = makeLiveHub(ctx, {
+  const hub = makeLiveHub({ metrics, readModel, fleet, logger, now }, {
     maxBufferedBytes: options.maxBufferedBytes,
     rideView: (rideId) => rides.current(rideId),
     rideHistory: (rideId) => rides.history(rideId),
     latestLocation: (rideId) => tracker.latestLocation(rideId),
   });
-  const tracker = makeTracker(ctx, hub, {
+  const tracker = makeTracker({ fleet, metrics, logger, now }, hub, {
     eta,
     arrival: options.arrivalRules ?? {},
     markArrived: (rideId) => rides.arrive(systemActor, rideId, true),
   });
-  const matcher = makeMatcher(ctx, drivers, {
+  const matcher = makeMatcher({ log, claims, fleet, matchPolicy, now, newId, logger, metrics }, drivers, {
     matchTimeoutMs: options.matchTimeoutMs,
     retryMs: options.retryMs,
     etaSeconds: (from, to) => eta.estimateSeconds(from, to, { speedMps: null }),
     dispatch: { matching: 'nearest', batchWindowMs: 2_000, fairness: defaultFairnessRules, ...options.dispatch, eta },
   });
-  const react = makeRideReactions(ctx, drivers, rides);
-  const reconciler = makeReconciler(ctx, { drivers, rides, tracker }, options.reconcile ?? { intervalMs: 30_000, driverLostMs: 300_000 });
+  const react = makeRideReactions({ payments, clock }, drivers, rides);
+  const reconciler = makeReconciler({ fleet, clock, metrics, logger }, { drivers, rides, tracker }, options.reconcile ?? { intervalMs: 30_000, driverLostMs: 300_000 });
   const projector = makeRideProjector(ctx.readModel, () => ctx.metrics.staleProjectionEvents.inc({ projection: 'rides' }));
   const subscriptions: Subscription[] = [];
   let sweeper: NodeJS.Timeout | undefined;
@@ -98,7 +128,7 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
       if (d.available) driversOnline++;
       if (d.rideId) driversOnTrip++;
     }
-    const seconds = Math.max(0.001, (ctx.now() - sinceMs) / 1000);
+    const seconds = Math.max(0.001, (now() - sinceMs) / 1000);
     return {
       type: 'fleet.stats',
       driversOnline,
@@ -136,7 +166,7 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
   }
 
   const guarded = (name: string, handler: (e: Recorded) => unknown) => async (e: Recorded) => {
-    ctx.metrics.consumerLag.set({ consumer: name }, Math.max(0, (ctx.now() - e.metadata.recordedAtMs) / 1000));
+    ctx.metrics.consumerLag.set({ consumer: name }, Math.max(0, (now() - e.metadata.recordedAtMs) / 1000));
     try {
       await handler(e);
       recovered(name, e);
@@ -159,7 +189,7 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
   async function consumeBatches(stream: StreamName, group: string, handler: (events: readonly Recorded[]) => Promise<void>) {
     const batchHandler = async (events: readonly Recorded[]) => {
       const last = events.at(-1);
-      if (last) ctx.metrics.consumerLag.set({ consumer: group }, Math.max(0, (ctx.now() - last.metadata.recordedAtMs) / 1000));
+      if (last) ctx.metrics.consumerLag.set({ consumer: group }, Math.max(0, (now() - last.metadata.recordedAtMs) / 1000));
       try {
         await handler(events);
       } catch (err) {
@@ -239,10 +269,10 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
       }, options.retryMs * 2);
       sweeper.unref();
       reconciler.start();
-      let statsFrom = { at: ctx.now(), locations: tracker.locationsSeen() };
+      let statsFrom = { at: now(), locations: tracker.locationsSeen() };
       statsTimer = setInterval(() => {
         hub.publishToFleet(fleetStats(statsFrom.at, statsFrom.locations));
-        statsFrom = { at: ctx.now(), locations: tracker.locationsSeen() };
+        statsFrom = { at: now(), locations: tracker.locationsSeen() };
       }, 2_000);
       statsTimer.unref();
     },

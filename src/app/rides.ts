@@ -4,12 +4,16 @@ import { distanceMeters, pathLengthMeters, type LatLng } from '../../domain/geo.
 import { fold } from '../../domain/decider.ts';
 import { driverDecider, type DriverEvent } from '../../domain/driver/index.ts';
 import { handle } from '../../domain/handle.ts';
-import type { Recorded } from '../../domain/ports/event-log.ts';
+import type { Clock } from '../../domain/ports/clock.ts';
+import type { Claims } from '../../domain/ports/claims.ts';
+import type { EventLog, Recorded } from '../../domain/ports/event-log.ts';
 import type { PaymentOutcome } from '../../domain/ports/payment.ts';
-import type { TrackPoint } from '../../domain/ports/read-model.ts';
+import type { RideReadModel, TrackPoint } from '../../domain/ports/read-model.ts';
+import type { RideCommands } from '../../domain/ports/ride-commands.ts';
+import type { Tariff } from '../../domain/fare.ts';
 import { FINAL_STATUSES, rideDecider, type RideCommand, type RideEvent } from '../../domain/ride/index.ts';
-import { canSeeView, foldRideView, type RideView } from '../../projections/rides/view.ts';
-import type { Context } from './context.ts';
+import { canSeeView, foldRideView, publicRideView, type RideView } from '../../projections/rides/view.ts';
+import type { Metrics } from './metrics.ts';
 import { abandoned, decodeClaim, encodeClaim, fingerprintOf } from './ride-claims.ts';
 
 const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
@@ -17,6 +21,19 @@ const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
 const IDEMPOTENCY_WAIT_MS = 5_000;
 const IDEMPOTENCY_POLL_MS = 20;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** What the ride service uses, and nothing else. */
+export interface RideServiceDeps {
+  readonly log: EventLog;
+  /** One unfinished ride per rider, and Idempotency-Key answers. */
+  readonly claims: Claims;
+  /** Reads (`view`) and the trip's track (the fare's distance). */
+  readonly readModel: RideReadModel;
+  readonly clock: Clock;
+  readonly newId: (prefix: string) => string;
+  readonly metrics: Pick<Metrics, 'eventsAppended'>;
+  readonly tariff: Tariff;
+}
 
 /** The rider's and driver's ride commands: load → decide → append, answered from the log. */
 export interface RideServiceOptions {
@@ -29,8 +46,9 @@ export interface RideServiceOptions {
   readonly tripDistance?: (points: readonly TrackPoint[], maxDurationMs: number) => number;
 }
 
-export function makeRideService(ctx: Context, { serviceArea, tripDistance = pathLengthMeters }: RideServiceOptions = {}) {
-  const { log, claims, readModel, now } = ctx;
+export function makeRideService(deps: RideServiceDeps, { serviceArea, tripDistance = pathLengthMeters }: RideServiceOptions = {}) {
+  const { log, claims, readModel, clock, newId, metrics, tariff } = deps;
+  const now = () => clock.now();
 
   async function history(rideId: string) {
     return (await log.readKey('rides', rideId)) as Recorded<RideEvent>[];
@@ -43,7 +61,7 @@ export function makeRideService(ctx: Context, { serviceArea, tripDistance = path
 
   async function command(rideId: string, cmd: RideCommand): Promise<RideView> {
     const { appended } = await handle(log, 'rides', rideId, rideDecider, cmd);
-    if (appended.length) ctx.metrics.eventsAppended.inc({ stream: 'rides' }, appended.length);
+    if (appended.length) metrics.eventsAppended.inc({ stream: 'rides' }, appended.length);
     const view = await current(rideId);
     if (!view) throw notFound(`ride ${rideId}`);
     return view;
@@ -101,7 +119,7 @@ export function makeRideService(ctx: Context, { serviceArea, tripDistance = path
     const fingerprint = fingerprintOf(input);
     const giveUpAt = performance.now() + IDEMPOTENCY_WAIT_MS;
     for (;;) {
-      const rideId = ctx.newId('r');
+      const rideId = newId('r');
       const mine = encodeClaim({ rideId, claimedAtMs: now(), fingerprint });
       const held = await claims.claim(key, mine, IDEMPOTENCY_TTL_MS);
       if (held === null) {
@@ -131,7 +149,7 @@ export function makeRideService(ctx: Context, { serviceArea, tripDistance = path
     async request(actor: Actor, input: { pickup: LatLng; dropoff: LatLng }, idempotencyKey?: string) {
       if (serviceArea && !(serviceArea(input.pickup) && serviceArea(input.dropoff)))
         throw new DomainError('OUTSIDE_SERVICE_AREA', 422, 'pickup and dropoff must lie inside the service area');
-      return idempotencyKey ? requestOnce(actor, input, idempotencyKey) : create(actor, input, ctx.newId('r'));
+      return idempotencyKey ? requestOnce(actor, input, idempotencyKey) : create(actor, input, newId('r'));
     },
 
     /** What `GET /v1/rides/:id` shows: the projection, or the log when the projection has not caught up. */
@@ -170,9 +188,23 @@ export function makeRideService(ctx: Context, { serviceArea, tripDistance = path
         const points = (await readModel.track(rideId)).filter((p) => p.recordedAt >= since && p.recordedAt <= at);
         distance = points.length >= 2 ? tripDistance(points, view.startedAt ? at - since : Infinity) : distanceMeters(view.pickup, view.dropoff);
       }
-      return command(rideId, { type: 'CompleteTrip', data: { rideId, actor, distanceMeters: distance, tariff: ctx.tariff, at } });
+      return command(rideId, { type: 'CompleteTrip', data: { rideId, actor, distanceMeters: distance, tariff, at } });
     },
   };
 }
 
 export type RideService = ReturnType<typeof makeRideService>;
+
+/** The ride commands port over the service: each answers the ride in its public shape. */
+export function rideCommands(rides: RideService): RideCommands {
+  return {
+    request: async (rider, trip, idempotencyKey) => publicRideView(await rides.request(rider, trip, idempotencyKey)),
+    accept: async (driver, rideId) => publicRideView(await rides.accept(driver, rideId)),
+    decline: async (driver, rideId) => publicRideView(await rides.decline(driver, rideId)),
+    arrive: async (driver, rideId) => publicRideView(await rides.arrive(driver, rideId)),
+    start: async (driver, rideId) => publicRideView(await rides.start(driver, rideId)),
+    complete: async (driver, rideId) => publicRideView(await rides.complete(driver, rideId)),
+    cancel: async (actor, rideId, reason) => publicRideView(await rides.cancel(actor, rideId, reason)),
+    rate: async (rider, rideId, stars, comment) => publicRideView(await rides.rate(rider, rideId, stars, comment)),
+  };
+}

@@ -5,7 +5,9 @@ import { detectArrival, type ArrivalRules, type ArrivalState } from '../../domai
 import type { EtaEstimator } from '../../domain/tracking/eta.ts';
 import type { LocationRecorded } from '../../domain/tracking/events.ts';
 import { smooth, type SmoothingState } from '../../domain/tracking/kalman.ts';
-import type { Context } from './context.ts';
+import type { Fleet } from '../../projections/fleet/index.ts';
+import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
 import type { LiveHub } from './live.ts';
 import { nextRideContext, type LocationMessage, type RideContext } from './messages.ts';
 
@@ -22,7 +24,7 @@ export interface TrackerOptions {
  * This instance's live picture: where each driver is (Kalman-smoothed), which rides are active,
  * ETA and arrival detection, and the push of each move to the ride's watchers.
  */
-export function makeTracker(ctx: Context, hub: LiveHub, options: TrackerOptions) {
+export function makeTracker(ctx: { readonly fleet: Fleet; readonly metrics: Pick<Metrics, 'pushLatency'>; readonly logger: Logger; readonly now: () => number }, hub: LiveHub, options: TrackerOptions) {
   const smoothing = new Map<string, SmoothingState>();
   const arrivals = new Map<string, ArrivalState>();
   /** Rides not yet completed, cancelled or unmatched, as of the last event seen. */

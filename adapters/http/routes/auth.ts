@@ -1,12 +1,21 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import { ROLES, type Role } from '../../../domain/actor.ts';
 import { DomainError } from '../../../domain/errors.ts';
-import type { Accounts } from '../../../src/app/accounts.ts';
+import type { Accounts } from '../../../domain/ports/accounts.ts';
+import { requireServices } from '../plugin-options.ts';
 import { errors, LoginBody, Password, TokenReply, UserReply, Username } from '../schemas.ts';
 
+export interface AuthRoutesOptions {
+  readonly accounts: Accounts;
+  /** Lifetime of a login token, in seconds (the reply says it). */
+  readonly expiresIn: number;
+}
 
-export function authRoutes(app: FastifyInstance, { accounts, expiresIn }: { accounts: Accounts; expiresIn: number }) {
+/** `/v1/auth/…` and `/v1/users`: the accounts port over HTTP; tokens are signed here. */
+export const authRoutes = fp(async (app: FastifyInstance, options: AuthRoutesOptions) => {
+  const { accounts, expiresIn } = requireServices('auth routes', options, ['accounts', 'expiresIn']);
   const token = (userId: string, role: Role) => ({
     token: app.jwt.sign({ sub: userId, role }),
     tokenType: 'Bearer' as const,
@@ -57,4 +66,4 @@ export function authRoutes(app: FastifyInstance, { accounts, expiresIn }: { acco
       return reply.status(201).send(user);
     },
   );
-}
+}, { name: 'ridecast-auth-routes', fastify: '5.x', dependencies: ['ridecast-auth'] });

@@ -1,11 +1,12 @@
 import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import { DomainError } from '../../../domain/errors.ts';
-import { distanceMeters } from '../../../domain/geo.ts';
+import type { DriverCommands } from '../../../domain/ports/driver-commands.ts';
+import type { DriverQueries } from '../../../domain/ports/driver-queries.ts';
 import type { GpsPoint } from '../../../domain/tracking/point.ts';
-import { isFreeNow } from '../../../projections/fleet/index.ts';
-import type { Ridecast } from '../../../src/app/ridecast.ts';
 import { actorOf } from '../auth.ts';
+import { requireServices } from '../plugin-options.ts';
 import { AvailabilityBody, AvailabilityReply, errors, LocationsBody, LocationsReply, NearbyQuery, NearbyReply, Point } from '../schemas.ts';
 
 /** Device time may come as epoch ms or an ISO string; the domain takes ms. */
@@ -16,53 +17,54 @@ export function toGpsPoint(p: Static<typeof Point>): GpsPoint {
   return { lat: p.lat, lng: p.lng, recordedAt, heading: p.heading ?? null, speed: p.speed ?? null, accuracy: p.accuracy ?? null };
 }
 
-export function driverRoutes(app: FastifyInstance, { ridecast }: { ridecast: Ridecast }) {
-  app.put<{ Body: { available: boolean } }>(
-    '/v1/drivers/me/availability',
-    {
-      preHandler: app.requireRole('driver'),
-      schema: {
-        body: AvailabilityBody,
-        response: { 200: AvailabilityReply, ...errors(400, 401, 403) },
-      },
-    },
-    async (request) => ridecast.drivers.setAvailability(actorOf(request), request.body.available),
-  );
-
-  app.post<{ Body: Static<typeof LocationsBody> }>(
-    '/v1/drivers/me/locations',
-    {
-      preHandler: app.requireRole('driver'),
-      schema: { body: LocationsBody, response: { 202: LocationsReply, ...errors(400, 401, 403, 413, 429) } },
-    },
-    async (request, reply) => {
-      const body = request.body;
-      const points = 'points' in body ? body.points.map(toGpsPoint) : [toGpsPoint(body)];
-      return reply.status(202).send(await ridecast.locations.ingest(actorOf(request), points));
-    },
-  );
-
-  app.get<{ Querystring: { lat: number; lng: number; radius: number; limit: number } }>(
-    '/v1/drivers/nearby',
-    {
-      preHandler: app.requireRole('rider', 'admin', 'service'),
-      schema: {
-        querystring: NearbyQuery,
-        response: { 200: NearbyReply, ...errors(400, 401, 403) },
-      },
-    },
-    async (request) => {
-      const { lat, lng, radius, limit } = request.query;
-      if (ridecast.positions) {
-        const near = await ridecast.positions.nearby({ lat, lng }, radius, limit);
-        return { drivers: near.map((d) => ({ driverId: d.driverId, lat: d.lat, lng: d.lng, distanceMeters: Math.round(d.distanceM) })) };
-      }
-      const found = ridecast.fleet.nearest({ lat, lng }, limit, radius, (d) => isFreeNow(d) && !!d.position && Date.now() - d.position.recordedAt <= ridecast.freshnessMs);
-      const drivers = found
-        .map((d) => ({ driverId: d.driverId, lat: d.lat, lng: d.lng, distanceMeters: Math.round(distanceMeters({ lat, lng }, d)) }))
-        .filter((d) => d.distanceMeters <= radius)
-        .sort((a, b) => a.distanceMeters - b.distanceMeters);
-      return { drivers };
-    },
-  );
+export interface DriverRoutesOptions {
+  readonly drivers: DriverCommands;
+  readonly driverQueries: DriverQueries;
 }
+
+/** `/v1/drivers…`: availability, GPS ingestion, and the nearby query. */
+export const driverRoutes = fp(
+  async (app: FastifyInstance, options: DriverRoutesOptions) => {
+    const { drivers, driverQueries } = requireServices('driver routes', options, ['drivers', 'driverQueries']);
+    app.put<{ Body: { available: boolean } }>(
+      '/v1/drivers/me/availability',
+      {
+        preHandler: app.requireRole('driver'),
+        schema: {
+          body: AvailabilityBody,
+          response: { 200: AvailabilityReply, ...errors(400, 401, 403) },
+        },
+      },
+      async (request) => drivers.setAvailability(actorOf(request), request.body.available),
+    );
+
+    app.post<{ Body: Static<typeof LocationsBody> }>(
+      '/v1/drivers/me/locations',
+      {
+        preHandler: app.requireRole('driver'),
+        schema: { body: LocationsBody, response: { 202: LocationsReply, ...errors(400, 401, 403, 413, 429) } },
+      },
+      async (request, reply) => {
+        const body = request.body;
+        const points = 'points' in body ? body.points.map(toGpsPoint) : [toGpsPoint(body)];
+        return reply.status(202).send(await drivers.ingestLocations(actorOf(request), points));
+      },
+    );
+
+    app.get<{ Querystring: { lat: number; lng: number; radius: number; limit: number } }>(
+      '/v1/drivers/nearby',
+      {
+        preHandler: app.requireRole('rider', 'admin', 'service'),
+        schema: {
+          querystring: NearbyQuery,
+          response: { 200: NearbyReply, ...errors(400, 401, 403) },
+        },
+      },
+      async (request) => {
+        const { lat, lng, radius, limit } = request.query;
+        return { drivers: await driverQueries.nearby({ lat, lng, radiusMeters: radius, limit }) };
+      },
+    );
+  },
+  { name: 'ridecast-driver-routes', fastify: '5.x', dependencies: ['ridecast-auth'] },
+);

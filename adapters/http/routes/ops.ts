@@ -1,6 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import type { Registry } from 'prom-client';
+import { requireServices } from '../plugin-options.ts';
 
 export interface OpsOptions {
   /** Whether the transport and stores answer; each check names itself in the readiness reply. */
@@ -8,7 +10,9 @@ export interface OpsOptions {
   readonly registry: Registry;
 }
 
-export function opsRoutes(app: FastifyInstance, { checks, registry }: OpsOptions) {
+/** `/healthz`, `/readyz`, `/metrics`: for the orchestrator and Prometheus, no token needed. */
+export const opsRoutes = fp(async (app: FastifyInstance, options: OpsOptions) => {
+  const { checks, registry } = requireServices('ops routes', options, ['checks', 'registry']);
   app.get('/healthz', { schema: { response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
 
   const ReadyReply = Type.Object({ status: Type.String(), checks: Type.Record(Type.String(), Type.Boolean()) });
@@ -29,4 +33,4 @@ export function opsRoutes(app: FastifyInstance, { checks, registry }: OpsOptions
     reply.header('content-type', registry.contentType);
     return registry.metrics();
   });
-}
+}, { name: 'ridecast-ops-routes', fastify: '5.x' });
