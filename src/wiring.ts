@@ -128,8 +128,9 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
   await accounts.foldLegacyNames();
   const admin = await accounts.ensure(config.adminUsername, config.adminPassword, 'admin');
 
+  const services = frontDoor(ridecast, accounts, ctx);
   const app = await buildApp({
-    services: frontDoor(ridecast, accounts, ctx),
+    services,
     clock,
     registry: metrics.registry,
     jwtSecret: config.jwtSecret,
@@ -158,6 +159,9 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
     ctx,
     ridecast,
     accounts,
+    /** The inbound ports the HTTP and socket adapters drive. */
+    services,
+    clock,
     payments,
     /** The configured admin account, and whether this start created it. */
     admin,
