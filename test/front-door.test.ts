@@ -40,6 +40,18 @@ describe('one front door: the layers', () => {
     expect(offences).toEqual([]);
   });
 
+  it('domain/ imports nothing outside domain/: no src/, no adapters, no npm package, no Node module', () => {
+    const domain = join(ROOT, 'domain');
+    const offences: string[] = [];
+    for (const file of sourceFiles(domain)) {
+      for (const spec of specifiers(readFileSync(file, 'utf8'))) {
+        const target = spec.startsWith('.') ? resolve(dirname(file), spec) : null;
+        if (target === null || !target.startsWith(domain + '/')) offences.push(`${relative(ROOT, file)} imports ${spec}`);
+      }
+    }
+    expect(offences).toEqual([]);
+  });
+
   it('the check sees an import from src/ when there is one', () => {
     expect(specifiers(`import type { Ridecast } from '../../src/app/ridecast.ts';\nexport { x } from "./y.ts";\nawait import('../z.ts');`)).toEqual([
       '../../src/app/ridecast.ts',
