@@ -23,48 +23,47 @@ export interface DriverRoutesOptions {
 }
 
 /** `/v1/drivers…`: availability, GPS ingestion, and the nearby query. */
-export const driverRoutes = fp(
-  async (app: FastifyInstance, options: DriverRoutesOptions) => {
-    const { drivers, driverQueries } = requireServices('driver routes', options, ['drivers', 'driverQueries']);
-    app.put<{ Body: { available: boolean } }>(
-      '/v1/drivers/me/availability',
-      {
-        preHandler: app.requireRole('driver'),
-        schema: {
-          body: AvailabilityBody,
-          response: { 200: AvailabilityReply, ...errors(400, 401, 403) },
-        },
+async function registerDriverRoutes(app: FastifyInstance, options: DriverRoutesOptions) {
+  const { drivers, driverQueries } = requireServices('driver routes', options, ['drivers', 'driverQueries']);
+  app.put<{ Body: { available: boolean } }>(
+    '/v1/drivers/me/availability',
+    {
+      preHandler: app.requireRole('driver'),
+      schema: {
+        body: AvailabilityBody,
+        response: { 200: AvailabilityReply, ...errors(400, 401, 403) },
       },
-      async (request) => drivers.setAvailability(actorOf(request), request.body.available),
-    );
+    },
+    async (request) => drivers.setAvailability(actorOf(request), request.body.available),
+  );
 
-    app.post<{ Body: Static<typeof LocationsBody> }>(
-      '/v1/drivers/me/locations',
-      {
-        preHandler: app.requireRole('driver'),
-        schema: { body: LocationsBody, response: { 202: LocationsReply, ...errors(400, 401, 403, 413, 429) } },
-      },
-      async (request, reply) => {
-        const body = request.body;
-        const points = 'points' in body ? body.points.map(toGpsPoint) : [toGpsPoint(body)];
-        return reply.status(202).send(await drivers.ingestLocations(actorOf(request), points));
-      },
-    );
+  app.post<{ Body: Static<typeof LocationsBody> }>(
+    '/v1/drivers/me/locations',
+    {
+      preHandler: app.requireRole('driver'),
+      schema: { body: LocationsBody, response: { 202: LocationsReply, ...errors(400, 401, 403, 413, 429) } },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const points = 'points' in body ? body.points.map(toGpsPoint) : [toGpsPoint(body)];
+      return reply.status(202).send(await drivers.ingestLocations(actorOf(request), points));
+    },
+  );
 
-    app.get<{ Querystring: { lat: number; lng: number; radius: number; limit: number } }>(
-      '/v1/drivers/nearby',
-      {
-        preHandler: app.requireRole('rider', 'admin', 'service'),
-        schema: {
-          querystring: NearbyQuery,
-          response: { 200: NearbyReply, ...errors(400, 401, 403) },
-        },
+  app.get<{ Querystring: { lat: number; lng: number; radius: number; limit: number } }>(
+    '/v1/drivers/nearby',
+    {
+      preHandler: app.requireRole('rider', 'admin', 'service'),
+      schema: {
+        querystring: NearbyQuery,
+        response: { 200: NearbyReply, ...errors(400, 401, 403) },
       },
-      async (request) => {
-        const { lat, lng, radius, limit } = request.query;
-        return { drivers: await driverQueries.nearby({ lat, lng, radiusMeters: radius, limit }) };
-      },
-    );
-  },
-  { name: 'ridecast-driver-routes', fastify: '5.x', dependencies: ['ridecast-auth'] },
-);
+    },
+    async (request) => {
+      const { lat, lng, radius, limit } = request.query;
+      return { drivers: await driverQueries.nearby({ lat, lng, radiusMeters: radius, limit }) };
+    },
+  );
+}
+
+export const driverRoutes = fp(registerDriverRoutes, { name: 'ridecast-driver-routes', fastify: '5.x', dependencies: ['ridecast-auth'] });
