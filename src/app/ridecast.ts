@@ -15,7 +15,7 @@ import { makeRideProjector } from '../../projections/rides/projector.ts';
 import type { Context } from './context.ts';
 import { makeDispatchStats } from './dispatch-stats.ts';
 import { makeDriverService } from './drivers.ts';
-import { makeLiveHub } from './live.ts';
+import { makeLiveHub } from './live/hub.ts';
 import { makeLocationIngestion } from './locations.ts';
 import { makeMatcher, type DispatchOptions } from './matcher.ts';
 import { makeRideReactions } from './reactions.ts';
@@ -64,11 +64,16 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
     // The assignment lands on the driver's stream a moment after the ride's acceptance: ask both.
     rideOf: (driverId) => ctx.fleet.get(driverId)?.rideId ?? tracker.rideOfDriver(driverId),
   });
-  const hub = makeLiveHub(ctx, {
+  const hub = makeLiveHub({
+    clock: { now: ctx.now },
+    metrics: ctx.metrics,
+    logger: ctx.logger,
     maxBufferedBytes: options.maxBufferedBytes,
-    rideView: (rideId) => rides.current(rideId),
+    ride: (rideId) => rides.current(rideId),
     rideHistory: (rideId) => rides.history(rideId),
+    rideTrack: (rideId) => ctx.readModel.track(rideId),
     latestLocation: (rideId) => tracker.latestLocation(rideId),
+    offeredRideOf: (driverId) => ctx.fleet.get(driverId)?.offeredRideId ?? null,
   });
   const tracker = makeTracker(ctx, hub, {
     eta,
@@ -83,7 +88,7 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
   });
   const react = makeRideReactions(ctx, drivers, rides);
   const reconciler = makeReconciler(ctx, { drivers, rides, tracker }, options.reconcile ?? { intervalMs: 30_000, driverLostMs: 300_000 });
-  const projector = makeRideProjector(ctx.readModel, () => ctx.metrics.staleProjectionEvents.inc({ projection: 'rides' }));
+  const projector = makeRideProjector(ctx.readModel, () => ctx.metrics.staleProjectionEvents.inc({ projection: 'rides' }), rides.history);
   const subscriptions: Subscription[] = [];
   let sweeper: NodeJS.Timeout | undefined;
   let statsTimer: NodeJS.Timeout | undefined;

@@ -7,8 +7,8 @@ import { handle } from '../../domain/handle.ts';
 import type { Recorded } from '../../domain/ports/event-log.ts';
 import type { PaymentOutcome } from '../../domain/ports/payment.ts';
 import type { TrackPoint } from '../../domain/ports/read-model.ts';
-import { FINAL_STATUSES, rideDecider, type RideCommand, type RideEvent } from '../../domain/ride/index.ts';
-import { canSeeView, foldRideView, type RideView } from '../../projections/rides/view.ts';
+import { FINAL_STATUSES, mustFollow, rideDecider, type Ride, type RideCommand, type RideEvent } from '../../domain/ride/index.ts';
+import { rideOfDocument } from '../../projections/rides/projector.ts';
 import type { Context } from './context.ts';
 import { abandoned, decodeClaim, encodeClaim, fingerprintOf } from './ride-claims.ts';
 
@@ -37,16 +37,16 @@ export function makeRideService(ctx: Context, { serviceArea, tripDistance = path
   }
 
   /** The ride as the log has it now (read-your-writes, unlike the projection). */
-  async function current(rideId: string): Promise<RideView | null> {
-    return foldRideView(await history(rideId));
+  async function current(rideId: string): Promise<Ride | null> {
+    const ride = fold(rideDecider, await history(rideId));
+    return ride.status === 'none' ? null : ride;
   }
 
-  async function command(rideId: string, cmd: RideCommand): Promise<RideView> {
-    const { appended } = await handle(log, 'rides', rideId, rideDecider, cmd);
+  async function command(rideId: string, cmd: RideCommand): Promise<Ride> {
+    const { state, appended } = await handle(log, 'rides', rideId, rideDecider, cmd);
     if (appended.length) ctx.metrics.eventsAppended.inc({ stream: 'rides' }, appended.length);
-    const view = await current(rideId);
-    if (!view) throw notFound(`ride ${rideId}`);
-    return view;
+    if (state.status === 'none') throw notFound(`ride ${rideId}`);
+    return state;
   }
 
   /**
@@ -80,7 +80,7 @@ export function makeRideService(ctx: Context, { serviceArea, tripDistance = path
     if (created === false) await claims.release(key, value).catch(() => undefined);
   }
 
-  async function create(actor: Actor, input: { pickup: LatLng; dropoff: LatLng }, rideId: string): Promise<RideView> {
+  async function create(actor: Actor, input: { pickup: LatLng; dropoff: LatLng }, rideId: string): Promise<Ride> {
     const active = await claimActive(actor.userId, rideId);
     try {
       return await command(rideId, { type: 'RequestRide', data: { rideId, riderId: actor.userId, ...input, at: now() } });
@@ -96,7 +96,7 @@ export function makeRideService(ctx: Context, { serviceArea, tripDistance = path
    * released because that request failed, and then this one tries for itself and gets its own final
    * answer. It never answers with a ride id that may not exist.
    */
-  async function requestOnce(actor: Actor, input: { pickup: LatLng; dropoff: LatLng }, idempotencyKey: string): Promise<RideView> {
+  async function requestOnce(actor: Actor, input: { pickup: LatLng; dropoff: LatLng }, idempotencyKey: string): Promise<Ride> {
     const key = `idem:${actor.userId}:${idempotencyKey}`;
     const fingerprint = fingerprintOf(input);
     const giveUpAt = performance.now() + IDEMPOTENCY_WAIT_MS;
@@ -135,10 +135,8 @@ export function makeRideService(ctx: Context, { serviceArea, tripDistance = path
     },
 
     /** What `GET /v1/rides/:id` shows: the projection, or the log when the projection has not caught up. */
-    async view(actor: Actor, rideId: string): Promise<RideView> {
-      const view = ((await readModel.get(rideId)) as RideView | null) ?? (await current(rideId));
-      if (!view || !canSeeView(actor, view)) throw notFound(`ride ${rideId}`);
-      return view;
+    async view(actor: Actor, rideId: string): Promise<Ride> {
+      return mustFollow({ actor }, rideId, rideOfDocument(await readModel.get(rideId)) ?? (await current(rideId)));
     },
 
     /** The driver's availability is read from their own stream (the log, not a projection), then the ride decides. */
@@ -166,9 +164,9 @@ export function makeRideService(ctx: Context, { serviceArea, tripDistance = path
       const at = now();
       let distance = 0;
       if (view) {
-        const since = view.startedAt ? Date.parse(view.startedAt) - 5_000 : 0;
+        const since = view.startedAt !== null ? view.startedAt - 5_000 : 0;
         const points = (await readModel.track(rideId)).filter((p) => p.recordedAt >= since && p.recordedAt <= at);
-        distance = points.length >= 2 ? tripDistance(points, view.startedAt ? at - since : Infinity) : distanceMeters(view.pickup, view.dropoff);
+        distance = points.length >= 2 ? tripDistance(points, view.startedAt !== null ? at - since : Infinity) : distanceMeters(view.pickup, view.dropoff);
       }
       return command(rideId, { type: 'CompleteTrip', data: { rideId, actor, distanceMeters: distance, tariff: ctx.tariff, at } });
     },

@@ -2,8 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { LatLng } from '../../../domain/geo.ts';
 import { DomainError, invalidTransition, notFound } from '../../../domain/errors.ts';
-import { FINAL_STATUSES } from '../../../domain/ride/index.ts';
-import { publicRideView } from '../../../projections/rides/view.ts';
+import { shareable, toView, type Ride } from '../../../domain/ride/index.ts';
 import type { Ridecast } from '../../../src/app/ridecast.ts';
 import { actorOf } from '../auth.ts';
 import { CancelBody, errors, LocationView, RatingBody, RequestRideBody, RideParams, RideRequested, RideView, ShareReply, TrackReply } from '../schemas.ts';
@@ -12,14 +11,14 @@ type Params = { Params: { rideId: string } };
 
 export function rideRoutes(app: FastifyInstance, { ridecast, shareTtlSeconds }: { ridecast: Ridecast; shareTtlSeconds: number }) {
   const { rides, tracker } = ridecast;
-  const driverAction = (path: string, act: (actor: ReturnType<typeof actorOf>, rideId: string) => Promise<Parameters<typeof publicRideView>[0]>) =>
+  const driverAction = (path: string, act: (actor: ReturnType<typeof actorOf>, rideId: string) => Promise<Ride>) =>
     app.post<Params>(
       `/v1/rides/:rideId/${path}`,
       {
         preHandler: app.requireRole('driver', 'admin'),
         schema: { params: RideParams, response: { 200: RideView, ...errors(401, 403, 404, 409) } },
       },
-      async (request) => publicRideView(await act(actorOf(request), request.params.rideId)),
+      async (request) => toView(await act(actorOf(request), request.params.rideId)),
     );
 
   app.post<{ Body: { pickup: LatLng; dropoff: LatLng }; Headers: { 'idempotency-key'?: string } }>(
@@ -43,7 +42,7 @@ export function rideRoutes(app: FastifyInstance, { ridecast, shareTtlSeconds }: 
     { preHandler: app.requireRole(), schema: { params: RideParams, response: { 200: RideView, ...errors(401, 404) } } },
     async (request) => {
       const view = await rides.view(actorOf(request), request.params.rideId);
-      return publicRideView(view, tracker.latestLocation(view.rideId)?.etaSeconds ?? null);
+      return toView(view, tracker.latestLocation(view.rideId)?.etaSeconds ?? null);
     },
   );
 
@@ -53,7 +52,7 @@ export function rideRoutes(app: FastifyInstance, { ridecast, shareTtlSeconds }: 
       preHandler: app.requireRole('rider', 'driver', 'admin'),
       schema: { params: RideParams, body: CancelBody, response: { 200: RideView, ...errors(400, 401, 403, 404, 409) } },
     },
-    async (request) => publicRideView(await rides.cancel(actorOf(request), request.params.rideId, request.body?.reason ?? null)),
+    async (request) => toView(await rides.cancel(actorOf(request), request.params.rideId, request.body?.reason ?? null)),
   );
 
   app.post<Params & { Body: { stars: number; comment?: string } }>(
@@ -64,7 +63,7 @@ export function rideRoutes(app: FastifyInstance, { ridecast, shareTtlSeconds }: 
     },
     async (request, reply) => {
       const { stars, comment } = request.body;
-      return reply.status(201).send(publicRideView(await rides.rate(actorOf(request), request.params.rideId, stars, comment ?? null)));
+      return reply.status(201).send(toView(await rides.rate(actorOf(request), request.params.rideId, stars, comment ?? null)));
     },
   );
 
@@ -114,8 +113,9 @@ export function rideRoutes(app: FastifyInstance, { ridecast, shareTtlSeconds }: 
     },
     async (request, reply) => {
       const view = await rides.view(actorOf(request), request.params.rideId);
-      if (view.riderId !== request.user.sub) throw notFound(`ride ${view.rideId}`);
-      if (FINAL_STATUSES.has(view.status)) throw invalidTransition(`ride ${view.rideId} is ${view.status}; cannot share it`);
+      const share = shareable(actorOf(request), view);
+      if (share === 'not-theirs') throw notFound(`ride ${view.rideId}`);
+      if (share === 'ended') throw invalidTransition(`ride ${view.rideId} is ${view.status}; cannot share it`);
       const token = app.jwt.sign({ sub: `share:${view.rideId}`, role: 'rider', share: view.rideId }, { expiresIn: shareTtlSeconds });
       return reply.status(201).send({ token, rideId: view.rideId, expiresIn: shareTtlSeconds });
     },
