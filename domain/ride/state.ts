@@ -1,4 +1,5 @@
 import type { LatLng } from '../geo.ts';
+import type { Recorded } from '../ports/event-log.ts';
 import type { RideEvent } from './events.ts';
 
 export type RideStatus = 'requested' | 'offered' | 'accepted' | 'arrived' | 'in_progress' | 'completed' | 'cancelled' | 'unmatched';
@@ -96,4 +97,15 @@ export function evolve(state: RideState, event: RideEvent): RideState {
       return unknown;
     }
   }
+}
+
+/** Each event of a ride's history with the ride as it left it (events before the ride's request, in a trimmed log, are left out). */
+export function foldRide<E extends RideEvent>(history: readonly Recorded<E>[]): { event: Recorded<E>; ride: Ride }[] {
+  let state: RideState = initialState();
+  const folded: { event: Recorded<E>; ride: Ride }[] = [];
+  for (const event of history) {
+    state = evolve(state, event);
+    if (state.status !== 'none') folded.push({ event, ride: state });
+  }
+  return folded;
 }

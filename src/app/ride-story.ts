@@ -1,6 +1,6 @@
 import type { Recorded } from '../../domain/ports/event-log.ts';
 import type { TrackPoint } from '../../domain/ports/read-model.ts';
-import { evolve, initialState, rideStatusMessage, type Ride, type RideEvent, type RideState } from '../../domain/ride/index.ts';
+import { foldRide, rideStatusMessage, type Ride, type RideEvent } from '../../domain/ride/index.ts';
 
 /** One message of a ride's story, with what replay needs to order it and to skip what a client saw. */
 export interface StoryItem {
@@ -13,17 +13,6 @@ export interface StoryItem {
   readonly deviceAt?: number;
   /** The ride as this event left it (ride events): who may see it from here on. */
   readonly ride?: Ride;
-}
-
-/** Each event of a ride's history with the ride as it left it (events before the ride's request, in a trimmed log, are left out). */
-export function foldRide(history: readonly Recorded<RideEvent>[]): { event: Recorded<RideEvent>; ride: Ride }[] {
-  let state: RideState = initialState();
-  const folded: { event: Recorded<RideEvent>; ride: Ride }[] = [];
-  for (const event of history) {
-    state = evolve(state, event);
-    if (state.status !== 'none') folded.push({ event, ride: state });
-  }
-  return folded;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Recorded } from '../../domain/ports/event-log.ts';
-import { evolve, initialState, rideOfferMessage, rideStatusMessage, toView, type Ride, type RideEvent, type RideOffered, type RideState } from '../../domain/ride/index.ts';
+import { foldRide, rideOfferMessage, rideStatusMessage, toView, type RideEvent, type RideOffered } from '../../domain/ride/index.ts';
 
 const T0 = Date.UTC(2025, 0, 6, 8, 0, 0);
 const rideId = 'r_1';
@@ -25,10 +25,7 @@ const recorded = story.map((e, i) => ({
   metadata: { eventId: `rides:${i + 1}-0`, stream: 'rides', position: `${i + 1}-0`, key: rideId, version: i + 1, recordedAtMs: T0 + i },
 })) as Recorded<RideEvent>[];
 
-function walk(): { event: Recorded<RideEvent>; ride: Ride }[] {
-  let state: RideState = initialState();
-  return recorded.map((event) => ((state = evolve(state, event)), { event, ride: state as Ride }));
-}
+const walk = () => foldRide(recorded);
 
 describe("what a ride's watcher receives for each event (ride.status)", () => {
   it('status after the event, the event, its own fields minus who an offer went to, and the ride as it stands', () => {

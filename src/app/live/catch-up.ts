@@ -1,9 +1,9 @@
 import type { Recorded } from '../../../domain/ports/event-log.ts';
 import type { LiveMessage, Peer } from '../../../domain/ports/live-feed.ts';
 import type { TrackPoint } from '../../../domain/ports/read-model.ts';
-import { rideStatusMessage, visibility, type RideEvent } from '../../../domain/ride/index.ts';
+import { foldRide, rideStatusMessage, visibility, type RideEvent } from '../../../domain/ride/index.ts';
 import type { LocationMessage } from '../messages.ts';
-import { foldRide, rideStory } from '../ride-story.ts';
+import { rideStory } from '../ride-story.ts';
 import { beforeCut, type Mark, type Watch } from './cut.ts';
 
 export interface CatchUpDeps {

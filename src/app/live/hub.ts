@@ -5,11 +5,10 @@ import type { Recorded } from '../../../domain/ports/event-log.ts';
 import type { LiveFeed, LiveMessage, Peer } from '../../../domain/ports/live-feed.ts';
 import type { TrackPoint } from '../../../domain/ports/read-model.ts';
 import {
-  FINAL_STATUSES, mustFollow, offerLapsed, rideOfferMessage, rideStatusMessage, visibility,
+  FINAL_STATUSES, foldRide, mustFollow, offerLapsed, rideOfferMessage, rideStatusMessage, visibility,
   type Ride, type RideEvent, type RideOffered, type RideOfferMessage,
 } from '../../../domain/ride/index.ts';
 import type { LocationMessage } from '../messages.ts';
-import { foldRide } from '../ride-story.ts';
 import type { Metrics } from '../metrics.ts';
 import { makeCatchUp } from './catch-up.ts';
 import { makeMarks, makeWatch, type Watch } from './cut.ts';
