@@ -1,7 +1,10 @@
 import { Type, type TSchema } from '@sinclair/typebox';
-import { RIDE_EVENT_TYPES } from '../../domain/ride/events.ts';
+import type { RideEvent } from '../../domain/ride/events.ts';
 import { API_VERSION, LatLng, LocationsReply, Point } from './schemas.ts';
 import { MESSAGE_SCHEMAS } from './stream.ts';
+
+/** Every ride event's name; `satisfies` makes the compiler check the list against the event union. */
+const RIDE_EVENT_TYPES = Object.keys({ RideRequested: 0, RideOffered: 0, OfferDeclined: 0, OfferExpired: 0, RideAccepted: 0, DriverArrived: 0, TripStarted: 0, TripCompleted: 0, RideCancelled: 0, RideUnmatched: 0, FareCalculated: 0, PaymentCaptured: 0, PaymentFailed: 0, RideRated: 0 } satisfies Record<RideEvent['type'], 0>);
 
 /**
  * `GET /v1/stream` as an AsyncAPI 3 document, served at `GET /asyncapi.json` and kept in

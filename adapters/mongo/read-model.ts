@@ -20,7 +20,7 @@ export type MongoReadModel = RideReadModel & {
   dropDatabase(): Promise<void>;
 };
 
-/** `rides`: one document per ride, `_id` = rideId, then the view's fields as the projector wrote them. */
+/** `rides`: one document per ride, `_id` = rideId, then the ride as the decider folds it (the projector writes it). */
 type RideRow = { _id: string } & Record<string, unknown>;
 /** `ride_tracks`: one document per point, unique on (rideId, recordedAt). */
 interface TrackRow {

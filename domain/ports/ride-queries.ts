@@ -1,27 +1,9 @@
 import type { Actor } from '../actor.ts';
 import type { LatLng } from '../geo.ts';
-import type { RideStatus } from '../ride/state.ts';
+import type { RideView } from '../ride/view.ts';
 
-/** A ride as the public API shows it (API.md, "Ride"): no bookkeeping (versions, offers) leaves the service. */
-export interface PublicRide {
-  readonly rideId: string;
-  readonly riderId: string;
-  readonly driverId: string | null;
-  readonly status: RideStatus;
-  readonly pickup: LatLng;
-  readonly dropoff: LatLng;
-  readonly requestedAt: string;
-  readonly acceptedAt: string | null;
-  readonly arrivedAt: string | null;
-  readonly startedAt: string | null;
-  readonly completedAt: string | null;
-  readonly cancelledAt: string | null;
-  readonly etaSeconds: number | null;
-  readonly distanceMeters: number | null;
-  readonly fare: { readonly amount: number; readonly currency: string } | null;
-  readonly payment: { readonly status: 'pending' | 'captured' | 'failed' } | null;
-  readonly rating: { readonly stars: number; readonly comment: string | null } | null;
-}
+/** A ride as the public API shows it (API.md, "Ride"): `toView` of the one fold; no bookkeeping (versions, offers) leaves the service. */
+export type PublicRide = RideView;
 
 /** Where the ride's driver is now, smoothed, with the ETA to the next stop. */
 export interface RideLocation {

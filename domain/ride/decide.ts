@@ -3,7 +3,9 @@ import { DomainError, forbidden, invalidTransition, notFound } from '../errors.t
 import { computeFare } from '../fare.ts';
 import type * as C from './commands.ts';
 import type { RideEvent } from './events.ts';
+import { offerLapsed, offerOpen } from './offer.ts';
 import { FINAL_STATUSES, type Ride, type RideState, type RideStatus } from './state.ts';
+import { mustFollow } from './visibility.ts';
 
 /** Decides what a command means for a ride: the events to append, or a typed error. Pure. */
 export function decide(command: C.RideCommand, state: RideState): RideEvent[] {
@@ -39,16 +41,9 @@ export function decide(command: C.RideCommand, state: RideState): RideEvent[] {
   }
 }
 
-/**
- * Who may see a ride at all: its rider, its driver, the driver it is offered to, staff.
- * Anyone else gets NOT_FOUND, so a ride's existence never leaks.
- */
-export function canSee(actor: Actor, ride: Ride): boolean {
-  return isStaff(actor) || actor.userId === ride.riderId || actor.userId === ride.driverId || actor.userId === ride.offer?.driverId;
-}
-
+/** Who may see the ride (visibility.ts): anyone else gets NOT_FOUND, so a ride's existence never leaks. */
 function mustSee(actor: Actor, ride: Ride): void {
-  if (!canSee(actor, ride)) throw notFound(`ride ${ride.rideId}`);
+  mustFollow({ actor }, ride.rideId, ride);
 }
 
 function mustBe(ride: Ride, allowed: readonly RideStatus[], doing: string): void {
@@ -80,7 +75,7 @@ function declineOffer({ data }: C.DeclineOffer, ride: Ride): RideEvent[] {
 
 /** Expiry is idempotent: an offer that was already answered or replaced expires into nothing. */
 function expireOffer({ data }: C.ExpireOffer, ride: Ride): RideEvent[] {
-  if (ride.status !== 'offered' || ride.offer?.driverId !== data.driverId || ride.offer.expiresAt > data.at) return [];
+  if (ride.status !== 'offered' || ride.offer?.driverId !== data.driverId || !offerLapsed(ride.offer, data.at)) return [];
   return [{ type: 'OfferExpired', data: { rideId: ride.rideId, driverId: data.driverId, at: data.at } }];
 }
 
@@ -90,7 +85,7 @@ function acceptRide({ data }: C.AcceptRide, ride: Ride): RideEvent[] {
   mustSee(data.actor, ride);
   if (ride.status !== 'offered' || ride.offer?.driverId !== data.actor.userId)
     throw invalidTransition(`ride ${ride.rideId} is ${ride.status}; cannot accept`);
-  if (ride.offer.expiresAt < data.at) throw new DomainError('OFFER_EXPIRED', 409, `the offer for ride ${ride.rideId} has expired`);
+  if (!offerOpen(ride.offer, data.at)) throw new DomainError('OFFER_EXPIRED', 409, `the offer for ride ${ride.rideId} has expired`);
   // Offline means "send me no rides": an offer still held from before must not bind them to one.
   if (!data.driverOnline) throw new DomainError('DRIVER_OFFLINE', 409, 'go online before accepting a ride');
   return [{ type: 'RideAccepted', data: { rideId: ride.rideId, driverId: data.actor.userId, at: data.at } }];
@@ -159,7 +154,7 @@ function rateRide({ data }: C.RateRide, ride: Ride): RideEvent[] {
   mustSee(data.actor, ride);
   if (data.actor.userId !== ride.riderId) throw forbidden(`only the ride's rider may rate it`);
   mustBe(ride, ['completed'], 'rate');
-  if (ride.rated) throw new DomainError('ALREADY_RATED', 409, `ride ${ride.rideId} is already rated`);
+  if (ride.rating) throw new DomainError('ALREADY_RATED', 409, `ride ${ride.rideId} is already rated`);
   if (!Number.isInteger(data.stars) || data.stars < 1 || data.stars > 5)
     throw new DomainError('VALIDATION_ERROR', 400, 'stars must be an integer from 1 to 5');
   return [{ type: 'RideRated', data: { rideId: ride.rideId, stars: data.stars, comment: data.comment, at: data.at } }];

@@ -41,8 +41,3 @@ export type RideEvent =
   | PaymentCaptured
   | PaymentFailed
   | RideRated;
-
-export const RIDE_EVENT_TYPES: ReadonlySet<string> = new Set<RideEvent['type']>([
-  'RideRequested', 'RideOffered', 'OfferDeclined', 'OfferExpired', 'RideAccepted', 'DriverArrived', 'TripStarted',
-  'TripCompleted', 'RideCancelled', 'RideUnmatched', 'FareCalculated', 'PaymentCaptured', 'PaymentFailed', 'RideRated',
-]);

@@ -8,4 +8,7 @@ export const rideDecider: Decider<RideCommand, RideEvent, RideState> = { initial
 export * from './events.ts';
 export * from './state.ts';
 export type * from './commands.ts';
-export { canSee } from './decide.ts';
+export * from './messages.ts';
+export * from './offer.ts';
+export * from './view.ts';
+export * from './visibility.ts';

@@ -1,21 +1,39 @@
 import type { Recorded } from '../../domain/ports/event-log.ts';
 import type { RideDocument, RideReadModel } from '../../domain/ports/read-model.ts';
-import type { RideEvent } from '../../domain/ride/index.ts';
+import { evolve, initialState, type Ride, type RideEvent, type RideState } from '../../domain/ride/index.ts';
 import type { LocationRecorded } from '../../domain/tracking/events.ts';
-import { evolveRideView, type RideView } from './view.ts';
 
 const TRACKED: ReadonlySet<string> = new Set(['accepted', 'arrived', 'in_progress']);
 
+/** A stored ride document is the ride as the decider folds it (written by the projector below). */
+export const rideOfDocument = (doc: RideDocument | null): Ride | null => doc as Ride | null;
+
+const withVersion = (state: RideState, version: number): RideState => (state.status === 'none' ? state : { ...state, version });
+
 /**
- * Folds the log into a rides read model: ride documents from `rides`, trip tracks from
- * `driver-locations`. Never throws on a recorded event; stale ones are skipped and counted.
+ * Folds the log into a rides read model: the ride decider's state per ride from `rides`, trip tracks
+ * from `driver-locations`. Never throws on a recorded event; stale ones are skipped and counted.
+ * `history` (the ride's events from the log) mends a gap: a consumer group that spreads one ride's
+ * events over several members may hand over version 5 before version 4, and folding 5 onto 3 would
+ * lose 4 for good; the ride is folded again from the log instead.
  */
-export function makeRideProjector(readModel: RideReadModel, onStale: () => void = () => undefined) {
+export function makeRideProjector(
+  readModel: RideReadModel,
+  onStale: () => void = () => undefined,
+  history?: (rideId: string) => Promise<readonly Recorded<RideEvent>[]>,
+) {
   return {
     async onRideEvent(e: Recorded<RideEvent>): Promise<void> {
-      const current = (await readModel.get(e.metadata.key)) as RideView | null;
-      const next = evolveRideView(current, e);
-      if (!next || next === current) return onStale();
+      const rideId = e.metadata.key;
+      const current: RideState = rideOfDocument(await readModel.get(rideId)) ?? initialState();
+      const version = current.status === 'none' ? 0 : current.version;
+      if (current.status !== 'none' && e.metadata.version <= version) return onStale();
+      let next: RideState;
+      if (e.metadata.version === version + 1) next = evolve(current, e);
+      else if (history) next = (await history(rideId)).reduce(evolve, initialState());
+      // No log to mend the gap from: fold what arrived, and keep the log's version so redeliveries stay stale.
+      else next = withVersion(evolve(current, e), e.metadata.version);
+      if (next.status === 'none') return onStale();
       await readModel.save(next as unknown as RideDocument);
     },
     onLocation: (e: Recorded<LocationRecorded>): Promise<void> => onLocations([e]),

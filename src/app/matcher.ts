@@ -6,7 +6,7 @@ import type { FairnessRules } from '../../domain/matching/dispatch.ts';
 import { rankCandidates } from '../../domain/matching/policy.ts';
 import type { EtaEstimator } from '../../domain/tracking/eta.ts';
 import type { Recorded } from '../../domain/ports/event-log.ts';
-import { rideDecider, type RideEvent } from '../../domain/ride/index.ts';
+import { offerLapsed, rideDecider, type RideEvent } from '../../domain/ride/index.ts';
 import { isFreeNow, type FleetDriver } from '../../projections/fleet/index.ts';
 import { makeBatchWindow } from './batch-window.ts';
 import type { Claims } from '../../domain/ports/claims.ts';
@@ -171,7 +171,7 @@ export function makeMatcher(ctx: MatcherDeps, drivers: DriverService, options: M
     const ride = await rideState(rideId);
     if (ride.status !== 'requested') batch?.settled(rideId);
     if (ride.status === 'offered' && ride.offer) {
-      if (ride.offer.expiresAt <= now())
+      if (offerLapsed(ride.offer, now()))
         await handle(log, 'rides', rideId, rideDecider, { type: 'ExpireOffer', data: { rideId, driverId: ride.offer.driverId, at: now() } });
       else later(rideId, ride.offer.expiresAt - now() + 5);
       return;

@@ -2,13 +2,12 @@ import type { Actor } from '../../domain/actor.ts';
 import { DomainError, invalidTransition, notFound } from '../../domain/errors.ts';
 import type { RideReadModel } from '../../domain/ports/read-model.ts';
 import type { RideQueries } from '../../domain/ports/ride-queries.ts';
-import { FINAL_STATUSES } from '../../domain/ride/index.ts';
-import { publicRideView, type RideView } from '../../projections/rides/view.ts';
+import { shareable, toView, type Ride } from '../../domain/ride/index.ts';
 import type { LocationMessage } from './messages.ts';
 
 export interface RideQueryDeps {
   /** The ride as `viewer` may see it, or 404 (the service applies who may see a ride). */
-  readonly view: (viewer: Actor, rideId: string) => Promise<RideView>;
+  readonly view: (viewer: Actor, rideId: string) => Promise<Ride>;
   /** The trip's track. */
   readonly readModel: Pick<RideReadModel, 'track'>;
   /** The driver's latest smoothed position on the ride, as this instance's tracker saw it. */
@@ -23,7 +22,7 @@ export function makeRideQueries({ view, readModel, latestLocation }: RideQueryDe
   return {
     async get(viewer, rideId) {
       const ride = await view(viewer, rideId);
-      return publicRideView(ride, latestLocation(ride.rideId)?.etaSeconds ?? null);
+      return toView(ride, latestLocation(ride.rideId)?.etaSeconds ?? null);
     },
 
     async location(viewer, rideId) {
@@ -43,8 +42,9 @@ export function makeRideQueries({ view, readModel, latestLocation }: RideQueryDe
     /** A share token lets family watch the trip: only the rider hands one out, and only until the trip ends. */
     async shareable(viewer, rideId) {
       const ride = await view(viewer, rideId);
-      if (ride.riderId !== viewer.userId) throw notFound(`ride ${ride.rideId}`);
-      if (FINAL_STATUSES.has(ride.status)) throw invalidTransition(`ride ${ride.rideId} is ${ride.status}; cannot share it`);
+      const share = shareable(viewer, ride);
+      if (share === 'not-theirs') throw notFound(`ride ${ride.rideId}`);
+      if (share === 'ended') throw invalidTransition(`ride ${ride.rideId} is ${ride.status}; cannot share it`);
       return { rideId: ride.rideId };
     },
   };

@@ -1,7 +1,6 @@
 import type { Recorded } from '../../domain/ports/event-log.ts';
 import type { TrackPoint } from '../../domain/ports/read-model.ts';
-import { FINAL_STATUSES, type RideEvent } from '../../domain/ride/index.ts';
-import { foldRideContexts, rideStatusMessage } from './messages.ts';
+import { foldRide, rideStatusMessage, type Ride, type RideEvent } from '../../domain/ride/index.ts';
 
 /** One message of a ride's story, with what replay needs to order it and to skip what a client saw. */
 export interface StoryItem {
@@ -12,24 +11,24 @@ export interface StoryItem {
   readonly version?: number;
   /** Device time (locations). */
   readonly deviceAt?: number;
-  /** The ride ended with this event. */
-  readonly final?: boolean;
+  /** The ride as this event left it (ride events): who may see it from here on. */
+  readonly ride?: Ride;
 }
 
 /**
- * A ride's story as a watcher sees it: its events (each with the context it left) and the trip's
+ * A ride's story as a watcher sees it: its events (each with the ride it left) and the trip's
  * track, merged by the time the log recorded them. Locations are shown as the track has them: raw,
  * with no heading, speed or ETA. Pure: replay reads the log, this puts it in order.
  */
 export function rideStory(history: readonly Recorded<RideEvent>[], track: readonly TrackPoint[]): StoryItem[] {
-  const folded = foldRideContexts(history);
-  const items: StoryItem[] = folded.map(({ event, context }) => ({
+  const folded = foldRide(history);
+  const items: StoryItem[] = folded.map(({ event, ride }) => ({
     at: event.metadata.recordedAtMs,
-    message: rideStatusMessage(event, context),
+    message: rideStatusMessage(event, ride),
     version: event.metadata.version,
-    final: !!context && FINAL_STATUSES.has(context.status),
+    ride,
   }));
-  const driverAt = (at: number) => folded.filter((h) => h.event.metadata.recordedAtMs <= at).at(-1)?.context?.driverId ?? null;
+  const driverAt = (at: number) => folded.filter((h) => h.event.metadata.recordedAtMs <= at).at(-1)?.ride.driverId ?? null;
   const rideId = history[0]?.metadata.key ?? null;
   for (const p of track) {
     items.push({

@@ -24,7 +24,7 @@ import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import { makeDispatchStats } from './dispatch-stats.ts';
 import { makeDriverService } from './drivers.ts';
-import { makeLiveHub } from './live.ts';
+import { makeLiveHub } from './live/hub.ts';
 import { makeLocationIngestion } from './locations.ts';
 import { makeMatcher, type DispatchOptions } from './matcher.ts';
 import { makeRideReactions } from './reactions.ts';
@@ -94,11 +94,16 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
     // The assignment lands on the driver's stream a moment after the ride's acceptance: ask both.
     rideOf: (driverId) => ctx.fleet.get(driverId)?.rideId ?? tracker.rideOfDriver(driverId),
   });
-  const hub = makeLiveHub({ metrics, readModel, fleet, logger, now }, {
+  const hub = makeLiveHub({
+    clock,
+    metrics,
+    logger,
     maxBufferedBytes: options.maxBufferedBytes,
-    rideView: (rideId) => rides.current(rideId),
+    ride: (rideId) => rides.current(rideId),
     rideHistory: (rideId) => rides.history(rideId),
+    rideTrack: (rideId) => readModel.track(rideId),
     latestLocation: (rideId) => tracker.latestLocation(rideId),
+    offeredRideOf: (driverId) => fleet.get(driverId)?.offeredRideId ?? null,
   });
   const tracker = makeTracker({ fleet, metrics, logger, now }, hub, {
     eta,
@@ -113,7 +118,7 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
   });
   const react = makeRideReactions({ payments, clock }, drivers, rides);
   const reconciler = makeReconciler({ fleet, clock, metrics, logger }, { drivers, rides, tracker }, options.reconcile ?? { intervalMs: 30_000, driverLostMs: 300_000 });
-  const projector = makeRideProjector(ctx.readModel, () => ctx.metrics.staleProjectionEvents.inc({ projection: 'rides' }));
+  const projector = makeRideProjector(readModel, () => metrics.staleProjectionEvents.inc({ projection: 'rides' }), rides.history);
   const subscriptions: Subscription[] = [];
   let sweeper: NodeJS.Timeout | undefined;
   let statsTimer: NodeJS.Timeout | undefined;

@@ -11,8 +11,8 @@ import type { PaymentOutcome } from '../../domain/ports/payment.ts';
 import type { RideReadModel, TrackPoint } from '../../domain/ports/read-model.ts';
 import type { RideCommands } from '../../domain/ports/ride-commands.ts';
 import type { Tariff } from '../../domain/fare.ts';
-import { FINAL_STATUSES, rideDecider, type RideCommand, type RideEvent } from '../../domain/ride/index.ts';
-import { canSeeView, foldRideView, publicRideView, type RideView } from '../../projections/rides/view.ts';
+import { FINAL_STATUSES, mustFollow, rideDecider, toView, type Ride, type RideCommand, type RideEvent } from '../../domain/ride/index.ts';
+import { rideOfDocument } from '../../projections/rides/projector.ts';
 import type { Metrics } from './metrics.ts';
 import { abandoned, decodeClaim, encodeClaim, fingerprintOf } from './ride-claims.ts';
 
@@ -55,16 +55,16 @@ export function makeRideService(deps: RideServiceDeps, { serviceArea, tripDistan
   }
 
   /** The ride as the log has it now (read-your-writes, unlike the projection). */
-  async function current(rideId: string): Promise<RideView | null> {
-    return foldRideView(await history(rideId));
+  async function current(rideId: string): Promise<Ride | null> {
+    const ride = fold(rideDecider, await history(rideId));
+    return ride.status === 'none' ? null : ride;
   }
 
-  async function command(rideId: string, cmd: RideCommand): Promise<RideView> {
-    const { appended } = await handle(log, 'rides', rideId, rideDecider, cmd);
+  async function command(rideId: string, cmd: RideCommand): Promise<Ride> {
+    const { state, appended } = await handle(log, 'rides', rideId, rideDecider, cmd);
     if (appended.length) metrics.eventsAppended.inc({ stream: 'rides' }, appended.length);
-    const view = await current(rideId);
-    if (!view) throw notFound(`ride ${rideId}`);
-    return view;
+    if (state.status === 'none') throw notFound(`ride ${rideId}`);
+    return state;
   }
 
   /**
@@ -98,7 +98,7 @@ export function makeRideService(deps: RideServiceDeps, { serviceArea, tripDistan
     if (created === false) await claims.release(key, value).catch(() => undefined);
   }
 
-  async function create(actor: Actor, input: { pickup: LatLng; dropoff: LatLng }, rideId: string): Promise<RideView> {
+  async function create(actor: Actor, input: { pickup: LatLng; dropoff: LatLng }, rideId: string): Promise<Ride> {
     const active = await claimActive(actor.userId, rideId);
     try {
       return await command(rideId, { type: 'RequestRide', data: { rideId, riderId: actor.userId, ...input, at: now() } });
@@ -114,7 +114,7 @@ export function makeRideService(deps: RideServiceDeps, { serviceArea, tripDistan
    * released because that request failed, and then this one tries for itself and gets its own final
    * answer. It never answers with a ride id that may not exist.
    */
-  async function requestOnce(actor: Actor, input: { pickup: LatLng; dropoff: LatLng }, idempotencyKey: string): Promise<RideView> {
+  async function requestOnce(actor: Actor, input: { pickup: LatLng; dropoff: LatLng }, idempotencyKey: string): Promise<Ride> {
     const key = `idem:${actor.userId}:${idempotencyKey}`;
     const fingerprint = fingerprintOf(input);
     const giveUpAt = performance.now() + IDEMPOTENCY_WAIT_MS;
@@ -153,10 +153,8 @@ export function makeRideService(deps: RideServiceDeps, { serviceArea, tripDistan
     },
 
     /** What `GET /v1/rides/:id` shows: the projection, or the log when the projection has not caught up. */
-    async view(actor: Actor, rideId: string): Promise<RideView> {
-      const view = ((await readModel.get(rideId)) as RideView | null) ?? (await current(rideId));
-      if (!view || !canSeeView(actor, view)) throw notFound(`ride ${rideId}`);
-      return view;
+    async view(actor: Actor, rideId: string): Promise<Ride> {
+      return mustFollow({ actor }, rideId, rideOfDocument(await readModel.get(rideId)) ?? (await current(rideId)));
     },
 
     /** The driver's availability is read from their own stream (the log, not a projection), then the ride decides. */
@@ -184,9 +182,9 @@ export function makeRideService(deps: RideServiceDeps, { serviceArea, tripDistan
       const at = now();
       let distance = 0;
       if (view) {
-        const since = view.startedAt ? Date.parse(view.startedAt) - 5_000 : 0;
+        const since = view.startedAt !== null ? view.startedAt - 5_000 : 0;
         const points = (await readModel.track(rideId)).filter((p) => p.recordedAt >= since && p.recordedAt <= at);
-        distance = points.length >= 2 ? tripDistance(points, view.startedAt ? at - since : Infinity) : distanceMeters(view.pickup, view.dropoff);
+        distance = points.length >= 2 ? tripDistance(points, view.startedAt !== null ? at - since : Infinity) : distanceMeters(view.pickup, view.dropoff);
       }
       return command(rideId, { type: 'CompleteTrip', data: { rideId, actor, distanceMeters: distance, tariff, at } });
     },
@@ -198,13 +196,13 @@ export type RideService = ReturnType<typeof makeRideService>;
 /** The ride commands port over the service: each answers the ride in its public shape. */
 export function rideCommands(rides: RideService): RideCommands {
   return {
-    request: async (rider, trip, idempotencyKey) => publicRideView(await rides.request(rider, trip, idempotencyKey)),
-    accept: async (driver, rideId) => publicRideView(await rides.accept(driver, rideId)),
-    decline: async (driver, rideId) => publicRideView(await rides.decline(driver, rideId)),
-    arrive: async (driver, rideId) => publicRideView(await rides.arrive(driver, rideId)),
-    start: async (driver, rideId) => publicRideView(await rides.start(driver, rideId)),
-    complete: async (driver, rideId) => publicRideView(await rides.complete(driver, rideId)),
-    cancel: async (actor, rideId, reason) => publicRideView(await rides.cancel(actor, rideId, reason)),
-    rate: async (rider, rideId, stars, comment) => publicRideView(await rides.rate(rider, rideId, stars, comment)),
+    request: async (rider, trip, idempotencyKey) => toView(await rides.request(rider, trip, idempotencyKey)),
+    accept: async (driver, rideId) => toView(await rides.accept(driver, rideId)),
+    decline: async (driver, rideId) => toView(await rides.decline(driver, rideId)),
+    arrive: async (driver, rideId) => toView(await rides.arrive(driver, rideId)),
+    start: async (driver, rideId) => toView(await rides.start(driver, rideId)),
+    complete: async (driver, rideId) => toView(await rides.complete(driver, rideId)),
+    cancel: async (actor, rideId, reason) => toView(await rides.cancel(actor, rideId, reason)),
+    rate: async (rider, rideId, stars, comment) => toView(await rides.rate(rider, rideId, stars, comment)),
   };
 }

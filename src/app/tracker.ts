@@ -1,6 +1,6 @@
 import type { LatLng } from '../../domain/geo.ts';
 import { batchFailure, type Recorded } from '../../domain/ports/event-log.ts';
-import { FINAL_STATUSES, type RideEvent, type RideOffered } from '../../domain/ride/index.ts';
+import { evolve, FINAL_STATUSES, type Ride, type RideEvent, type RideOffered } from '../../domain/ride/index.ts';
 import { detectArrival, type ArrivalRules, type ArrivalState } from '../../domain/tracking/arrival.ts';
 import type { EtaEstimator } from '../../domain/tracking/eta.ts';
 import type { LocationRecorded } from '../../domain/tracking/events.ts';
@@ -8,8 +8,8 @@ import { smooth, type SmoothingState } from '../../domain/tracking/kalman.ts';
 import type { Fleet } from '../../projections/fleet/index.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
-import type { LiveHub } from './live.ts';
-import { nextRideContext, type LocationMessage, type RideContext } from './messages.ts';
+import type { LiveHub } from './live/hub.ts';
+import type { LocationMessage } from './messages.ts';
 
 export interface TrackerOptions {
   readonly eta: EtaEstimator;
@@ -28,16 +28,16 @@ export function makeTracker(ctx: { readonly fleet: Fleet; readonly metrics: Pick
   const smoothing = new Map<string, SmoothingState>();
   const arrivals = new Map<string, ArrivalState>();
   /** Rides not yet completed, cancelled or unmatched, as of the last event seen. */
-  const rides = new Map<string, RideContext>();
+  const rides = new Map<string, Ride>();
   /** Recently finished rides (insertion order, oldest evicted first). */
-  const finished = new Map<string, RideContext>();
+  const finished = new Map<string, Ride>();
   const finishedKept = options.finishedKept ?? 10_000;
   const latest = new Map<string, LocationMessage>();
   /** The ride each driver has accepted and not finished: known from the rides stream before DriverAssigned lands. */
   const rideOfDriver = new Map<string, string>();
   let locationsSeen = 0;
 
-  function etaFor(ride: RideContext, at: LatLng, speedMps: number | null): number | null {
+  function etaFor(ride: Ride, at: LatLng, speedMps: number | null): number | null {
     if (ride.status === 'accepted') return options.eta.estimateSeconds(at, ride.pickup, { speedMps });
     if (ride.status === 'in_progress') return options.eta.estimateSeconds(at, ride.dropoff, { speedMps });
     return null;
@@ -97,7 +97,7 @@ export function makeTracker(ctx: { readonly fleet: Fleet; readonly metrics: Pick
   }
 
   return {
-    activeRides: () => rides as ReadonlyMap<string, RideContext>,
+    activeRides: () => rides as ReadonlyMap<string, Ride>,
     rideOfDriver: (driverId: string) => rideOfDriver.get(driverId) ?? null,
     latestLocation: (rideId: string) => latest.get(rideId) ?? null,
     locationsSeen: () => locationsSeen,
@@ -107,8 +107,8 @@ export function makeTracker(ctx: { readonly fleet: Fleet; readonly metrics: Pick
       const before = rides.get(rideId) ?? finished.get(rideId) ?? null;
       // A redelivered event (at-least-once) must not move the ride back nor be pushed twice.
       if (before && e.metadata.version <= before.version) return;
-      const ride = nextRideContext(before, e);
-      if (!ride) return;
+      const ride = evolve(before ?? { status: 'none' }, e);
+      if (ride.status === 'none') return;
       if (FINAL_STATUSES.has(ride.status)) {
         if (ride.driverId && rideOfDriver.get(ride.driverId) === rideId) rideOfDriver.delete(ride.driverId);
         rides.delete(rideId);

@@ -2,7 +2,8 @@
 // types only: the client stays free of server code at run time, and cannot drift from it.
 import type { Static } from '@sinclair/typebox';
 import type * as S from '../../adapters/http/schemas.ts';
-import type { LocationMessage, RideStatusMessage, rideOfferMessage } from '../app/messages.ts';
+import type { LocationMessage } from '../app/messages.ts';
+import type { RideStatusMessage, rideOfferMessage } from '../../domain/ride/messages.ts';
 import type { Role } from '../../domain/actor.ts';
 
 export type { Role };

@@ -1,0 +1,53 @@
+import type { LatLng } from '../geo.ts';
+import type { Recorded } from '../ports/event-log.ts';
+import type { RideEvent, RideOffered } from './events.ts';
+import type { Ride } from './state.ts';
+
+/** Event fields that never leave: who an offer went to is the offered driver's business, not the rider's. */
+const PRIVATE_FIELDS: Partial<Record<RideEvent['type'], readonly string[]>> = {
+  RideOffered: ['driverId'],
+  OfferDeclined: ['driverId'],
+  OfferExpired: ['driverId'],
+};
+
+/**
+ * What a watcher's socket receives for one ride event: `ride.status`. `ride` is the ride as this
+ * event left it (the fold). `status` is where the event leaves the ride, `event` what happened (a
+ * decline and a new request both leave it `requested`); the event's own fields ride along, minus the
+ * private ones, plus the ride's pickup, dropoff and assigned driver (null before acceptance).
+ */
+export function rideStatusMessage(e: Recorded<RideEvent>, ride: Ride) {
+  const { at, rideId: _rideId, ...details } = e.data as { at: number; rideId: string } & Record<string, unknown>;
+  for (const field of PRIVATE_FIELDS[e.type] ?? []) delete details[field];
+  return {
+    type: 'ride.status' as const,
+    rideId: e.metadata.key,
+    status: ride.status,
+    event: e.type,
+    eventId: e.metadata.eventId,
+    at: new Date(at).toISOString(),
+    ...details,
+    pickup: ride.pickup,
+    dropoff: ride.dropoff,
+    driverId: ride.driverId,
+  };
+}
+
+export type RideStatusMessage = ReturnType<typeof rideStatusMessage>;
+
+/** `ride.offer`: what the offered driver needs to decide, sent to them without any subscription. */
+export function rideOfferMessage(e: Recorded<RideOffered>, ride: { readonly pickup: LatLng; readonly dropoff: LatLng }) {
+  const { distanceMeters, etaSeconds, expiresAt } = e.data;
+  return {
+    type: 'ride.offer' as const,
+    rideId: e.metadata.key,
+    pickup: ride.pickup,
+    dropoff: ride.dropoff,
+    distanceMeters,
+    etaSeconds,
+    expiresAt: new Date(expiresAt).toISOString(),
+    eventId: e.metadata.eventId,
+  };
+}
+
+export type RideOfferMessage = ReturnType<typeof rideOfferMessage>;

@@ -1,0 +1,88 @@
+import type { Peer } from '../../../domain/ports/live-feed.ts';
+
+/** What the registry needs of a watch: the ride it follows, and a way to stop it. */
+export interface Watched {
+  readonly rideId: string;
+  end(): void;
+}
+
+/**
+ * Who is connected and who watches what: the peers, each user's peers (the socket limit, offers),
+ * each ride's watchers, and the operators watching the whole fleet. Bookkeeping only: it sends nothing.
+ */
+export function makeRegistry<W extends Watched>() {
+  const peers = new Set<Peer>();
+  const byUser = new Map<string, Set<Peer>>();
+  const byRide = new Map<string, Set<Peer>>();
+  const watches = new Map<Peer, Map<string, W>>();
+  const fleet = new Set<Peer>();
+
+  const add = <K>(map: Map<K, Set<Peer>>, key: K, peer: Peer) => {
+    let set = map.get(key);
+    if (!set) map.set(key, (set = new Set()));
+    set.add(peer);
+  };
+  const remove = <K>(map: Map<K, Set<Peer>>, key: K, peer: Peer) => {
+    const set = map.get(key);
+    set?.delete(peer);
+    if (set?.size === 0) map.delete(key);
+  };
+
+  return {
+    connected: (peer: Peer) => peers.has(peer),
+    /** False when the peer was already connected. */
+    connect(peer: Peer): boolean {
+      if (peers.has(peer)) return false;
+      peers.add(peer);
+      add(byUser, peer.actor.userId, peer);
+      return true;
+    },
+    /** Ends the peer's watches and forgets it; false when it was not connected. */
+    forget(peer: Peer): boolean {
+      if (!peers.delete(peer)) return false;
+      remove(byUser, peer.actor.userId, peer);
+      for (const watch of watches.get(peer)?.values() ?? []) {
+        watch.end();
+        remove(byRide, watch.rideId, peer);
+      }
+      watches.delete(peer);
+      fleet.delete(peer);
+      return true;
+    },
+    /** Starts `watch` for the peer; returns the watch of the same ride it replaces, if any (still to be ended). */
+    startWatch(peer: Peer, watch: W): W | undefined {
+      let mine = watches.get(peer);
+      if (!mine) watches.set(peer, (mine = new Map()));
+      const earlier = mine.get(watch.rideId);
+      mine.set(watch.rideId, watch);
+      add(byRide, watch.rideId, peer);
+      return earlier;
+    },
+    /** Stops `watch` (if it is still the peer's watch of that ride, it is removed). */
+    endWatch(peer: Peer, watch: W): void {
+      watch.end();
+      const mine = watches.get(peer);
+      if (mine?.get(watch.rideId) !== watch) return;
+      mine.delete(watch.rideId);
+      remove(byRide, watch.rideId, peer);
+    },
+    watchOf: (peer: Peer, rideId: string) => watches.get(peer)?.get(rideId),
+    /** The ride's watchers and their watches, copied: sending may end watches meanwhile. */
+    watchersOf(rideId: string): [Peer, W][] {
+      const out: [Peer, W][] = [];
+      for (const peer of byRide.get(rideId) ?? []) {
+        const watch = watches.get(peer)?.get(rideId);
+        if (watch) out.push([peer, watch]);
+      }
+      return out;
+    },
+    peersOf: (userId: string): Peer[] => [...(byUser.get(userId) ?? [])],
+    socketsOf: (userId: string) => byUser.get(userId)?.size ?? 0,
+    watching: (peer: Peer) => [...(watches.get(peer)?.keys() ?? [])],
+    watchFleet: (peer: Peer) => void fleet.add(peer),
+    fleetWatchers: () => fleet as ReadonlySet<Peer>,
+    all: () => [...peers],
+  };
+}
+
+export type Registry<W extends Watched> = ReturnType<typeof makeRegistry<W>>;
