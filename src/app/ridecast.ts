@@ -18,6 +18,7 @@ import { makeDriverService } from './drivers.ts';
 import { makeLiveHub } from './live.ts';
 import { makeLocationIngestion } from './locations.ts';
 import { makeMatcher, type DispatchOptions } from './matcher.ts';
+import { makeNearby } from './nearby.ts';
 import { makeRideReactions } from './reactions.ts';
 import { makeReconciler, type ReconcilerOptions } from './reconciler.ts';
 import { makeRideService } from './rides.ts';
@@ -195,6 +196,8 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
     readModel: ctx.readModel,
     fleet: ctx.fleet,
     positions: options.positions,
+    /** `GET /v1/drivers/nearby`, the same on every transport (nearby.ts). */
+    nearby: makeNearby({ fleet: ctx.fleet, positions: options.positions, freshnessMs: ctx.matchPolicy.freshnessMs, clock: { now: ctx.now } }),
     /** A driver last seen longer ago than this is not shown nor matched. */
     freshnessMs: ctx.matchPolicy.freshnessMs,
 

@@ -1,9 +1,7 @@
 import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { DomainError } from '../../../domain/errors.ts';
-import { distanceMeters } from '../../../domain/geo.ts';
 import type { GpsPoint } from '../../../domain/tracking/point.ts';
-import { isFreeNow } from '../../../projections/fleet/index.ts';
 import type { Ridecast } from '../../../src/app/ridecast.ts';
 import { actorOf } from '../auth.ts';
 import { AvailabilityBody, AvailabilityReply, errors, LocationsBody, LocationsReply, NearbyQuery, NearbyReply, Point } from '../schemas.ts';
@@ -51,18 +49,6 @@ export function driverRoutes(app: FastifyInstance, { ridecast }: { ridecast: Rid
         response: { 200: NearbyReply, ...errors(400, 401, 403) },
       },
     },
-    async (request) => {
-      const { lat, lng, radius, limit } = request.query;
-      if (ridecast.positions) {
-        const near = await ridecast.positions.nearby({ lat, lng }, radius, limit);
-        return { drivers: near.map((d) => ({ driverId: d.driverId, lat: d.lat, lng: d.lng, distanceMeters: Math.round(d.distanceM) })) };
-      }
-      const found = ridecast.fleet.nearest({ lat, lng }, limit, radius, (d) => isFreeNow(d) && !!d.position && Date.now() - d.position.recordedAt <= ridecast.freshnessMs);
-      const drivers = found
-        .map((d) => ({ driverId: d.driverId, lat: d.lat, lng: d.lng, distanceMeters: Math.round(distanceMeters({ lat, lng }, d)) }))
-        .filter((d) => d.distanceMeters <= radius)
-        .sort((a, b) => a.distanceMeters - b.distanceMeters);
-      return { drivers };
-    },
+    async ({ query: { lat, lng, radius, limit } }) => ({ drivers: await ridecast.nearby({ lat, lng, radiusMeters: radius, limit }) }),
   );
 }
