@@ -193,6 +193,15 @@ export function makeRedisGeoProjection(options: RedisGeoOptions) {
       }
     },
 
+    /**
+     * What the projection folded for one driver (as `redis-cli HGET <key>:state <id>` shows it):
+     * v version applied, a available, o held ride, e its expiry, r ride, t last fix time, lat, lng.
+     */
+    async stateOf(driverId: string): Promise<Record<'v' | 'a' | 'o' | 'e' | 'r' | 't' | 'lat' | 'lng', string> | null> {
+      const raw = await redis.hget(keys[2], driverId);
+      return raw ? (JSON.parse(raw) as Record<'v' | 'a' | 'o' | 'e' | 'r' | 't' | 'lat' | 'lng', string>) : null;
+    },
+
     /** How many drivers are on the map (online, not on a ride, fresh at their last update; held ones included). */
     async count(): Promise<number> {
       return redis.zcard(key);
