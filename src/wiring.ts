@@ -9,6 +9,8 @@ import type { PaymentGateway } from '../domain/ports/payment.ts';
 import type { RideReadModel } from '../domain/ports/read-model.ts';
 import type { UserStore } from '../domain/ports/users.ts';
 import type { DriverPositions } from '../domain/ports/positions.ts';
+import type { Logger } from '../domain/ports/logger.ts';
+import { systemClock } from '../domain/ports/clock.ts';
 import type { ArrivalRules } from '../domain/tracking/arrival.ts';
 import type { TrackingRules } from '../domain/tracking/clean.ts';
 import type { ZoneMap } from '../domain/tracking/zones.ts';
@@ -55,7 +57,7 @@ export interface Tuning {
   now?: () => number;
 }
 
-export type Logger = Context['logger'];
+export type { Logger };
 const quiet: Logger = { info() {}, warn() {}, error() {} };
 
 /** Wires one service instance from configuration and infrastructure. Starts consumers; does not listen. */
@@ -70,7 +72,7 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
     readModel,
     users: infra.users ?? getInMemoryUserStore(),
     payments: countedCaptures(payments, metrics),
-    fleet: makeFleet(),
+    fleet: makeFleet({ clock: tuning.now ? { now: tuning.now } : systemClock }),
     metrics,
     tariff: config.tariff,
     matchPolicy: { ...defaultMatchPolicy, offerTimeoutMs: config.offerTimeoutMs, ...tuning.matchPolicy },

@@ -7,6 +7,7 @@ import type { Tariff } from '../../domain/fare.ts';
 import type { MatchPolicy } from '../../domain/matching/policy.ts';
 import type { Fleet } from '../../projections/fleet/index.ts';
 import type { Metrics } from './metrics.ts';
+import type { Logger } from '../../domain/ports/logger.ts';
 
 /** What the application services share: the ports, made real by the composition root. */
 export interface Context {
@@ -21,5 +22,5 @@ export interface Context {
   readonly matchPolicy: MatchPolicy;
   readonly now: () => number;
   readonly newId: (prefix: string) => string;
-  readonly logger: { info(o: object | string, m?: string): void; warn(o: object | string, m?: string): void; error(o: object | string, m?: string): void };
+  readonly logger: Logger;
 }
