@@ -195,11 +195,8 @@ export function makeRidecast(ctx: Context, options: RidecastOptions) {
     reconciler,
     readModel: ctx.readModel,
     fleet: ctx.fleet,
-    positions: options.positions,
     /** `GET /v1/drivers/nearby`, the same on every transport (nearby.ts). */
     nearby: makeNearby({ fleet: ctx.fleet, positions: options.positions, freshnessMs: ctx.matchPolicy.freshnessMs, clock: { now: ctx.now } }),
-    /** A driver last seen longer ago than this is not shown nor matched. */
-    freshnessMs: ctx.matchPolicy.freshnessMs,
 
     async start(): Promise<void> {
       const local = `local-${options.instanceId}`;
