@@ -3,8 +3,11 @@ export interface LatLng {
   readonly lng: number;
 }
 
-const EARTH_RADIUS_M = 6_371_008.8;
+/** The mean earth radius (IUGG), metres: the one every distance in Ridecast is measured on. */
+export const EARTH_RADIUS_M = 6_371_008.8;
 const RAD = Math.PI / 180;
+/** Metres in one degree of latitude (≈ 111 195 m), on that sphere. */
+export const METERS_PER_DEGREE = EARTH_RADIUS_M * RAD;
 
 /** Great-circle distance (haversine), in metres. Good to ~0.5% for city distances. */
 export function distanceMeters(a: LatLng, b: LatLng): number {

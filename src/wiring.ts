@@ -22,9 +22,8 @@ import { getInMemoryReadModel } from '../adapters/memory/read-model.ts';
 import { getInMemoryUserStore } from '../adapters/memory/users.ts';
 import { makeFleet } from '../projections/fleet/index.ts';
 import { makeAccounts } from './app/accounts.ts';
-import { makeDriverQueries } from './app/drivers.ts';
 import { makeFleetQueries } from './app/fleet-snapshot.ts';
-import { quietLogger, type Logger } from './app/logger.ts';
+import { quietLogger, type Logger } from '../domain/ports/logger.ts';
 import { makeMetrics, type Metrics } from './app/metrics.ts';
 import { makeRideQueries } from './app/ride-queries.ts';
 import { makeRidecast, type Ridecast, type RidecastDeps } from './app/ridecast.ts';
@@ -62,7 +61,7 @@ export interface Tuning {
   now?: () => number;
 }
 
-export type { Logger } from './app/logger.ts';
+export type { Logger } from '../domain/ports/logger.ts';
 
 /** Wires one service instance from configuration and infrastructure. Starts consumers; does not listen. */
 export async function makeService(config: Config, infra: Infrastructure = {}, tuning: Tuning = {}, logger: Logger = quietLogger) {
@@ -79,7 +78,7 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
     readModel,
     users: infra.users ?? getInMemoryUserStore(),
     payments: countedCaptures(payments, metrics),
-    fleet: makeFleet(),
+    fleet: makeFleet({ clock }),
     metrics,
     tariff: config.tariff,
     matchPolicy: { ...defaultMatchPolicy, offerTimeoutMs: config.offerTimeoutMs, ...tuning.matchPolicy },
@@ -185,7 +184,7 @@ function frontDoor(ridecast: Ridecast, accounts: FrontDoor['accounts'], deps: { 
     rides: rideCommands(rides),
     rideQueries: makeRideQueries({ view: rides.view, readModel: deps.readModel, latestLocation: tracker.latestLocation }),
     drivers: { setAvailability: drivers.setAvailability, ingestLocations: locations.ingest },
-    driverQueries: makeDriverQueries({ positions: ridecast.positions, fleet: ridecast.fleet, clock: deps.clock, freshnessMs: ridecast.freshnessMs }),
+    driverQueries: { nearby: ridecast.nearby },
     fleet: makeFleetQueries({ fleet: ridecast.fleet, activeRides: tracker.activeRides }),
     live: hub,
     accounts,

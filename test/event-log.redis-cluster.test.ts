@@ -64,7 +64,7 @@ describe('redis cluster specifics', () => {
       expect(await stores.claims.claim('ride:r_1', 'a', 5_000)).toBeNull();
       expect(await stores.claims.claim('ride:r_1', 'b', 5_000)).toBe('a');
       await stores.claims.release('ride:r_1', 'a');
-      expect(await stores.claims.get('ride:r_1')).toBeNull();
+      expect(await stores.claims.claim('ride:r_1', 'c', 5_000)).toBeNull(); // released: free again
       await stores.users.create({ userId: 'u_1', username: 'ana', role: 'rider', passwordHash: 'x' });
       await expect(stores.users.create({ userId: 'u_2', username: 'ana', role: 'rider', passwordHash: 'y' })).rejects.toMatchObject({ code: 'USERNAME_TAKEN' });
       expect((await stores.users.findByUsername('ana'))?.userId).toBe('u_1');

@@ -53,6 +53,7 @@ interface Placed {
   driverId: string;
   at: LatLng;
   eligible: boolean;
+  held?: boolean;
 }
 
 /** Every eligible driver by haversine distance, nearest first. */
@@ -121,7 +122,7 @@ describe('Redis GEO projection of available drivers', () => {
   });
 
   const projection = (extra: Partial<RedisGeoOptions> = {}) => {
-    const p = makeRedisGeoProjection({ url: server.url, key: `t${++n}:{geo}:drivers`, staleAfterMs: 60_000, now: () => clock, ...extra });
+    const p = makeRedisGeoProjection({ url: server.url, key: `t${++n}:{geo}:drivers`, staleAfterMs: 60_000, clock: { now: () => clock }, ...extra });
     open.push(p);
     return p;
   };
@@ -195,20 +196,25 @@ describe('Redis GEO projection of available drivers', () => {
     expect(await geo.count()).toBe(2);
   });
 
-  it('takes drivers off when they go offline, hold an offer or carry a ride, and puts them back when free', async () => {
+  it('takes drivers off when they go offline or carry a ride, and puts them back when free; nearby skips a live hold', async () => {
     clock = T0 + 10_000;
     const geo = projection();
     const d = driverStream('d_1');
     const here = { lat: 52.5, lng: 13.4 };
     const onMap = async () => (await cliSearch(geo.keys.geo, here, 100)).has('d_1');
+    const listed = async () => (await geo.nearby(here, 100, 5)).some((f) => f.driverId === 'd_1');
     await geo.onDriverEvent(d.online());
     await geo.onLocation(fix('d_1', here, T0 + 5_000));
     expect(await onMap()).toBe(true);
+    expect(await listed()).toBe(true);
 
+    // A held driver stays on the map with the hold's expiry beside them: free again once it lapses.
     await geo.onDriverEvent(d.hold('r_1'));
-    expect(await onMap()).toBe(false);
-    await geo.onDriverEvent(d.release('r_1'));
     expect(await onMap()).toBe(true);
+    expect(JSON.parse((await plain.hget(geo.keys.state, 'd_1'))!)).toMatchObject({ o: 'r_1', e: String(T0 + 15_000) });
+    expect(await listed()).toBe(false);
+    await geo.onDriverEvent(d.release('r_1'));
+    expect(await listed()).toBe(true);
 
     await geo.onDriverEvent(d.hold('r_2'));
     await geo.onDriverEvent(d.assign('r_2'));
@@ -281,7 +287,8 @@ describe('Redis GEO projection of available drivers', () => {
     const apply = (e: Recorded) => (e.metadata.stream === 'drivers' ? geo.onDriverEvent(e) : geo.onLocation(e));
     for (const e of events) expect(await apply(e)).toBe(true);
     const before = await dump(geo.keys);
-    expect(before.geo.length / 2).toBe(10);
+    expect(before.geo.length / 2).toBe(20); // online and not on a ride (held ones included)
+    expect(await geo.nearby(BERLIN, 30_000, 100)).toHaveLength(10); // free: not held either
 
     const shuffled = [...events].sort(() => random() - 0.5);
     for (const e of shuffled) expect(await apply(e), `${e.type} ${e.metadata.eventId} applied twice`).toBe(false);
@@ -344,10 +351,10 @@ describe('Redis GEO projection of available drivers', () => {
         await geo.onDriverEvent(d.hold(`r_${i}`));
         await geo.onDriverEvent(d.assign(`r_${i}`));
       }
-      drivers.push({ driverId: id, at, eligible: kind >= 0.25 });
+      drivers.push({ driverId: id, at, eligible: kind >= 0.25, held: kind >= 0.1 && kind < 0.2 });
     }
     const eligible = drivers.filter((d) => d.eligible).length;
-    expect(await geo.count()).toBe(eligible);
+    expect(await geo.count()).toBe(eligible + drivers.filter((d) => d.held).length); // held drivers stay on the map
     // Redis measures on a 6372797.56 m sphere (ours: 6371008.8 m) with ~0.6 m geohash cells.
     const tolerance = (d: number) => d * 4e-4 + 1.5;
     for (let q = 0; q < 40; q++) {

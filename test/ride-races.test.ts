@@ -115,9 +115,10 @@ describe.each(allTransports())('racing ride requests on $name', (transport) => {
     // A request that claimed a moment ago and is still appending: the rider is told a ride is in progress.
     await claims.claim(`active:${rider.userId}`, encodeClaim({ rideId: 'r_inflight', claimedAtMs: Date.now(), fingerprint: null }));
     expect((await api.post('/v1/rides', rider.token, { pickup, dropoff })).body.code).toBe('RIDE_IN_PROGRESS');
-    expect(decodeClaim((await claims.get(`active:${rider.userId}`))!).rideId).toBe('r_inflight');
+    const inflight = (await claims.claim(`active:${rider.userId}`, 'probe'))!; // held: answers the holder, takes nothing
+    expect(decodeClaim(inflight).rideId).toBe('r_inflight');
     // One that died 31 s ago never appended: its claim is released by value and the rider gets a ride.
-    await claims.release(`active:${rider.userId}`, (await claims.get(`active:${rider.userId}`))!);
+    await claims.release(`active:${rider.userId}`, inflight);
     await claims.claim(`active:${rider.userId}`, encodeClaim({ rideId: 'r_dead', claimedAtMs: Date.now() - IN_FLIGHT_MAX_MS - 1_000, fingerprint: null }));
     const fresh = await api.post('/v1/rides', rider.token, { pickup, dropoff }, { 'idempotency-key': 'after-crash' });
     expect(fresh.status).toBe(202);

@@ -1,9 +1,7 @@
 import { logLevel, type logCreator } from 'kafkajs';
+import type { Logger as PortLogger } from '../../domain/ports/logger.ts';
 
-export interface Logger {
-  warn(obj: unknown, msg?: string): void;
-  error(obj: unknown, msg?: string): void;
-}
+export type Logger = Pick<PortLogger, 'warn' | 'error'>;
 
 export type KafkaLogLevel = 'nothing' | 'error' | 'warn' | 'info';
 

@@ -30,9 +30,6 @@ export function getInMemoryClaims(now: () => number = Date.now): Claims & { size
       held.set(key, { value, until: ttlMs ? now() + ttlMs : Infinity });
       return null;
     },
-    async get(key) {
-      return live(key)?.value ?? null;
-    },
     async release(key, value) {
       if (live(key)?.value === value) held.delete(key);
     },

@@ -26,9 +26,6 @@ export function getRedisClaims(redis: RedisClient, prefix = 'ridecast:'): Claims
       const held = (await redis.eval(CLAIM_LUA, 1, keyOf(key), value, ttlMs ? Math.max(1, Math.ceil(ttlMs)) : 0)) as string | null;
       return held ?? null;
     },
-    async get(key) {
-      return redis.get(keyOf(key));
-    },
     async release(key, value) {
       await redis.eval(RELEASE_LUA, 1, keyOf(key), value);
     },

@@ -2,11 +2,9 @@ import { backoffMs, classifyFailure } from '../../domain/failures.ts';
 import type { RedisClient } from './connection.ts';
 import { batchHandlerOf, handledBefore, type Recorded, type StreamName, type SubscribeOptions, type Subscription } from '../../domain/ports/event-log.ts';
 import { asEntries, entriesOfRead, fromEntry, replayedFor, type keysOf, type RawEntry } from './scripts.ts';
+import type { Logger as PortLogger } from '../../domain/ports/logger.ts';
 
-export interface Logger {
-  warn(obj: unknown, msg?: string): void;
-  error(obj: unknown, msg?: string): void;
-}
+export type Logger = Pick<PortLogger, 'warn' | 'error'>;
 
 export interface GroupReaderOptions extends SubscribeOptions {
   /** A dedicated connection: blocking reads would stall a shared one. Owned (closed) by the reader. */

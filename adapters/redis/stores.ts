@@ -5,13 +5,14 @@ import type { UserStore } from '../../domain/ports/users.ts';
 import { getRedisClaims } from './claims.ts';
 import { openRedis, type RedisEndpoint } from './connection.ts';
 import { getRedisUserStore } from './users.ts';
+import type { Logger as PortLogger } from '../../domain/ports/logger.ts';
 
 /**
  * Accounts, claims and login attempt counters on one Redis connection (or one cluster client), shared by
  * every instance. Requests fail fast (one retry, a command timeout) while Redis is down or frozen, so the
  * API answers 503 instead of hanging. `target`: a `redis://` URL, or an endpoint (one server or a cluster).
  */
-export function getRedisStores(target: string | RedisEndpoint, prefix: string, logger: { warn(o: object, m?: string): void }, { commandTimeoutMs = 2_000 } = {}) {
+export function getRedisStores(target: string | RedisEndpoint, prefix: string, logger: Pick<PortLogger, 'warn'>, { commandTimeoutMs = 2_000 } = {}) {
   // A frozen server (no answer at all) fails a command after commandTimeoutMs; a refused connection after one retry.
   const redis = openRedis(typeof target === 'string' ? { url: target } : target, { maxRetriesPerRequest: 1, commandTimeout: commandTimeoutMs });
   redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));

@@ -51,14 +51,26 @@ export function evolveDriver(state: DriverState, event: DriverEvent): DriverStat
     case 'DriverFreed':
       return state.rideId === event.data.rideId ? { ...state, rideId: null } : state;
     default: {
+      // Another type on the stream (a newer writer): nothing this fold knows changes.
       const unknown: never = event;
-      return unknown;
+      void unknown;
+      return state;
     }
   }
 }
 
-/** Eligible for a new offer at `at`: online, not carrying a ride, not holding a live offer. */
+/**
+ * THE rule for "is this driver free" at `at`: online, not carrying a ride, not holding a live offer.
+ * Eligible for a new offer. The fleet index (projections/fleet) calls it; the Redis GEO projection's
+ * Lua (projections/geo/redis-geo.ts, `FREE`) is a line-for-line copy that test/driver-free.test.ts holds to it.
+ */
 export const isFree = (s: DriverState, at: number) => s.available && s.rideId === null && !holdsOffer(s, at);
+
+/**
+ * A driver's last fix (device time) still says where they are at `at`: not older than `freshnessMs`.
+ * Only a free driver with a fresh fix is offered a ride or listed as nearby.
+ */
+export const fixIsFresh = (fixAt: number, at: number, freshnessMs: number) => at - fixAt <= freshnessMs;
 
 export function decideDriver(command: DriverCommand, state: DriverState): DriverEvent[] {
   switch (command.type) {

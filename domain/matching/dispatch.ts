@@ -1,4 +1,4 @@
-import type { LatLng } from '../geo.ts';
+import { METERS_PER_DEGREE, type LatLng } from '../geo.ts';
 import type { EtaEstimator } from '../tracking/eta.ts';
 import { solveAssignment, type AssignmentEdge } from './assignment.ts';
 
@@ -126,5 +126,5 @@ export const ringsFrom = (radiiMeters: readonly number[], windowsWaited: number)
  * never refuses a driver the rings (and `nearest`) would offer. */
 export function maxPickupSeconds(radiiMeters: readonly number[], eta: EtaEstimator): number {
   const widest = radiiMeters.at(-1) ?? 5_000;
-  return eta.estimateSeconds({ lat: 0, lng: 0 }, { lat: widest / 111_195, lng: 0 }, { speedMps: null });
+  return eta.estimateSeconds({ lat: 0, lng: 0 }, { lat: widest / METERS_PER_DEGREE, lng: 0 }, { speedMps: null });
 }

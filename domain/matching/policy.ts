@@ -1,3 +1,4 @@
+import { fixIsFresh } from '../driver/index.ts';
 import { distanceMeters, type LatLng } from '../geo.ts';
 import { fairnessSeconds, type DriverRecord, type FairnessRules } from './dispatch.ts';
 
@@ -53,7 +54,7 @@ export function rankCandidates(
 ): RankedDriver[] {
   const eligible: (RankedDriver & { key: number; idleSince: number })[] = [];
   for (const c of candidates) {
-    if (!c.free || now - c.fixAt > policy.freshnessMs || passedBy.includes(c.driverId)) continue;
+    if (!c.free || !fixIsFresh(c.fixAt, now, policy.freshnessMs) || passedBy.includes(c.driverId)) continue;
     const meters = Math.round(distanceMeters(pickup, c));
     const key = fairness ? meters + Math.round(fairnessSeconds(c, now, fairness) * FAIRNESS_METERS_PER_SECOND) : meters;
     eligible.push({ driverId: c.driverId, distanceMeters: meters, key, idleSince: c.idleSince ?? now });

@@ -4,7 +4,6 @@
  */
 export interface Claims {
   claim(key: string, value: string, ttlMs?: number): Promise<string | null>;
-  get(key: string): Promise<string | null>;
   /** Drops the claim only if it still holds `value` (compare-and-delete). */
   release(key: string, value: string): Promise<void>;
 }

@@ -1,4 +1,4 @@
-import type { LatLng } from '../geo.ts';
+import { EARTH_RADIUS_M, type LatLng } from '../geo.ts';
 import type { GpsPoint } from './point.ts';
 
 /**
@@ -42,7 +42,6 @@ export const defaultSmoothingOptions: SmoothingOptions = {
   movingSpeedMps: 1,
 };
 
-const EARTH_RADIUS_M = 6_371_008.8;
 const RAD = Math.PI / 180;
 /** Variance of a velocity we know nothing about: (10 m/s)². */
 const UNKNOWN_VELOCITY_VAR = 100;

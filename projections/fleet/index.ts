@@ -1,11 +1,14 @@
 import RBush from 'rbush';
 import knn from 'rbush-knn';
-import { holdsOffer, type DriverEvent } from '../../domain/driver/index.ts';
+import { evolveDriver, fixIsFresh, isFree, type DriverEvent, type DriverState } from '../../domain/driver/index.ts';
+import { METERS_PER_DEGREE } from '../../domain/geo.ts';
+import { systemClock, type Clock } from '../../domain/ports/clock.ts';
 import type { Candidate } from '../../domain/matching/policy.ts';
 import type { Recorded } from '../../domain/ports/event-log.ts';
 import type { LocationRecorded } from '../../domain/tracking/events.ts';
 
-export interface FleetDriver {
+/** A driver as the index keeps one: the driver decider's state (folded by `evolveDriver`), plus where and how idle. */
+export interface FleetDriver extends DriverState {
   readonly driverId: string;
   available: boolean;
   offeredRideId: string | null;
@@ -33,13 +36,12 @@ interface Item {
 }
 
 const RAD = Math.PI / 180;
-const DEG_M = 111_195;
 
 /**
  * Every driver this instance knows of, and an rbush index of those who are online with a position.
  * Fed by a broadcast consumer (each instance keeps its own); a move is remove + insert.
  */
-export function makeFleet({ referenceLat }: { referenceLat?: number } = {}) {
+export function makeFleet({ referenceLat, clock = systemClock }: { referenceLat?: number; clock?: Clock } = {}) {
   /**
    * Equirectangular x = lng·cos(φ₀) with ONE φ₀ for the whole index (the first fix seen, or the
    * configured city), so planar kNN distances are metric to well under 1% across a city. A per-point
@@ -80,28 +82,24 @@ export function makeFleet({ referenceLat }: { referenceLat?: number } = {}) {
       const d = driver(event.metadata.key);
       if (event.metadata.version <= d.version) return d;
       d.version = event.metadata.version;
+      // Who is free is the decider's fold; the index adds only what fairness needs (idleSince).
+      const wasOnRide = d.rideId;
+      const next = evolveDriver(d, event);
+      d.available = next.available;
+      d.offeredRideId = next.offeredRideId;
+      d.offerExpiresAt = next.offerExpiresAt;
+      d.rideId = next.rideId;
       const e = event;
       switch (e.type) {
         case 'DriverAvailabilityChanged':
-          d.available = e.data.available;
           d.idleSince = e.data.available ? e.data.at : null;
           reindex(d);
           break;
-        case 'DriverOfferHeld':
-          d.offeredRideId = e.data.rideId;
-          d.offerExpiresAt = e.data.expiresAt;
-          break;
-        case 'DriverOfferReleased':
-          if (d.offeredRideId === e.data.rideId) (d.offeredRideId = null), (d.offerExpiresAt = null);
-          break;
         case 'DriverAssigned':
-          d.offeredRideId = null;
-          d.offerExpiresAt = null;
-          d.rideId = e.data.rideId;
           d.idleSince = null;
           break;
         case 'DriverFreed':
-          if (d.rideId === e.data.rideId) (d.rideId = null), (d.idleSince = d.available ? e.data.at : null);
+          if (wasOnRide === e.data.rideId) d.idleSince = d.available ? e.data.at : null;
           break;
       }
       return d;
@@ -127,13 +125,14 @@ export function makeFleet({ referenceLat }: { referenceLat?: number } = {}) {
 
     /** Online drivers with a position nearest to a point, within `maxMeters`, as matching candidates. */
     nearest(at: { lat: number; lng: number }, limit: number, maxMeters: number, filter?: (d: FleetDriver) => boolean): Candidate[] {
-      const found = knn(tree, xOf(at.lat, at.lng), at.lat, limit, filter && ((item: Item) => filter(item.driver)), maxMeters / DEG_M);
+      const now = clock.now();
+      const found = knn(tree, xOf(at.lat, at.lng), at.lat, limit, filter && ((item: Item) => filter(item.driver)), maxMeters / METERS_PER_DEGREE);
       return found.map(({ driver: d }) => ({
         driverId: d.driverId,
         lat: d.position!.lat,
         lng: d.position!.lng,
         fixAt: d.position!.recordedAt,
-        free: isFreeNow(d),
+        free: isFree(d, now),
         idleSince: d.idleSince,
         missedOffersAt: d.missedOffersAt,
       }));
@@ -144,5 +143,9 @@ export function makeFleet({ referenceLat }: { referenceLat?: number } = {}) {
 
 export type Fleet = ReturnType<typeof makeFleet>;
 
-/** Online, not on a ride, not holding a live offer (a lapsed hold no longer counts). */
-export const isFreeNow = (d: FleetDriver, now = Date.now()) => d.available && d.rideId === null && !holdsOffer(d, now);
+/**
+ * Offerable, or listed as nearby, at `at`: free by the driver decider's rule (`isFree`), with a fix
+ * fresh enough to say where they are. The index has no rule of its own.
+ */
+export const freeWithFreshFix = (d: FleetDriver, at: number, freshnessMs: number) =>
+  isFree(d, at) && d.position !== null && fixIsFresh(d.position.recordedAt, at, freshnessMs);

@@ -1,8 +1,10 @@
 import { Cluster, Redis } from 'ioredis';
-import type { DriverEvent } from '../../domain/driver/index.ts';
-import type { LatLng } from '../../domain/geo.ts';
+import { HOLD_GRACE_MS, type DriverEvent } from '../../domain/driver/index.ts';
+import { distanceMeters, EARTH_RADIUS_M, type LatLng } from '../../domain/geo.ts';
+import { systemClock, type Clock } from '../../domain/ports/clock.ts';
 import type { Recorded } from '../../domain/ports/event-log.ts';
 import type { LocationRecorded } from '../../domain/tracking/events.ts';
+import { DRIVER_LUA, LOCATION_LUA, LOCATIONS_LUA, NEARBY_LUA, SWEEP_LUA } from './lua.ts';
 
 export interface RedisGeoOptions {
   /** A connection (or cluster client) to use, not closed by `close()`; or `url` / `clusterNodes` to open one. */
@@ -17,112 +19,39 @@ export interface RedisGeoOptions {
    * companion keys `<key>:seen` and `<key>:state` share it, so every script stays in one slot.
    */
   readonly key?: string;
-  /** A driver whose last fix (device time) is older than this is taken off the map. Default 60 s. */
+  /**
+   * A driver whose last fix (device time) is older than this is taken off the map (the sweep), and
+   * not listed by `nearby` unless the query names its own freshness. Default 60 s.
+   */
   readonly staleAfterMs?: number;
   /** First radius `nearby` tries before widening (doubling) up to the asked radius. Default 1 km. */
   readonly initialRadiusM?: number;
-  readonly now?: () => number;
+  /** Time for placing, sweeping, and for `nearby` when the query names no time. */
+  readonly clock?: Clock;
 }
 
 export interface NearbyDriver {
   readonly driverId: string;
+  /** Where the driver's last fix put them, exactly as recorded (not the geohash cell Redis stores). */
   readonly lat: number;
   readonly lng: number;
-  /** As Redis measures it (haversine on its own earth radius), metres. */
+  /** By domain/geo.ts `distanceMeters` from those coordinates, as every other transport measures it. */
   readonly distanceM: number;
 }
 
+/** Redis measures GEO distances on a 6372797.56 m sphere and rounds members to ~0.6 m geohash cells. */
+const REDIS_EARTH_RADIUS_M = 6_372_797.560856;
+/** Searches this much wider than asked, so a driver inside the radius by our measure is never missed. */
+const widen = (radiusM: number) => (radiusM * REDIS_EARTH_RADIUS_M) / EARTH_RADIUS_M + 2;
+
 export type RedisGeoProjection = ReturnType<typeof makeRedisGeoProjection>;
-
-/** Per-driver state kept in `<key>:state` (JSON, all strings: readable with redis-cli HGET). */
-const STATE = `
-local function load(id)
-  local raw = redis.call('HGET', KEYS[3], id)
-  if raw then return cjson.decode(raw) end
-  return { v = '0', a = '0', o = '', r = '', t = '', lat = '', lng = '' }
-end
--- On the map exactly when online, free, with a fix that is not stale and Redis can index.
-local function place(id, s, now, staleAfter)
-  local lat = tonumber(s.lat)
-  local fresh = s.t ~= '' and tonumber(s.t) >= now - staleAfter
-  if s.a == '1' and s.o == '' and s.r == '' and lat and lat >= -85.05112878 and lat <= 85.05112878 and fresh then
-    redis.call('GEOADD', KEYS[1], s.lng, s.lat, id)
-    redis.call('ZADD', KEYS[2], s.t, id)
-  else
-    redis.call('ZREM', KEYS[1], id)
-  end
-end
-`;
-
-/**
- * KEYS: geo, seen, state. ARGV: driverId, version, type, rideId, available ('1'|'0'|''), now, staleAfterMs.
- * Returns 0 for an event at or below the driver's applied version (redelivery, replay), else 1.
- */
-const DRIVER_LUA = `${STATE}
-local id = ARGV[1]
-local s = load(id)
-local version = tonumber(ARGV[2])
-if version <= tonumber(s.v) then return 0 end
-s.v = ARGV[2]
-local kind, ride = ARGV[3], ARGV[4]
-if kind == 'DriverAvailabilityChanged' then s.a = ARGV[5]
-elseif kind == 'DriverOfferHeld' then s.o = ride
-elseif kind == 'DriverOfferReleased' then if s.o == ride then s.o = '' end
-elseif kind == 'DriverAssigned' then s.o = ''; s.r = ride
-elseif kind == 'DriverFreed' then if s.r == ride then s.r = '' end
-end
-redis.call('HSET', KEYS[3], id, cjson.encode(s))
-place(id, s, tonumber(ARGV[6]), tonumber(ARGV[7]))
-return 1
-`;
-
-/**
- * A point not newer (device time) than the driver's last one changes nothing: a redelivery or a late
- * point never moves the driver back. Else records the fix and places the driver. Returns 1 if applied.
- */
-const LOCATE = `${STATE}
-local function locate(id, lat, lng, t, now, staleAfter)
-  local s = load(id)
-  if s.t ~= '' and tonumber(t) <= tonumber(s.t) then return 0 end
-  s.lat = lat; s.lng = lng; s.t = t
-  redis.call('HSET', KEYS[3], id, cjson.encode(s))
-  redis.call('ZADD', KEYS[2], s.t, id)
-  place(id, s, now, staleAfter)
-  return 1
-end
-`;
-
-/** KEYS: geo, seen, state. ARGV: driverId, lat, lng, recordedAt, now, staleAfterMs. Returns 1 if applied. */
-const LOCATION_LUA = `${LOCATE}
-return locate(ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]))
-`;
-
-/**
- * A batch of points in one call (a consumer's read): KEYS: geo, seen, state. ARGV: now, staleAfterMs,
- * then driverId, lat, lng, recordedAt per point, in log order. Returns how many were applied.
- */
-const LOCATIONS_LUA = `${LOCATE}
-local now, staleAfter, applied = tonumber(ARGV[1]), tonumber(ARGV[2]), 0
-for i = 3, #ARGV, 4 do
-  applied = applied + locate(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], now, staleAfter)
-end
-return applied
-`;
-
-/** KEYS: geo, seen. ARGV: cutoff (exclusive), batch. Removes up to `batch` drivers last seen before cutoff. */
-const SWEEP_LUA = `
-local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-if #ids == 0 then return { 0, 0 } end
-local removed = redis.call('ZREM', KEYS[1], unpack(ids))
-redis.call('ZREM', KEYS[2], unpack(ids))
-return { #ids, removed }
-`;
 
 type GeoCommands = (Redis | Cluster) & {
   ridecastGeoDriver(...args: (string | number)[]): Promise<number>;
   ridecastGeoLocation(...args: (string | number)[]): Promise<number>;
   ridecastGeoLocations(...args: (string | number)[]): Promise<number>;
   ridecastGeoSweep(...args: (string | number)[]): Promise<[number, number]>;
+  ridecastGeoNearby(...args: (string | number)[]): Promise<[string, string, string][]>;
 };
 
 const SWEEP_BATCH = 1_000;
@@ -142,7 +71,8 @@ const HASH_TAG = /\{[^}]+\}/;
 const num = (n: number) => (Number.isInteger(n) ? n.toFixed(0) : String(n));
 
 /**
- * The Redis GEO projection of available drivers: who is online and free, at their latest fix.
+ * The Redis GEO projection of available drivers: who is online and not on a ride, at their latest
+ * fix, with the driver decider's state beside them so `nearby` answers "free?" at the time asked.
  * Fed by the `drivers` and `driver-locations` streams (any number of instances, any delivery
  * order between the two streams); every update (or batch of points) is one Lua script on keys of one slot, and each
  * driver's last applied version and fix time make redeliveries change nothing.
@@ -154,7 +84,8 @@ export function makeRedisGeoProjection(options: RedisGeoOptions) {
   const keys = [key, `${key}:seen`, `${key}:state`] as const;
   const staleAfterMs = options.staleAfterMs ?? 60_000;
   const initialRadiusM = options.initialRadiusM ?? 1_000;
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
+  const now = () => clock.now();
   if (!options.redis && !options.url && !options.clusterNodes?.length) throw new Error('makeRedisGeoProjection needs `redis`, `url` or `clusterNodes`');
   const own = !options.redis;
   const redis = (options.redis ?? open(options)) as GeoCommands;
@@ -162,12 +93,20 @@ export function makeRedisGeoProjection(options: RedisGeoOptions) {
   redis.defineCommand('ridecastGeoLocation', { numberOfKeys: 3, lua: LOCATION_LUA });
   redis.defineCommand('ridecastGeoLocations', { numberOfKeys: 3, lua: LOCATIONS_LUA });
   redis.defineCommand('ridecastGeoSweep', { numberOfKeys: 2, lua: SWEEP_LUA });
+  redis.defineCommand('ridecastGeoNearby', { numberOfKeys: 2, lua: NEARBY_LUA });
 
-  async function search(at: LatLng, radiusM: number, limit: number): Promise<NearbyDriver[]> {
-    const reply = (await redis.call(
-      'GEOSEARCH', key, 'FROMLONLAT', num(at.lng), num(at.lat), 'BYRADIUS', num(radiusM), 'm', 'ASC', 'COUNT', limit, 'WITHDIST', 'WITHCOORD',
-    )) as [string, string | number, [string | number, string | number]][];
-    return reply.map(([driverId, dist, [lng, lat]]) => ({ driverId, lat: Number(lat), lng: Number(lng), distanceM: Number(dist) }));
+  /** Free, fresh drivers within `radiusM` by our measure, nearest first, at most `limit`. */
+  async function search(at: LatLng, radiusM: number, limit: number, t: number, freshMs: number): Promise<NearbyDriver[]> {
+    const reply = await redis.ridecastGeoNearby(
+      keys[0], keys[2], num(at.lng), num(at.lat), num(widen(radiusM)), limit, num(t), num(freshMs), num(HOLD_GRACE_MS),
+    );
+    return reply
+      .map(([driverId, lat, lng]) => {
+        const p = { lat: Number(lat), lng: Number(lng) };
+        return { driverId, ...p, distanceM: distanceMeters(at, p) };
+      })
+      .filter((d) => d.distanceM <= radiusM)
+      .sort((a, b) => a.distanceM - b.distanceM || (a.driverId < b.driverId ? -1 : 1));
   }
 
   async function sweepStale(at: number = now()): Promise<number> {
@@ -185,7 +124,7 @@ export function makeRedisGeoProjection(options: RedisGeoOptions) {
     /** Applies a `drivers` stream event. Returns false when it was already applied (or is not a driver event). */
     async onDriverEvent(e: Recorded<DriverEvent> | Recorded): Promise<boolean> {
       const event = e as Recorded<DriverEvent>;
-      const data = event.data as Partial<{ rideId: string; available: boolean }>;
+      const data = event.data as Partial<{ rideId: string; available: boolean; expiresAt: number }>;
       switch (event.type) {
         case 'DriverAvailabilityChanged':
         case 'DriverOfferHeld':
@@ -199,6 +138,7 @@ export function makeRedisGeoProjection(options: RedisGeoOptions) {
       const applied = await redis.ridecastGeoDriver(
         ...keys, event.metadata.key, event.metadata.version, event.type, data.rideId ?? '',
         data.available === undefined ? '' : data.available ? '1' : '0', num(now()), num(staleAfterMs),
+        event.type === 'DriverOfferHeld' && Number.isFinite(data.expiresAt) ? num(data.expiresAt!) : '',
       );
       return Number(applied) === 1;
     },
@@ -239,18 +179,30 @@ export function makeRedisGeoProjection(options: RedisGeoOptions) {
     },
 
     /**
-     * Available drivers within `radiusM` of a point, nearest first, at most `limit`. Searches a small
-     * circle first and widens (doubling) until it has `limit` drivers or reaches `radiusM`.
+     * Drivers free at `when.now` (the driver decider's rule, applied in the script) with a fix at
+     * most `when.freshnessMs` old, within `radiusM` of a point, nearest first, at most `limit`.
+     * Searches a small circle first and widens (doubling) until it has `limit` drivers or reaches `radiusM`.
      */
-    async nearby(at: LatLng, radiusM: number, limit: number): Promise<NearbyDriver[]> {
+    async nearby(at: LatLng, radiusM: number, limit: number, when: { now?: number; freshnessMs?: number } = {}): Promise<NearbyDriver[]> {
       if (limit <= 0 || radiusM <= 0) return [];
+      const t = when.now ?? now();
+      const freshMs = when.freshnessMs ?? staleAfterMs;
       for (let r = Math.min(initialRadiusM, radiusM); ; r = Math.min(r * 2, radiusM)) {
-        const found = await search(at, r, limit);
+        const found = await search(at, r, limit, t, freshMs);
         if (found.length >= limit || r >= radiusM) return found;
       }
     },
 
-    /** How many drivers are on the map. */
+    /**
+     * What the projection folded for one driver (as `redis-cli HGET <key>:state <id>` shows it):
+     * v version applied, a available, o held ride, e its expiry, r ride, t last fix time, lat, lng.
+     */
+    async stateOf(driverId: string): Promise<Record<'v' | 'a' | 'o' | 'e' | 'r' | 't' | 'lat' | 'lng', string> | null> {
+      const raw = await redis.hget(keys[2], driverId);
+      return raw ? (JSON.parse(raw) as Record<'v' | 'a' | 'o' | 'e' | 'r' | 't' | 'lat' | 'lng', string>) : null;
+    },
+
+    /** How many drivers are on the map (online, not on a ride, fresh at their last update; held ones included). */
     async count(): Promise<number> {
       return redis.zcard(key);
     },

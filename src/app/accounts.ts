@@ -101,7 +101,8 @@ export function makeAccounts(users: UserStore, newId: (prefix: string) => string
      * refused before the password is checked. Only failures count, so a user's own parallel logins
      * never lock them out; guesses already in flight when the limit is reached still finish (the
      * general per-address rate limit bounds such a burst). A success clears the account's window.
-     * The same answers, in the same time, for an unknown name and a wrong password.
+     * An unknown name gets the same answer as a wrong password, after one scrypt check like it, so
+     * the time differs by a store lookup at most (a name not stored as written is looked up twice).
      */
     async login(username: string, password: string, address: string): Promise<User> {
       const account = attemptKey('account', foldUsername(username));

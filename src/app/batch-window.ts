@@ -1,7 +1,7 @@
 import type { LatLng } from '../../domain/geo.ts';
 import { maxPickupSeconds, planWindow, ringsFrom, type FairnessRules, type WindowDriver, type WindowRequest } from '../../domain/matching/dispatch.ts';
 import type { EtaEstimator } from '../../domain/tracking/eta.ts';
-import { isFreeNow, type FleetDriver } from '../../projections/fleet/index.ts';
+import { freeWithFreshFix, type FleetDriver } from '../../projections/fleet/index.ts';
 import type { MatchPolicy } from '../../domain/matching/policy.ts';
 import type { Fleet } from '../../projections/fleet/index.ts';
 
@@ -51,7 +51,7 @@ export function makeBatchWindow(ctx: { readonly fleet: Fleet; readonly matchPoli
     const candidatesOf = (_: WindowRequest, i: number): WindowDriver[] => {
       const [rideId, w] = entries[i]!;
       const eligible = (d: FleetDriver) =>
-        isFreeNow(d, at) && !!d.position && at - d.position.recordedAt <= policy.freshnessMs && !w.passedBy.includes(d.driverId);
+        freeWithFreshFix(d, at, policy.freshnessMs) && !w.passedBy.includes(d.driverId);
       for (const radius of ringsFrom(policy.radiiMeters, widened.get(rideId) ?? 0)) {
         const found = fleet.nearest(w.pickup, policy.limit * 2, radius, eligible);
         if (found.length === 0) continue;

@@ -7,13 +7,13 @@ import { rankCandidates } from '../../domain/matching/policy.ts';
 import type { EtaEstimator } from '../../domain/tracking/eta.ts';
 import type { Recorded } from '../../domain/ports/event-log.ts';
 import { offerLapsed, rideDecider, type RideEvent } from '../../domain/ride/index.ts';
-import { isFreeNow, type FleetDriver } from '../../projections/fleet/index.ts';
+import { freeWithFreshFix, type FleetDriver } from '../../projections/fleet/index.ts';
 import { makeBatchWindow } from './batch-window.ts';
 import type { Claims } from '../../domain/ports/claims.ts';
 import type { EventLog } from '../../domain/ports/event-log.ts';
 import type { MatchPolicy } from '../../domain/matching/policy.ts';
 import type { Fleet } from '../../projections/fleet/index.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../../domain/ports/logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { DriverService } from './drivers.ts';
 
@@ -190,7 +190,7 @@ export function makeMatcher(ctx: MatcherDeps, drivers: DriverService, options: M
     const at = now();
     // Only eligible drivers count towards the k nearest, so stale or passed ones cannot crowd out the rest.
     const eligible = (d: FleetDriver) =>
-      isFreeNow(d, at) && !!d.position && at - d.position.recordedAt <= policy.freshnessMs && !ride.passedBy.includes(d.driverId);
+      freeWithFreshFix(d, at, policy.freshnessMs) && !ride.passedBy.includes(d.driverId);
     const nearby = fleet.nearest(ride.pickup, policy.limit * 4, maxRadius, eligible);
     const ranked = rankCandidates(ride.pickup, nearby, { now: at, passedBy: ride.passedBy, policy, fairness });
     for (const candidate of ranked) {

@@ -5,7 +5,7 @@ import { FINAL_STATUSES, rideDecider, type RideEvent } from '../../domain/ride/i
 import type { Recorded } from '../../domain/ports/event-log.ts';
 import type { Clock } from '../../domain/ports/clock.ts';
 import type { Fleet } from '../../projections/fleet/index.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../../domain/ports/logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { DriverService } from './drivers.ts';
 import type { RideService } from './rides.ts';

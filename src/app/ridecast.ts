@@ -20,13 +20,14 @@ import type { PaymentGateway } from '../../domain/ports/payment.ts';
 import type { RideReadModel } from '../../domain/ports/read-model.ts';
 import type { Fleet } from '../../projections/fleet/index.ts';
 import { makeRideProjector } from '../../projections/rides/projector.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../../domain/ports/logger.ts';
 import type { Metrics } from './metrics.ts';
 import { makeDispatchStats } from './dispatch-stats.ts';
 import { makeDriverService } from './drivers.ts';
 import { makeLiveHub } from './live/hub.ts';
 import { makeLocationIngestion } from './locations.ts';
 import { makeMatcher, type DispatchOptions } from './matcher.ts';
+import { makeNearby } from './nearby.ts';
 import { makeRideReactions } from './reactions.ts';
 import { makeReconciler, type ReconcilerOptions } from './reconciler.ts';
 import { makeRideService } from './rides.ts';
@@ -229,9 +230,8 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
     reconciler,
     readModel: ctx.readModel,
     fleet: ctx.fleet,
-    positions: options.positions,
-    /** A driver last seen longer ago than this is not shown nor matched. */
-    freshnessMs: ctx.matchPolicy.freshnessMs,
+    /** `GET /v1/drivers/nearby`, the same on every transport (nearby.ts). */
+    nearby: makeNearby({ fleet: ctx.fleet, positions: options.positions, freshnessMs: ctx.matchPolicy.freshnessMs, clock }),
 
     async start(): Promise<void> {
       const local = `local-${options.instanceId}`;

@@ -6,7 +6,7 @@ import type { EtaEstimator } from '../../domain/tracking/eta.ts';
 import type { LocationRecorded } from '../../domain/tracking/events.ts';
 import { smooth, type SmoothingState } from '../../domain/tracking/kalman.ts';
 import type { Fleet } from '../../projections/fleet/index.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../../domain/ports/logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { LiveHub } from './live/hub.ts';
 import type { LocationMessage } from './messages.ts';

@@ -1,4 +1,4 @@
-import { distanceMeters, type LatLng } from '../../domain/geo.ts';
+import { distanceMeters, EARTH_RADIUS_M, type LatLng } from '../../domain/geo.ts';
 import { createRandom, type Random } from './random.ts';
 
 /** The box the simulated city fills. Same config, same streets: the generator is pure. */
@@ -47,7 +47,6 @@ export interface StreetGraph {
   readonly adjacency: readonly (readonly Neighbour[])[];
 }
 
-const EARTH_RADIUS_M = 6_371_008.8;
 const RAD = Math.PI / 180;
 
 /** Local metres (x east, y north of the centre) to WGS84; equirectangular is exact enough over a few km. */
