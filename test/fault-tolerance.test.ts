@@ -5,19 +5,11 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { getRedisEventLog, type RedisEventLog } from '../adapters/redis/event-log.ts';
 import { shardKeysOf } from '../adapters/redis/scripts.ts';
 import type { Recorded, StreamName } from '../domain/ports/event-log.ts';
-import {
-  auditLog,
-  diagnostics,
-  http,
-  metric,
-  openSocket,
-  startServer,
-  stopAll,
-  TEST_ADMIN,
-  type Http,
-  type LiveSocket,
-  type ServerProcess,
-} from './support/process.ts';
+import { diagnostics, startServer, stopAll, TEST_ADMIN, type ServerProcess } from './support/server-process.ts';
+import { http, type Http } from './support/http-client.ts';
+import { openSocket, type LiveSocket } from './support/live-socket.ts';
+import { metric } from './support/metrics.ts';
+import { auditLog } from './support/audit.ts';
 import { startRedis, type RedisServer } from './support/redis.ts';
 import { sleep, times, waitFor } from './support/wait.ts';
 

@@ -6,20 +6,12 @@ import { getKafkaEventLog, type KafkaEventLog } from '../adapters/kafka/event-lo
 import type { RedisLocation } from '../adapters/redis/connection.ts';
 import { getRedisEventLog, type RedisEventLog } from '../adapters/redis/event-log.ts';
 import type { EventLog, Recorded } from '../domain/ports/event-log.ts';
-import {
-  auditLog,
-  diagnostics,
-  driveTrip,
-  http,
-  metric,
-  openSocket,
-  startServer,
-  stopAll,
-  TEST_ADMIN,
-  type Http,
-  type LiveSocket,
-  type ServerProcess,
-} from './support/process.ts';
+import { diagnostics, startServer, stopAll, TEST_ADMIN, type ServerProcess } from './support/server-process.ts';
+import { http, type Http } from './support/http-client.ts';
+import { openSocket, type LiveSocket } from './support/live-socket.ts';
+import { metric } from './support/metrics.ts';
+import { auditLog } from './support/audit.ts';
+import { driveTrip } from './support/drive-trip.ts';
 import { startKafka, type KafkaCluster } from './support/kafka.ts';
 import { startRedis, type RedisServer } from './support/redis.ts';
 import { startRedisCluster } from './support/redis-cluster.ts';
