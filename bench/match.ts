@@ -8,6 +8,7 @@ import type { Recorded } from '../domain/ports/event-log.ts';
 import type { LocationRecorded } from '../domain/tracking/events.ts';
 import { makeFleet, type Fleet, type FleetDriver } from '../projections/fleet/index.ts';
 import { startRedis } from './lib/infra.ts';
+import { createRandom } from '../src/simulator/random.ts';
 import { fmt, scenario, stats, type Row } from './lib/report.ts';
 
 const SIZES = (process.env.BENCH_MATCH_SIZES ?? '10000,100000').split(',').map(Number);
@@ -19,16 +20,8 @@ const SPAN = { lat: 0.15, lng: 0.25 }; // about 33 km × 34 km
 
 const s = scenario('match');
 
-/** mulberry32: the same city every run. */
-function rng(seed: number) {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The simulator's seeded generator (mulberry32): the same city every run. */
+const rng = (seed: number) => createRandom(seed).next;
 
 const meta = (stream: 'drivers' | 'driver-locations', key: string, version: number, at: number) => ({
   eventId: `${stream}:${key}-${version}`, stream, position: `${at}-${version}`, key, version, recordedAtMs: at,

@@ -13,6 +13,7 @@ import type { LocationRecorded } from '../domain/tracking/events.ts';
 import { makeFleet } from '../projections/fleet/index.ts';
 import { replayMerged } from '../projections/rebuild.ts';
 import { makeRideProjector } from '../projections/rides/projector.ts';
+import { createRandom } from '../src/simulator/random.ts';
 import { startRedis } from './lib/infra.ts';
 import { fmt, scenario, sleep, type Row } from './lib/report.ts';
 
@@ -42,15 +43,8 @@ async function measured<T>(fn: () => Promise<T>): Promise<{ out: T; ms: number; 
   return { out, ms, peakMiB: mib(peak), startMiB: mib(startRss) };
 }
 
-const rand = (() => {
-  let seed = 42;
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-})();
+/** The simulator's seeded generator (mulberry32): the same history every run. */
+const rand = createRandom(42).next;
 
 interface SimDriver {
   id: string;

@@ -4,7 +4,8 @@
 // from the start of the load until every point has been through every consumer (plus the idle
 // cost of the extra instances over that window, which is part of what they cost).
 import { readFileSync } from 'node:fs';
-import { http, startServer, stopAll, TEST_ADMIN, type ServerProcess } from '../test/support/process.ts';
+import { startServer, stopAll, TEST_ADMIN, type ServerProcess } from '../test/support/server-process.ts';
+import { http } from '../test/support/http-client.ts';
 import { startBenchRedis } from './lib/infra.ts';
 import { fmt, scenario, sleep, type Row } from './lib/report.ts';
 

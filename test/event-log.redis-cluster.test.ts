@@ -24,7 +24,7 @@ afterAll(async () => {
 const makeLog = (prefix = `c${++counter}:`): RedisEventLog =>
   getRedisEventLog({ clusterNodes: cluster.nodes, prefix, claimIdleMs: 300, blockMs: 1_000, locationShards: 8, logger: quiet });
 
-eventLogContract('redis cluster', async () => makeLog(), { settleMs: 400 });
+eventLogContract('redis cluster', async () => makeLog());
 
 describe('redis cluster specifics', () => {
   it('spreads the streams over more than one master, and every append and read works across them', async () => {

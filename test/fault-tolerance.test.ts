@@ -5,19 +5,11 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { getRedisEventLog, type RedisEventLog } from '../adapters/redis/event-log.ts';
 import { shardKeysOf } from '../adapters/redis/scripts.ts';
 import type { Recorded, StreamName } from '../domain/ports/event-log.ts';
-import {
-  auditLog,
-  diagnostics,
-  http,
-  metric,
-  openSocket,
-  startServer,
-  stopAll,
-  TEST_ADMIN,
-  type Http,
-  type LiveSocket,
-  type ServerProcess,
-} from './support/process.ts';
+import { diagnostics, startServer, stopAll, TEST_ADMIN, type ServerProcess } from './support/server-process.ts';
+import { http, type Http } from './support/http-client.ts';
+import { openSocket, type LiveSocket } from './support/live-socket.ts';
+import { metric } from './support/metrics.ts';
+import { auditLog } from './support/audit.ts';
 import { startRedis, type RedisServer } from './support/redis.ts';
 import { sleep, times, waitFor } from './support/wait.ts';
 
@@ -95,6 +87,23 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
   async function redisUp(): Promise<boolean> {
     return (await raw.ping().catch(() => null)) === 'PONG';
   }
+  /**
+   * Every shared group has been handed every entry of its streams and acknowledged it: what reactions
+   * there were have landed (each is appended before its cause is acknowledged) and none is coming.
+   */
+  async function caughtUp(): Promise<boolean> {
+    for (const [stream, group] of SHARED_GROUPS) {
+      for (const key of streamKeys(stream)) {
+        const info = (await raw.call('XINFO', 'STREAM', key).catch(() => null)) as (string | number)[] | null;
+        if (!info) continue; // no such shard yet: nothing appended to it
+        const last = String(info[info.indexOf('last-generated-id') + 1]);
+        const groups = (await raw.call('XINFO', 'GROUPS', key)) as (string | number)[][];
+        const g = groups.find((row) => row[row.indexOf('name') + 1] === group);
+        if (!g || g[g.indexOf('pending') + 1] !== 0 || String(g[g.indexOf('last-delivered-id') + 1]) !== last) return false;
+      }
+    }
+    return true;
+  }
   async function pendingTotal(): Promise<number> {
     let n = 0;
     for (const [stream, group] of SHARED_GROUPS) {
@@ -163,8 +172,11 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
     }
     expect((await apiB.post(`/v1/rides/${rideId}/complete`, driver.token)).status).toBe(200);
     expect((await Promise.all(burst)).map((r) => (r as { status: number }).status)).toEqual(others.map(() => 202));
-    await sleep(300);
-    const heldByA = await pendingOn('a');
+    // Redis hands new entries to A's blocked reads as they are appended: wait until A holds some.
+    const heldByA = await waitFor(async () => {
+      const held = await pendingOn('a');
+      return held.length > 0 && held;
+    }, 'A to be handed entries it cannot acknowledge (the crash lands mid-stream)', 15_000, 50);
     const heldEvents: { stream: string; group: string; type: string; key: string; id: string }[] = [];
     for (const [stream, group, id] of heldByA) {
       const [entry] = (await log.read(stream as never, { after: prevId(id), limit: 1 })) as Recorded[];
@@ -197,8 +209,7 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
       250,
     );
     await Promise.all(helperWork);
-    await sleep(1_500);
-    await waitFor(async () => (await pendingTotal()) === 0, 'every shared group to be idle', 15_000, 100);
+    await waitFor(caughtUp, 'every shared group to have read and acknowledged everything appended', 15_000, 100);
 
     // Exactly once in effect, for what A held and for everything else.
     const history = await log.readKey('rides', rideId);
@@ -271,6 +282,8 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
     let running = true;
     let downAt = Infinity;
     let upAt = Infinity;
+    // What the load did in each phase, so the test moves on once each phase has been exercised.
+    const phase = { sentWhileDown: 0, ridesTriedWhileDown: 0, pointsAckedAfterUp: 0, ridesAckedAfterUp: 0, ridersDone: false };
 
     // Open loop, as devices do: each driver posts a point every ~half second (the screening's
     // minimum gap between two fixes of one device) whether or not the last one was answered, so
@@ -285,6 +298,7 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
         const at = Date.now();
         const point = { lat: center.lat + 0.01 * i + n * 0.000005, lng: center.lng, recordedAt: at };
         tally.pointsSent++;
+        if (at >= downAt && at < upAt) phase.sentWhileDown++;
         track(
           (async () => {
             const r = await apis[n % 2]!.post('/v1/drivers/me/locations', d.token, point);
@@ -292,6 +306,7 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
               tally.pointsAcked++;
               acked.get(d.userId)!.add(at);
               if (at >= downAt && at < upAt) tally.ackedWhileDown++;
+              if (at >= upAt) phase.pointsAckedAfterUp++;
             } else {
               tally.pointsFailed++;
               fail('location', r);
@@ -306,6 +321,8 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
       (async () => {
         for (let k = 0; running && k < riders.length; k++) {
           const rider = riders[k]!;
+          const askedAt = Date.now();
+          if (askedAt >= downAt && askedAt < upAt) phase.ridesTriedWhileDown++;
           track(
             (async () => {
               const requested = await apis[k % 2]!.post('/v1/rides', rider.token, { pickup: near(k), dropoff });
@@ -314,6 +331,7 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
                 return fail('request', requested);
               }
               tally.ridesAcked++;
+              if (askedAt >= upAt) phase.ridesAckedAfterUp++;
               ackedRides.push(requested.body.rideId);
               const cancelled = await apis[(k + 1) % 2]!.post(`/v1/rides/${requested.body.rideId}/cancel`, rider.token, { reason: 'load test' });
               if (cancelled.status === 200) {
@@ -327,6 +345,7 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
           );
           await sleep(100);
         }
+        phase.ridersDone = true;
       })(),
     ];
     // Readiness and liveness of both instances, every 100 ms.
@@ -353,17 +372,19 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
     const readyBoth = () => [0, 1].every((i) => probes.filter((p) => p.server === i).at(-1)?.ready === 200);
 
     try {
-      await sleep(2_000);
-      await waitFor(readyBoth, 'both instances ready before the outage', 10_000, 50);
+      // Load flowing before the outage: points and rides acknowledged through both instances.
+      await waitFor(() => tally.pointsAcked >= 50 && tally.ridesAcked >= 5 && readyBoth(), 'load acknowledged and both instances ready before the outage', 30_000, 50);
       downAt = Date.now();
       await redis.kill();
       await waitFor(() => [0, 1].every((i) => probes.some((p) => p.server === i && p.t > downAt && p.ready === 503)), 'both instances to report 503', 10_000, 50);
-      await sleep(2_000);
+      // Writes pile up while it is down: every driver has sent two points and riders several rides into the outage.
+      await waitFor(() => phase.sentWhileDown >= 2 * drivers.length && (phase.ridesTriedWhileDown >= 5 || phase.ridersDone), 'writes sent while Redis is down', 30_000, 50);
       await redis.start();
       upAt = Date.now();
       await waitFor(() => [0, 1].every((i) => probes.filter((p) => p.server === i && p.t > upAt).at(-1)?.ready === 200), 'both instances ready again', 30_000, 50);
       const recoveredMs = Date.now() - upAt;
-      await sleep(2_000);
+      // Served again, not only ready: points and rides sent after the restart are acknowledged.
+      await waitFor(() => phase.pointsAckedAfterUp >= 50 && (phase.ridesAckedAfterUp >= 3 || phase.ridersDone), 'writes acknowledged after the restart', 30_000, 50);
       running = false;
       await Promise.all([...driverLoops, ...riderLoops, prober]);
       while (inFlight.size > 0) await Promise.all([...inFlight]);

@@ -41,8 +41,6 @@ const fix = (driverId: string, p: LatLng, recordedAt: number): Recorded<Location
 
 // ---- randomness and brute force -------------------------------------------------------------
 
-/** mulberry32: a seeded generator, so a failure replays the same drivers. */
-
 /** A random point in a box of `sizeM` metres around `center`. */
 const scatter = (random: () => number, center: LatLng, sizeM: number): LatLng => ({
   lat: center.lat + ((random() - 0.5) * sizeM) / 111_195,

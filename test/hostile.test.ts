@@ -4,7 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { StreamName } from '../domain/ports/event-log.ts';
+import { getInMemoryEventLog } from '../adapters/memory/event-log.ts';
 import { ADMIN, client, startService } from './support/service.ts';
+import { settledLog } from './support/settled-log.ts';
 import { waitFor } from './support/wait.ts';
 
 /**
@@ -71,12 +73,13 @@ describe('hostile input', () => {
   let rideId: string;
   let shareToken: string;
   let tried = { http: 0, upgrades: 0, messages: 0 };
+  const log = settledLog(getInMemoryEventLog());
 
   const counts = async () => Object.fromEntries(await Promise.all(STREAMS.map(async (s) => [s, (await service.ctx.log.read(s)).length] as const)));
 
   beforeAll(async () => {
     // A long offer window, so nothing moves on its own while the hostile requests run.
-    service = await startService({}, {}, { OFFER_TIMEOUT_MS: '60000' });
+    service = await startService({ log }, {}, { OFFER_TIMEOUT_MS: '60000' });
     api = client(service.app);
     ids.admin = await api.login(ADMIN.username, ADMIN.password);
     for (const role of ['rider', 'driver'] as const) {
@@ -95,15 +98,8 @@ describe('hostile input', () => {
     expect((await api.post(`/v1/rides/${rideId}/accept`, driverA.token)).status).toBe(200);
     await waitFor(() => service.ctx.fleet.get(driverA.userId)?.rideId === rideId, 'driver A to be assigned');
     shareToken = (await api.post(`/v1/rides/${rideId}/share`, ids.riderA!.token)).body.token;
-    // Quiet: the reactions to the acceptance have all landed.
-    let last = JSON.stringify(await counts());
-    await waitFor(async () => {
-      await new Promise((r) => setTimeout(r, 150));
-      const now = JSON.stringify(await counts());
-      const stable = now === last;
-      last = now;
-      return stable;
-    }, 'the log to settle');
+    // Quiet: every consumer has handled everything appended (the reactions to the acceptance have landed).
+    await waitFor(() => log.settled(), 'every consumer to catch up with the log');
 
     await service.app.listen({ port: 0, host: '127.0.0.1' });
     wsBase = `ws://127.0.0.1:${(service.app.server.address() as AddressInfo).port}/v1/stream`;

@@ -9,8 +9,6 @@ import type { LocationRecorded } from '../domain/tracking/events.ts';
 import { rebuildRideReadModel, replayMerged, type RebuildProgress } from '../projections/rebuild.ts';
 import { makeRideProjector } from '../projections/rides/projector.ts';
 
-/** mulberry32: seeded, so the scenario is the same on every run. */
-
 const T0 = 1_750_000_000_000;
 
 type Step =

@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LatLng } from '../domain/geo.ts';
+import { getInMemoryEventLog } from '../adapters/memory/event-log.ts';
+import { strictClock } from './support/clock.ts';
 import { client, startService } from './support/service.ts';
 import { waitFor } from './support/wait.ts';
 import { connect, type LiveClient } from './support/ws.ts';
@@ -14,11 +16,6 @@ let towns = 0;
 const nextTown = () => ({ lat: BASE.lat + 0.5 * ++towns, lng: BASE.lng });
 const north = (p: LatLng, meters: number) => ({ lat: p.lat + meters / 111_195, lng: p.lng });
 const between = (a: LatLng, b: LatLng, f: number) => ({ lat: a.lat + (b.lat - a.lat) * f, lng: a.lng + (b.lng - a.lng) * f });
-/** Waits for the wall clock to tick, so the next event is logged in a later millisecond than the last one. */
-async function tick(): Promise<void> {
-  const t = Date.now();
-  while (Date.now() === t) await new Promise((r) => setImmediate(r));
-}
 /** Numeric stream position of an in-memory event id (`rides:12` → 12). */
 const position = (eventId: string) => Number(eventId.split(':')[1]);
 
@@ -26,7 +23,8 @@ const position = (eventId: string) => Number(eventId.split(':')[1]);
 function world(tuning: Parameters<typeof startService>[1] = {}, env: Record<string, string> = {}) {
   const w = {} as { service: Service; api: ReturnType<typeof client>; sockets: LiveClient[] };
   beforeAll(async () => {
-    w.service = await startService({}, { matchPolicy: { freshnessMs: 10 * 60_000 }, ...tuning }, env);
+    // Each event in a later millisecond than the last (strictClock): the replayed story orders by it.
+    w.service = await startService({ log: getInMemoryEventLog({ now: strictClock().now }) }, { matchPolicy: { freshnessMs: 10 * 60_000 }, ...tuning }, env);
     await w.service.app.listen({ port: 0, host: '127.0.0.1' });
     w.api = client(w.service.app);
     w.sockets = [];
@@ -123,7 +121,6 @@ describe('live stream over a real WebSocket', () => {
     expect(second).toMatchObject({ rideId, pickup, dropoff, eventId: expect.any(String) });
     expect(second.distanceMeters).toBeGreaterThan(1_150);
     expect(position(second.eventId)).toBeGreaterThan(position(offer.eventId));
-    await tick();
     const accepted = await api.post(`/v1/rides/${rideId}/accept`, far.token);
     expect(accepted).toMatchObject({ status: 200, body: { status: 'accepted', driverId: far.userId } });
 
@@ -138,7 +135,6 @@ describe('live stream over a real WebSocket', () => {
     const approach = [0.2, 0.4, 0.6, 0.8, 0.97].map((f) => between(start, pickup, f));
     const etas: number[] = [];
     for (const [i, p] of approach.entries()) {
-      await tick();
       if (i % 2 === 0) await far.post(p);
       else expect(await farSocket.request({ type: 'location', ...far.fix(p) }, 'location.ack')).toEqual({
         type: 'location.ack', accepted: 1, rejected: 0, rejections: [],
@@ -155,18 +151,14 @@ describe('live stream over a real WebSocket', () => {
     for (let i = 1; i < etas.length; i++) expect(etas[i]).toBeLessThanOrEqual(etas[i - 1]!);
     expect(etas.at(-1)!).toBeLessThan(etas[0]!);
 
-    await tick();
     expect((await api.post(`/v1/rides/${rideId}/arrive`, far.token)).body.status).toBe('arrived');
     await riderSocket.next('ride.status', (m) => m.status === 'arrived');
-    await tick();
     expect((await api.post(`/v1/rides/${rideId}/start`, far.token)).body.status).toBe('in_progress');
     await riderSocket.next('ride.status', (m) => m.status === 'in_progress');
     for (const f of [0.25, 0.5, 0.75, 1]) {
-      await tick();
       await far.post(between(pickup, dropoff, f));
       await riderSocket.next('driver.location');
     }
-    await tick();
     expect((await api.post(`/v1/rides/${rideId}/complete`, far.token)).body.status).toBe('completed');
     await riderSocket.next('ride.status', (m) => m.event === 'PaymentCaptured');
 
@@ -210,11 +202,9 @@ describe('live stream over a real WebSocket', () => {
 
     const approach = [0.3, 0.6, 0.9].map((f) => between(north(pickup, 300), pickup, f));
     for (const p of approach) {
-      await tick();
       await driver.post(p);
       await first.next('driver.location');
     }
-    await tick();
     await api.post(`/v1/rides/${rideId}/arrive`, driver.token);
     await first.next('ride.status', (m) => m.status === 'arrived');
 
@@ -223,13 +213,10 @@ describe('live stream over a real WebSocket', () => {
     const seen = first.all('driver.location')[1]!;
     const second = await w.open(rider, 'query');
     second.send({ type: 'subscribe', rideId, after: seen.eventId });
-    await tick();
     await api.post(`/v1/rides/${rideId}/start`, driver.token);
     for (const f of [0.3, 0.6, 0.9]) {
-      await tick();
       await driver.post(between(pickup, dropoff, f));
     }
-    await tick();
     await api.post(`/v1/rides/${rideId}/complete`, driver.token);
     const last = await first.next('ride.status', (m) => m.event === 'PaymentCaptured');
     await second.find('ride.status', (m) => m.eventId === last.eventId);

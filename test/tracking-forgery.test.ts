@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { screenPoints, type DriverFix } from '../domain/tracking/clean.ts';
 import type { GpsPoint } from '../domain/tracking/point.ts';
 import { trackDistanceMeters, type MeasuredPoint } from '../domain/tracking/track.ts';
+import { createRandom } from '../src/simulator/random.ts';
 
 /**
  * Forged tracks: a driver parked for two minutes who sends, besides their real fixes, points meant
@@ -26,14 +27,8 @@ const pt = (east: number, north: number, second: number, extra: Partial<GpsPoint
   ...extra,
 });
 
-function seeded(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** The simulator's seeded generator (mulberry32), so the jitter is the same on every run. */
+const seeded = (seed: number) => createRandom(seed).next;
 
 /** The real fixes of a parked car: every `every` seconds, ±3 m of jitter. */
 function parked(every = 1, seed = 7): GpsPoint[] {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { distanceMeters, pathLengthMeters, type LatLng } from '../domain/geo.ts';
 import { smooth, type SmoothedFix, type SmoothingState } from '../domain/tracking/kalman.ts';
 import type { GpsPoint } from '../domain/tracking/point.ts';
+import { createRandom } from '../src/simulator/random.ts';
 
 const ORIGIN = { lat: 48.8566, lng: 2.3522 };
 const M_PER_DEG = (6_371_008.8 * Math.PI) / 180;
@@ -17,15 +18,8 @@ const reading = (where: LatLng, second: number, accuracy = 10): GpsPoint => ({
   accuracy,
 });
 
-/** mulberry32: a seeded generator, so the "recorded" jitter is the same on every run. */
-function seeded(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** The simulator's seeded generator (mulberry32), so the "recorded" jitter is the same on every run. */
+const seeded = (seed: number) => createRandom(seed).next;
 
 function run(points: readonly GpsPoint[]): SmoothedFix[] {
   let state: SmoothingState | null = null;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { pathLengthMeters, type LatLng } from '../domain/geo.ts';
+import { createRandom } from '../src/simulator/random.ts';
 import { cleanTrack, trackDistanceMeters, type MeasuredPoint } from '../domain/tracking/track.ts';
 
 const ORIGIN = { lat: 48.8566, lng: 2.3522 };
@@ -15,14 +16,8 @@ const fix = (east: number, north: number, second: number, accuracy: number | nul
   accuracy,
 });
 
-function seeded(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** The simulator's seeded generator (mulberry32), so the jitter is the same on every run. */
+const seeded = (seed: number) => createRandom(seed).next;
 
 describe('a trip track', () => {
   it('given points out of order and resent, then the playback track is in device-time order without duplicates', () => {

@@ -93,11 +93,12 @@ describe('tracking pipeline: dirty GPS in, clean picture out', () => {
     const arrived = await watcher.next('ride.status', (m) => m.status === 'arrived');
     expect(arrived).toMatchObject({ event: 'DriverArrived', detected: true, eventId: expect.stringMatching(/^rides:/) });
     expect((await api.post(`/v1/rides/${rideId}/arrive`, driver.token)).body.status).toBe('arrived'); // the tap confirms
-    await new Promise((r) => setTimeout(r, 300));
-    expect(watcher.all('ride.status', (m) => m.status === 'arrived')).toHaveLength(1);
 
     // The trip: 1 km north, then parked jitter at the dropoff that must not add distance.
     await api.post(`/v1/rides/${rideId}/start`, driver.token);
+    // The start is the sentinel: a second arrival would have reached the rider before it.
+    await watcher.next('ride.status', (m) => m.event === 'TripStarted');
+    expect(watcher.all('ride.status', (m) => m.status === 'arrived')).toHaveLength(1);
     const tripStart = parkedAt + 30_000;
     const trip = Array.from({ length: 11 }, (_, i) => ({ ...north(pickup, i * 100), recordedAt: tripStart + i * 10_000, accuracy: 5 }));
     const parked = Array.from({ length: 10 }, (_, k) => ({

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DomainError } from '../../domain/errors.ts';
 import { batchFailure, type EventLog, type Recorded, type Subscription } from '../../domain/ports/event-log.ts';
-import { sleep, waitFor } from '../support/wait.ts';
+import { waitFor } from '../support/wait.ts';
 
 /** Makes a fresh, empty log (its own namespace) for one test. */
 export type MakeEventLog = () => Promise<EventLog>;
@@ -13,9 +13,12 @@ const refusedWrite = () => Object.assign(new Error("READONLY You can't write aga
 
 /**
  * The event-log contract (ARCHITECTURE.md): run unchanged against every adapter.
- * `settleMs` is how long "nothing more arrives" is watched for: a broker needs longer than memory.
+ * "Nothing more arrives" is never watched for a while: a sentinel is appended after what must not
+ * come again, on every key it could come on, and the test waits until the sentinels have arrived.
+ * Delivery is in order per key, so anything repeated or skipped-then-delivered on those keys would
+ * have arrived before them.
  */
-export function eventLogContract(name: string, makeLog: MakeEventLog, { settleMs = 300, timeoutMs = 20_000, batchedReads = true } = {}) {
+export function eventLogContract(name: string, makeLog: MakeEventLog, { timeoutMs = 20_000, batchedReads = true } = {}) {
   describe(`event log contract: ${name}`, () => {
     const open: EventLog[] = [];
     const subs: Subscription[] = [];
@@ -28,6 +31,15 @@ export function eventLogContract(name: string, makeLog: MakeEventLog, { settleMs
       const sub = await log.subscribe('rides', { group, consumer, from, handler: async (e) => void into.push(e) });
       subs.push(sub);
       return sub;
+    };
+    /**
+     * Appends one sentinel per key, numbered from `n`, and waits until each group (what its members
+     * received, as numbers) has all of them. Returns nothing: the caller then asserts on what came.
+     */
+    const sentinels = async (log: EventLog, keys: readonly string[], n: number, groups: readonly (() => readonly number[])[]) => {
+      const expected = keys.map((_, i) => n + i);
+      for (const [i, key] of keys.entries()) await log.append('rides', key, [ev(n + i, key)]);
+      await waitFor(() => groups.every((seen) => expected.every((x) => seen().includes(x))), `the sentinels ${expected.join(', ')}`, timeoutMs);
     };
     afterEach(async () => {
       await Promise.all(subs.splice(0).map((s) => s.close().catch(() => undefined)));
@@ -90,10 +102,11 @@ export function eventLogContract(name: string, makeLog: MakeEventLog, { settleMs
       await collect(log, 'group-b', 'b1', b);
       for (let n = 1; n <= 40; n++) await log.append('rides', `r_${n % 4}`, [ev(n, `r_${n % 4}`)]);
       await waitFor(() => a1.length + a2.length >= 40 && b.length >= 40, 'both groups to see 40 events', timeoutMs);
-      await sleep(settleMs);
+      // A sentinel behind the last event of every key: any second delivery within a group comes first.
+      await sentinels(log, ['r_0', 'r_1', 'r_2', 'r_3'], 41, [() => [...a1, ...a2].map(nOf), () => b.map(nOf)]);
       const a = [...a1, ...a2];
-      expect(a.map(nOf).sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
-      expect(b.map(nOf).sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+      expect(a.map(nOf).sort((x, y) => x - y)).toEqual(Array.from({ length: 44 }, (_, i) => i + 1));
+      expect(b.map(nOf).sort((x, y) => x - y)).toEqual(Array.from({ length: 44 }, (_, i) => i + 1));
       for (const seen of [a1, a2, b]) {
         for (let k = 0; k < 4; k++) {
           const ns = seen.filter((e) => e.metadata.key === `r_${k}`).map(nOf);
@@ -204,8 +217,8 @@ export function eventLogContract(name: string, makeLog: MakeEventLog, { settleMs
       await waitFor(() => batches.flat().length >= 20, 'all twenty events', timeoutMs);
       await log.append('rides', 'r_1', [ev(21)]);
       await waitFor(() => batches.flat().includes(21), 'the event appended later', timeoutMs);
-      await sleep(settleMs);
-      expect(batches.flat()).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+      await sentinels(log, ['r_0', 'r_1', 'r_2'], 22, [() => batches.flat()]);
+      expect(batches.flat()).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
       // Batched, not one call per event (memory delivers per event; the Kafka mock answers a fetch with one record batch: exempt).
       if (batchedReads) expect(batches.length).toBeLessThan(21);
     });
@@ -231,9 +244,9 @@ export function eventLogContract(name: string, makeLog: MakeEventLog, { settleMs
         }),
       );
       await waitFor(() => handled.includes(6), 'the rest after the failure', timeoutMs);
-      await sleep(settleMs);
+      await sentinels(log, ['r_1'], 7, [() => handled]);
       expect(failed).toBe(true);
-      expect(handled).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(handled).toEqual([1, 2, 3, 4, 5, 6, 7]);
     });
 
     it('hands a crashed member’s unacknowledged events to another member', async () => {
@@ -266,20 +279,20 @@ export function eventLogContract(name: string, makeLog: MakeEventLog, { settleMs
       const second: Recorded[] = [];
       await collect(log, 'projector', 'p1', second);
       await waitFor(() => second.length >= 3, 'the three events appended while down', timeoutMs);
-      await sleep(settleMs);
-      expect(second.map(nOf)).toEqual([6, 7, 8]);
+      await sentinels(log, ['r_1'], 9, [() => second.map(nOf)]);
+      expect(second.map(nOf)).toEqual([6, 7, 8, 9]);
     });
 
     it('starts a new group at the end when asked, skipping history', async () => {
       const log = await fresh();
       await log.append('rides', 'r_1', [ev(1)]);
       const seen: Recorded[] = [];
+      // 'end' is the end as of subscribe(): what is appended once it has resolved is delivered.
       await collect(log, 'live', 'l1', seen, 'end');
-      await sleep(settleMs);
       await log.append('rides', 'r_1', [ev(2)]);
       await waitFor(() => seen.length >= 1, 'the live event', timeoutMs);
-      await sleep(settleMs);
-      expect(seen.map(nOf)).toEqual([2]);
+      await sentinels(log, ['r_1'], 3, [() => seen.map(nOf)]);
+      expect(seen.map(nOf)).toEqual([2, 3]);
     });
 
     it('answers ping while open', async () => {

@@ -24,3 +24,14 @@ export function testClock() {
     },
   };
 }
+
+/**
+ * The wall clock, except that every reading is a later millisecond than the one before: given to a
+ * log, no two events are recorded in the same millisecond, so what orders events across streams by
+ * the time they were recorded (a ride's replayed story) never meets a tie, and no test waits for the
+ * clock to tick.
+ */
+export function strictClock() {
+  let last = 0;
+  return { now: () => (last = Math.max(Date.now(), last + 1)) };
+}

@@ -5,16 +5,9 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startKafka, type KafkaCluster } from './kafka.ts';
 import { startRedis, type RedisServer } from './redis.ts';
+import { waitFor } from './wait.ts';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
-
-async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('redis-server', () => {
   const servers: RedisServer[] = [];
@@ -147,7 +140,7 @@ describe('kafka (librdkafka mock, or KAFKA_BROKERS)', () => {
         }
 
         const first = await consume(groupId, topic);
-        await waitFor(() => first.got.length >= 3, 30_000, '3 messages');
+        await waitFor(() => first.got.length >= 3, '3 messages', 30_000);
         const ride1 = first.got.filter((m) => m.message.key?.toString() === 'ride-1');
         expect(ride1.map((m) => m.message.value?.toString())).toEqual(['requested', 'accepted']);
         expect(ride1[0]!.partition).toBe(ride1[1]!.partition);
@@ -170,9 +163,13 @@ describe('kafka (librdkafka mock, or KAFKA_BROKERS)', () => {
         // Restart in the same group: only the new message arrives.
         await producer.send({ topic, acks: -1, messages: [{ key: 'ride-1', value: 'completed' }] });
         const second = await consume(groupId, topic);
-        await waitFor(() => second.got.length >= 1, 30_000, 'message after restart');
-        await new Promise((r) => setTimeout(r, 500)); // anything re-delivered would show up here
-        expect(second.got.map((m) => `${m.message.key}:${m.message.value}`)).toEqual(['ride-1:completed']);
+        await waitFor(() => second.got.length >= 1, 'message after restart', 30_000);
+        // A sentinel behind every key: anything re-delivered on a key arrives before its sentinel.
+        await producer.send({ topic, acks: -1, messages: ['ride-1', 'ride-2'].map((key) => ({ key, value: 'sentinel' })) });
+        const got = () => second.got.map((m) => `${m.message.key}:${m.message.value}`);
+        await waitFor(() => got().includes('ride-1:sentinel') && got().includes('ride-2:sentinel'), 'the sentinels', 30_000);
+        expect(got().filter((m) => m.startsWith('ride-1:'))).toEqual(['ride-1:completed', 'ride-1:sentinel']);
+        expect(got().filter((m) => m.startsWith('ride-2:'))).toEqual(['ride-2:sentinel']);
       } finally {
         await producer.disconnect();
       }

@@ -14,8 +14,8 @@ export interface RedisServer {
   dir: string;
   /** Graceful shutdown for good; removes the data dir. */
   stop(): Promise<void>;
-  /** Graceful shutdown, then start again on the same port and dir. */
-  restart(): Promise<void>;
+  /** Graceful shutdown, then start again on the same port and dir; `whileDown` runs once it has exited. */
+  restart(whileDown?: () => void): Promise<void>;
   /** SIGKILL (crash); the dir is kept so start() can recover from the AOF. */
   kill(): Promise<void>;
   /** Start again (after kill()) on the same port and dir. */
@@ -171,8 +171,9 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> 
       await rm(dir, { recursive: true, force: true });
       dirs.delete(dir);
     },
-    async restart() {
+    async restart(whileDown) {
       await halt('SIGTERM');
+      whileDown?.();
       await launch();
     },
     async kill() {
