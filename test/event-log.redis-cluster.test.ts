@@ -1,6 +1,7 @@
 // The Redis adapters on a real 3-master Redis Cluster (test/support/redis-cluster.ts): the same
 // event-log contract as on one server, and the key layout spreading streams over the masters.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { opaque, type OpaqueLog } from './support/opaque-log.ts';
 import { getRedisEventLog, type RedisEventLog } from '../adapters/redis/event-log.ts';
 import { compareIds } from '../adapters/redis/scripts.ts';
 import { getRedisStores } from '../adapters/redis/stores.ts';
@@ -21,8 +22,8 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-const makeLog = (prefix = `c${++counter}:`): RedisEventLog =>
-  getRedisEventLog({ clusterNodes: cluster.nodes, prefix, claimIdleMs: 300, blockMs: 1_000, locationShards: 8, logger: quiet });
+const makeLog = (prefix = `c${++counter}:`) =>
+  opaque(getRedisEventLog({ clusterNodes: cluster.nodes, prefix, claimIdleMs: 300, blockMs: 1_000, locationShards: 8, logger: quiet }));
 
 eventLogContract('redis cluster', async () => makeLog(), { settleMs: 400 });
 

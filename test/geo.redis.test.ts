@@ -292,7 +292,7 @@ describe('Redis GEO projection of available drivers', () => {
     clock = T0 + 40_000;
     const random = createRandom(99).next;
     let logClock = T0;
-    const log = getInMemoryEventLog({ now: () => (logClock += 5) });
+    const log = getInMemoryEventLog({ clock: { now: () => (logClock += 5) } });
     const live = projection({ staleAfterMs: 30_000 });
     for (let step = 0; step < 600; step++) {
       const i = Math.floor(random() * 30);
@@ -306,7 +306,7 @@ describe('Redis GEO projection of available drivers', () => {
       } else {
         const state = (await log.readKey('drivers', id)).length;
         const pick = random();
-        const event = pick < 0.4
+        const event: DriverEvent = pick < 0.4
           ? { type: 'DriverAvailabilityChanged', data: { driverId: id, available: random() < 0.7, at: T0 } }
           : pick < 0.7
             ? { type: 'DriverAssigned', data: { driverId: id, rideId: `r_${step}`, at: T0 } }

@@ -2,9 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DomainError } from '../../domain/errors.ts';
 import { batchFailure, type EventLog, type Recorded, type Subscription } from '../../domain/ports/event-log.ts';
 import { sleep, waitFor } from '../support/wait.ts';
+import { opaque, type OpaqueLog } from '../support/opaque-log.ts';
 
 /** Makes a fresh, empty log (its own namespace) for one test. */
-export type MakeEventLog = () => Promise<EventLog>;
+export type MakeEventLog = () => Promise<EventLog | OpaqueLog>;
 
 const ev = (n: number, key = 'r_1') => ({ type: 'Numbered', data: { n, key } });
 const nOf = (e: Recorded) => (e.data as { n: number }).n;
@@ -17,14 +18,14 @@ const refusedWrite = () => Object.assign(new Error("READONLY You can't write aga
  */
 export function eventLogContract(name: string, makeLog: MakeEventLog, { settleMs = 300, timeoutMs = 20_000, batchedReads = true } = {}) {
   describe(`event log contract: ${name}`, () => {
-    const open: EventLog[] = [];
+    const open: OpaqueLog[] = [];
     const subs: Subscription[] = [];
     const fresh = async () => {
-      const log = await makeLog();
+      const log = opaque(await makeLog()) as OpaqueLog;
       open.push(log);
       return log;
     };
-    const collect = async (log: EventLog, group: string, consumer: string, into: Recorded[], from: 'start' | 'end' = 'start') => {
+    const collect = async (log: OpaqueLog, group: string, consumer: string, into: Recorded[], from: 'start' | 'end' = 'start') => {
       const sub = await log.subscribe('rides', { group, consumer, from, handler: async (e) => void into.push(e) });
       subs.push(sub);
       return sub;
