@@ -79,8 +79,8 @@ describe('redis cluster specifics', () => {
     const at = Date.now();
     const meta = (stream: StreamName, version: number) => ({ eventId: `${stream}:${version}`, stream, position: `${at}-${version}`, key: 'd_1', version, recordedAtMs: at });
     try {
-      await geo.onDriverEvent({ type: 'DriverAvailabilityChanged', data: { driverId: 'd_1', available: true }, metadata: meta('drivers', 1) });
-      await geo.onLocation({ type: 'LocationRecorded', data: { driverId: 'd_1', lat: 38.72, lng: -9.14, recordedAt: at }, metadata: meta('driver-locations', 0) });
+      await geo.onDriverEvent({ type: 'DriverAvailabilityChanged', data: { driverId: 'd_1', available: true, at }, metadata: meta('drivers', 1) });
+      await geo.onLocation({ type: 'LocationRecorded', data: { driverId: 'd_1', lat: 38.72, lng: -9.14, recordedAt: at, heading: null, speed: null, accuracy: null, rideId: null, late: false }, metadata: meta('driver-locations', 0) });
       expect((await geo.nearby({ lat: 38.72, lng: -9.14 }, 1_000, 5)).map((d) => d.driverId)).toEqual(['d_1']);
       await geo.clear();
       expect(await geo.count()).toBe(0);

@@ -278,7 +278,7 @@ describe('Redis GEO projection of available drivers', () => {
       if (i % 4 === 2) events.push(d.hold('r_y'), d.assign('r_y'));
       if (i % 4 === 3) events.push(d.online(false));
     }
-    const apply = (e: Recorded) => (e.metadata.stream === 'drivers' ? geo.onDriverEvent(e) : geo.onLocation(e));
+    const apply = (e: Recorded) => (e.metadata.stream === 'drivers' ? geo.onDriverEvent(e as Recorded<DriverEvent>) : geo.onLocation(e as Recorded<LocationRecorded>));
     for (const e of events) expect(await apply(e)).toBe(true);
     const before = await dump(geo.keys);
     expect(before.geo.length / 2).toBe(10);

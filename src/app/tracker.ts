@@ -121,7 +121,7 @@ export function makeTracker(ctx: Context, hub: LiveHub, options: TrackerOptions)
       }
       ctx.metrics.pushLatency.observe({ type: 'ride.status' }, Math.max(0, (ctx.now() - e.metadata.recordedAtMs) / 1000));
       hub.publishRideEvent(e, ride);
-      if (e.type === 'RideOffered') hub.publishOffer(e as Recorded<RideOffered>, ride);
+      if (e.type === 'RideOffered') hub.publishOffer(e, ride);
     },
 
     /** One point: as a batch of one. */
