@@ -174,6 +174,25 @@ export function getKafkaEventLog(options: KafkaEventLogOptions) {
     return holder === null || holder === writerId;
   }
 
+  /**
+   * The group's Kafka id. An ephemeral group must start over at each subscribe: one a crash left
+   * behind is deleted first; where the broker cannot delete it, a fresh id is used instead (the
+   * leftover expires with the broker's offsets retention).
+   */
+  async function groupIdFor(stream: StreamName, group: string, ephemeral: boolean): Promise<string> {
+    const groupId = `${prefix}${stream}.${group}`;
+    if (!ephemeral) return groupId;
+    try {
+      await admin.deleteGroups([groupId]);
+      return groupId;
+    } catch (err) {
+      // GROUP_ID_NOT_FOUND is the usual answer: nothing was left behind.
+      const codes = ((err as { groups?: { error?: { type?: string } }[] }).groups ?? []).map((g) => g.error?.type);
+      if (codes.length > 0 && codes.every((c) => c === 'GROUP_ID_NOT_FOUND')) return groupId;
+      return `${groupId}.${writerId}`;
+    }
+  }
+
   // Readers take seconds to join and replay: begin at once rather than on the first call.
   readerFor('rides').catch((err: unknown) => logger.warn({ err }, 'kafka event log: start failed, will retry on use'));
 
@@ -236,7 +255,7 @@ export function getKafkaEventLog(options: KafkaEventLogOptions) {
     async subscribe({ name: stream }, subscribeOptions) {
       assertOpen();
       await start();
-      const groupId = `${prefix}${stream}.${subscribeOptions.group}`;
+      const groupId = await groupIdFor(stream, subscribeOptions.group, subscribeOptions.ephemeral ?? false);
       const member = await joinGroup(
         {
           kafka,
@@ -257,7 +276,15 @@ export function getKafkaEventLog(options: KafkaEventLogOptions) {
         await member.close();
         assertOpen();
       }
-      return subs.track(member);
+      if (!subscribeOptions.ephemeral) return subs.track(member);
+      return subs.track({
+        close: async () => {
+          await member.close();
+          // Gracefully ended: nobody resumes an ephemeral group (a crash leaves it; the broker expires its offsets).
+          await admin.deleteGroups([groupId]).catch((err: unknown) => logger.warn({ err, groupId }, 'kafka: ephemeral group not deleted'));
+        },
+        abort: () => member.abort(),
+      });
     },
 
     async ping() {

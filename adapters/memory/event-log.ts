@@ -226,6 +226,8 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
           member.stopping = true;
           while (member.current) await member.current;
           if (!member.closed) leave(s, g, member);
+          // An ephemeral group is nobody's once its member is gone gracefully.
+          if (subscribeOptions.ephemeral && g.members.length === 0 && s.groups.get(subscribeOptions.group) === g) s.groups.delete(subscribeOptions.group);
         },
         async abort() {
           if (!member.closed) leave(s, g, member);
