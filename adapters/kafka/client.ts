@@ -125,3 +125,19 @@ function partitionerOver(n: number): ICustomPartitioner {
     };
   };
 }
+
+/**
+ * An ephemeral group must start over at each subscribe: one a crash left behind is deleted first.
+ * Where the broker cannot delete it, a fresh id (`<groupId>.<suffix>`) is used instead, and the
+ * leftover expires with the broker's offsets retention.
+ */
+export async function freshGroupId(admin: Admin, groupId: string, suffix: string): Promise<string> {
+  try {
+    await admin.deleteGroups([groupId]);
+    return groupId;
+  } catch (err) {
+    // GROUP_ID_NOT_FOUND is the usual answer: nothing was left behind.
+    const codes = ((err as { groups?: { error?: { type?: string } }[] }).groups ?? []).map((g) => g.error?.type);
+    return codes.length > 0 && codes.every((c) => c === 'GROUP_ID_NOT_FOUND') ? groupId : `${groupId}.${suffix}`;
+  }
+}

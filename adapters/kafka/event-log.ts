@@ -3,7 +3,7 @@ import { DomainError, versionConflict } from '../../domain/errors.ts';
 import { systemClock } from '../../domain/ports/clock.ts';
 import { STREAMS, streams, typedEventLog, type Event, type EventLogBackend, type Recorded, type StreamName } from '../../domain/ports/event-log.ts';
 import { answersWithin, subscriptionSet } from '../shared/subscriptions.ts';
-import { createClients, createMissingTopics, type KafkaEventLogOptions } from './client.ts';
+import { createClients, createMissingTopics, freshGroupId, type KafkaEventLogOptions } from './client.ts';
 import { encodeEvent, parsePosition, recordedFrom } from './codec.ts';
 import { startIndexReader, type IndexReader } from './index-reader.ts';
 import { keyLock } from './key-lock.ts';
@@ -174,25 +174,6 @@ export function getKafkaEventLog(options: KafkaEventLogOptions) {
     return holder === null || holder === writerId;
   }
 
-  /**
-   * The group's Kafka id. An ephemeral group must start over at each subscribe: one a crash left
-   * behind is deleted first; where the broker cannot delete it, a fresh id is used instead (the
-   * leftover expires with the broker's offsets retention).
-   */
-  async function groupIdFor(stream: StreamName, group: string, ephemeral: boolean): Promise<string> {
-    const groupId = `${prefix}${stream}.${group}`;
-    if (!ephemeral) return groupId;
-    try {
-      await admin.deleteGroups([groupId]);
-      return groupId;
-    } catch (err) {
-      // GROUP_ID_NOT_FOUND is the usual answer: nothing was left behind.
-      const codes = ((err as { groups?: { error?: { type?: string } }[] }).groups ?? []).map((g) => g.error?.type);
-      if (codes.length > 0 && codes.every((c) => c === 'GROUP_ID_NOT_FOUND')) return groupId;
-      return `${groupId}.${writerId}`;
-    }
-  }
-
   // Readers take seconds to join and replay: begin at once rather than on the first call.
   readerFor('rides').catch((err: unknown) => logger.warn({ err }, 'kafka event log: start failed, will retry on use'));
 
@@ -255,7 +236,8 @@ export function getKafkaEventLog(options: KafkaEventLogOptions) {
     async subscribe({ name: stream }, subscribeOptions) {
       assertOpen();
       await start();
-      const groupId = await groupIdFor(stream, subscribeOptions.group, subscribeOptions.ephemeral ?? false);
+      const named = `${prefix}${stream}.${subscribeOptions.group}`;
+      const groupId = subscribeOptions.ephemeral ? await freshGroupId(admin, named, writerId) : named;
       const member = await joinGroup(
         {
           kafka,
