@@ -1,26 +1,26 @@
 import type { Decider } from './decider.ts';
 import { DomainError } from './errors.ts';
-import type { Event, EventLog, Recorded, StreamName } from './ports/event-log.ts';
+import type { Event, EventLog, EventsOf, Recorded, StreamName } from './ports/event-log.ts';
 
-export interface Handled<State> {
+export interface Handled<State, E extends Event = Event> {
   readonly state: State;
-  readonly appended: Recorded[];
+  readonly appended: Recorded<E>[];
 }
 
 /**
  * Load → decide → append with the version we decided on. On a version conflict another writer got
  * there first, so we reload and decide again: the decider sees the new state and may now refuse.
  */
-export async function handle<Command, E extends Event, State>(
+export async function handle<S extends StreamName, Command, State>(
   log: EventLog,
-  stream: StreamName,
+  stream: S,
   key: string,
-  decider: Decider<Command, E, State>,
+  decider: Decider<Command, EventsOf<S>, State>,
   command: Command,
   attempts = 5,
-): Promise<Handled<State>> {
+): Promise<Handled<State, EventsOf<S>>> {
   for (let attempt = 1; ; attempt++) {
-    const history = (await log.readKey(stream, key)) as unknown as Recorded<E>[];
+    const history = await log.readKey(stream, key);
     let state = history.reduce<State>((s, e) => decider.evolve(s, e), decider.initialState());
     const events = decider.decide(command, state);
     if (events.length === 0) return { state, appended: [] };
@@ -40,7 +40,7 @@ export async function handle<Command, E extends Event, State>(
 }
 
 /** The entity's events at `version`, if they are exactly `events` (times and ids make a decision unique). */
-async function appliedAlready(log: EventLog, stream: StreamName, key: string, version: number, events: readonly Event[]): Promise<Recorded[] | null> {
+async function appliedAlready<S extends StreamName>(log: EventLog, stream: S, key: string, version: number, events: readonly Event[]): Promise<Recorded<EventsOf<S>>[] | null> {
   const next = (await log.readKey(stream, key)).slice(version, version + events.length);
   const same = next.length === events.length && next.every((e, i) => e.type === events[i]!.type && sameData(e.data, events[i]!.data));
   return same ? next : null;

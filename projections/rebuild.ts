@@ -1,7 +1,7 @@
 import type { DriverEvent } from '../domain/driver/index.ts';
-import type { EventLog, Recorded, StreamName } from '../domain/ports/event-log.ts';
+import { systemClock, type Clock } from '../domain/ports/clock.ts';
+import type { EventLog, EventsOf, Recorded, StreamName } from '../domain/ports/event-log.ts';
 import type { RideReadModel } from '../domain/ports/read-model.ts';
-import type { RideEvent } from '../domain/ride/index.ts';
 import type { LocationRecorded } from '../domain/tracking/events.ts';
 import { makeRideProjector } from './rides/projector.ts';
 
@@ -23,6 +23,8 @@ export interface RebuildOptions {
   readonly pageSize?: number;
   /** Report at most this often (plus a final report). Default 1000 ms; 0 reports after every page. */
   readonly progressEveryMs?: number;
+  /** Times the progress reports. Default the system clock. */
+  readonly clock?: Clock;
 }
 
 export interface ReplayCounts {
@@ -50,9 +52,9 @@ export async function replayMerged(
   log: EventLog,
   streams: readonly StreamName[],
   handle: (e: Recorded) => Promise<void>,
-  { onProgress, pageSize = 1_000, progressEveryMs = 1_000 }: RebuildOptions = {},
+  { onProgress, pageSize = 1_000, progressEveryMs = 1_000, clock = systemClock }: RebuildOptions = {},
 ): Promise<ReplayCounts> {
-  const started = Date.now();
+  const started = clock.now();
   const cursors: Cursor[] = streams.map((stream) => ({ stream, after: undefined, buffer: [], next: 0, exhausted: false }));
   const perStream: Partial<Record<StreamName, number>> = {};
   const positions: Partial<Record<StreamName, string>> = {};
@@ -60,7 +62,7 @@ export async function replayMerged(
   let reportedAt = started;
 
   const report = (done: boolean) => {
-    const elapsedMs = Date.now() - started;
+    const elapsedMs = clock.now() - started;
     onProgress?.({ events, eventsPerSecond: elapsedMs > 0 ? Math.round((events * 1000) / elapsedMs) : events, elapsedMs, positions: { ...positions }, done });
   };
 
@@ -74,8 +76,8 @@ export async function replayMerged(
       return undefined;
     }
     c.after = c.buffer[c.buffer.length - 1]!.metadata.position;
-    if (progressEveryMs === 0 || Date.now() - reportedAt >= progressEveryMs) {
-      reportedAt = Date.now();
+    if (progressEveryMs === 0 || clock.now() - reportedAt >= progressEveryMs) {
+      reportedAt = clock.now();
       report(false);
     }
     return c.buffer[0];
@@ -95,7 +97,19 @@ export async function replayMerged(
     positions[pick.c.stream] = pick.e.metadata.position;
   }
   report(true);
-  return { events, perStream, positions, elapsedMs: Date.now() - started };
+  return { events, perStream, positions, elapsedMs: clock.now() - started };
+}
+
+/** One handler per stream, each given that stream's events. */
+export type StreamHandlers<S extends StreamName> = { readonly [K in S]: (e: Recorded<EventsOf<K>>) => Promise<unknown> };
+
+/**
+ * `replayMerged` with a handler per stream (in the order listed): each receives its stream's events
+ * typed, since the event's own `metadata.stream` picks the handler.
+ */
+export function replayEach<S extends StreamName>(log: EventLog, handlers: StreamHandlers<S>, options?: RebuildOptions): Promise<ReplayCounts> {
+  const byStream = handlers as unknown as Record<StreamName, (e: Recorded) => Promise<unknown>>;
+  return replayMerged(log, Object.keys(handlers) as S[], async (e) => void (await byStream[e.metadata.stream](e)), options);
 }
 
 export interface RideRebuildResult extends ReplayCounts {
@@ -115,12 +129,11 @@ export async function rebuildRideReadModel(log: EventLog, readModel: RideReadMod
   let stale = 0;
   const projector = makeRideProjector(readModel, () => void stale++);
   await readModel.clear();
-  const counts = await replayMerged(
+  const counts = await replayEach(
     log,
-    ['rides', 'driver-locations'],
-    async (e) => {
-      if (e.metadata.stream === 'rides') await projector.onRideEvent(e as Recorded<RideEvent>);
-      else if (e.type === 'LocationRecorded') await projector.onLocation(e as Recorded<LocationRecorded>);
+    {
+      rides: (e) => projector.onRideEvent(e),
+      'driver-locations': async (e) => void (e.type === 'LocationRecorded' && (await projector.onLocation(e))),
     },
     options,
   );
@@ -146,12 +159,11 @@ export interface GeoRebuildResult extends ReplayCounts {
  */
 export async function rebuildDriverPositions(log: EventLog, geo: DriverPositionsProjection, options: RebuildOptions = {}): Promise<GeoRebuildResult> {
   await geo.clear();
-  const counts = await replayMerged(
+  const counts = await replayEach(
     log,
-    ['drivers', 'driver-locations'],
-    async (e) => {
-      if (e.metadata.stream === 'drivers') await geo.onDriverEvent(e as Recorded<DriverEvent>);
-      else if (e.type === 'LocationRecorded') await geo.onLocation(e as Recorded<LocationRecorded>);
+    {
+      drivers: (e) => geo.onDriverEvent(e),
+      'driver-locations': async (e) => void (e.type === 'LocationRecorded' && (await geo.onLocation(e))),
     },
     options,
   );

@@ -24,6 +24,12 @@ export interface Config {
   logLevel: string;
   tlsCert: string | null;
   tlsKey: string | null;
+  /**
+   * Names this instance's own consumer groups (`local-<id>`: live push, in-process projections) and
+   * its group members. Stable across restarts, so a restart reuses its groups instead of adding new
+   * ones (they are reset at start and removed at a graceful stop). Default `<hostname>-<port>`: two
+   * instances on one host with the same PORT (e.g. PORT=0) must set INSTANCE_ID each.
+   */
   instanceId: string;
   streamPrefix: string;
   tariff: Tariff;
@@ -60,6 +66,46 @@ export interface Config {
   /** The bucket's size: the burst a driver may send at once; at least one full batch (100). */
   locationPointsBurst: number;
   dispatch: DispatchConfig;
+  /** Transport tuning (CLAIM_IDLE_MS, KAFKA_*): unset means the adapter's default. */
+  transportKnobs: TransportKnobs;
+  /** A driver whose last fix is older than this leaves the Redis GEO map (GEO_STALE_MS; the rebuild CLI). */
+  geoStaleMs: number;
+  /** The map page's tile server (MAP_TILE_URL); null: the page's default. */
+  mapTileUrl: string | null;
+  /** DEBUG set: CLIs print stack traces. */
+  debug: boolean;
+}
+
+/**
+ * Transport tuning; unset means the adapter's default. Operators rarely touch these; tests set them
+ * (fast takeover, the librdkafka mock's limits).
+ *   CLAIM_IDLE_MS                 Redis: a member's pending entry idle this long is taken over by another
+ *                                 member (XAUTOCLAIM); also the claim check interval. Default 30000.
+ *   KAFKA_IDEMPOTENT              Kafka: idempotent producer, 1|0. Default 1 (the librdkafka mock needs 0).
+ *   KAFKA_CREATE_TOPICS           Kafka: create missing topics at start, 1|0. Default 1.
+ *   KAFKA_SESSION_TIMEOUT_MS, KAFKA_REBALANCE_TIMEOUT_MS, KAFKA_HEARTBEAT_INTERVAL_MS, KAFKA_MAX_WAIT_MS
+ *                                 Kafka consumer settings (defaults 30000, 60000, 3000, 1000).
+ */
+export interface TransportKnobs {
+  claimIdleMs?: number;
+  kafkaIdempotent?: boolean;
+  kafkaCreateTopics?: boolean;
+  kafkaConsumer: { sessionTimeoutMs?: number; rebalanceTimeoutMs?: number; heartbeatIntervalMs?: number; maxWaitTimeMs?: number };
+}
+
+/**
+ * The process environment, copied: the one place that reads `process.env` (test/config-env.test.ts
+ * holds every other production file to it). Entry points pass it to `loadConfig` and the CLI loaders.
+ */
+export const environment = (): NodeJS.ProcessEnv => ({ ...process.env });
+
+/** What the simulator CLI reads from the environment (its flags take precedence). */
+export function loadSimulatorSettings(env: NodeJS.ProcessEnv = environment()) {
+  return {
+    url: env.SIMULATE_URL || null,
+    adminUsername: env.ADMIN_USERNAME || null,
+    adminPassword: env.ADMIN_PASSWORD ?? null,
+  };
 }
 
 /** How requests meet drivers (src/app/matcher.ts, domain/matching/). */
@@ -75,7 +121,7 @@ export interface DispatchConfig {
 export class ConfigError extends Error {}
 
 /** Reads and checks the environment. Throws ConfigError naming the first bad setting. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(env: NodeJS.ProcessEnv = environment()): Config {
   const str = (name: string, fallback?: string) => {
     const v = env[name];
     if (v !== undefined && v !== '') return v;
@@ -138,7 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     tlsCert,
     tlsKey,
-    instanceId: str('INSTANCE_ID', `${hostname()}-${port}-${process.pid}`),
+    instanceId: str('INSTANCE_ID', `${hostname()}-${port}`),
     streamPrefix: str('STREAM_PREFIX', 'ridecast:'),
     tariff: {
       currency: str('FARE_CURRENCY', 'EUR'),
@@ -184,5 +230,37 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     locationPointsPerSecond: int('LOCATION_POINTS_PER_SECOND', 10, 1),
     locationPointsBurst: int('LOCATION_POINTS_BURST', 120, 100),
+    transportKnobs: transportKnobs(env),
+    geoStaleMs: int('GEO_STALE_MS', 60_000, 1),
+    mapTileUrl: env.MAP_TILE_URL || null,
+    debug: !!env.DEBUG,
+  };
+}
+
+function transportKnobs(env: NodeJS.ProcessEnv): TransportKnobs {
+  const int = (name: string, min: number, max: number): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+    return n;
+  };
+  const bool = (name: string): boolean | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    if (raw === '1' || raw === 'true') return true;
+    if (raw === '0' || raw === 'false') return false;
+    throw new ConfigError(`${name} must be 1 or 0, got "${raw}"`);
+  };
+  return {
+    claimIdleMs: int('CLAIM_IDLE_MS', 100, 3_600_000),
+    kafkaIdempotent: bool('KAFKA_IDEMPOTENT'),
+    kafkaCreateTopics: bool('KAFKA_CREATE_TOPICS'),
+    kafkaConsumer: {
+      sessionTimeoutMs: int('KAFKA_SESSION_TIMEOUT_MS', 1_000, 3_600_000),
+      rebalanceTimeoutMs: int('KAFKA_REBALANCE_TIMEOUT_MS', 1_000, 3_600_000),
+      heartbeatIntervalMs: int('KAFKA_HEARTBEAT_INTERVAL_MS', 100, 3_600_000),
+      maxWaitTimeMs: int('KAFKA_MAX_WAIT_MS', 10, 60_000),
+    },
   };
 }

@@ -1,5 +1,5 @@
 import { STREAMS, type DeadLetter, type EventLog, type StreamName } from '../domain/ports/event-log.ts';
-import { ConfigError, loadConfig, type Config } from './config.ts';
+import { ConfigError, environment, loadConfig, type Config } from './config.ts';
 import { makeInfrastructure } from './infrastructure.ts';
 import type { Logger } from './wiring.ts';
 
@@ -75,7 +75,7 @@ async function main(argv: string[]): Promise<void> {
   if (command !== 'list' && command !== 'replay') fail(`${command ? `unknown command "${command}"` : 'which command?'}: list or replay\n\n${HELP}`);
   let config: Config;
   try {
-    config = configFrom(process.env);
+    config = configFrom(environment());
   } catch (err) {
     fail(`configuration error: ${err instanceof ConfigError ? err.message : (err as Error).message}`);
   }

@@ -2,8 +2,8 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import pino from 'pino';
-import { ConfigError, loadConfig, type Config } from './config.ts';
-import { loadZonesFromEnv } from '../adapters/geo/zones.ts';
+import { ConfigError, environment, loadConfig, type Config } from './config.ts';
+import { loadZones } from '../adapters/geo/zones.ts';
 import { mapPlugin } from '../adapters/http/map/plugin.ts';
 import { makeInfrastructure } from './infrastructure.ts';
 import { startFleet } from './simulator/fleet.ts';
@@ -15,7 +15,7 @@ import { makeService, type Logger, type Service } from './wiring.ts';
 async function main(): Promise<void> {
   let config: Config;
   try {
-    const env = { ...process.env };
+    const env = environment();
     // TLS settings name files; the service takes their contents.
     if (env.TLS_CERT) env.TLS_CERT = readSetting('TLS_CERT', env.TLS_CERT);
     if (env.TLS_KEY) env.TLS_KEY = readSetting('TLS_KEY', env.TLS_KEY);
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
 
   let zones;
   try {
-    zones = loadZonesFromEnv(process.env);
+    zones = loadZones(config);
   } catch (err) {
     console.error(`ridecast: configuration error: ${(err as Error).message}`);
     process.exit(1);
@@ -79,7 +79,7 @@ async function main(): Promise<void> {
         config.simulate > 0
           ? { maxSpeedMps: 70 * config.simulateTimeScale, maxAccelerationMps2: 4 * config.simulateTimeScale ** 2 }
           : undefined,
-      plugins: [async (app) => void (await app.register(mapPlugin, { streets: streetsToGeoJson(streets), ...(process.env.MAP_TILE_URL && { tileUrl: process.env.MAP_TILE_URL }) }))],
+      plugins: [async (app) => void (await app.register(mapPlugin, { streets: streetsToGeoJson(streets), ...(config.mapTileUrl && { tileUrl: config.mapTileUrl }) }))],
     },
     logger,
   );

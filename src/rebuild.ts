@@ -2,7 +2,7 @@ import { getMongoReadModel } from '../adapters/mongo/read-model.ts';
 import type { StreamName } from '../domain/ports/event-log.ts';
 import { makeRedisGeoProjection } from '../projections/geo/redis-geo.ts';
 import { rebuildDriverPositions, rebuildRideReadModel, type RebuildProgress } from '../projections/rebuild.ts';
-import { ConfigError, loadConfig, type Config } from './config.ts';
+import { ConfigError, environment, loadConfig, type Config } from './config.ts';
 import { makeInfrastructure, redisEndpoint } from './infrastructure.ts';
 import type { Logger } from './wiring.ts';
 
@@ -59,7 +59,7 @@ async function main(argv: string[]): Promise<void> {
 
   let config: Config;
   try {
-    config = configFrom(process.env);
+    config = configFrom(environment());
   } catch (err) {
     fail(`configuration error: ${err instanceof ConfigError ? err.message : (err as Error).message}`);
   }
@@ -67,8 +67,7 @@ async function main(argv: string[]): Promise<void> {
     fail('TRANSPORT=memory keeps the log inside the server process: there is nothing to rebuild from here (set TRANSPORT=redis or kafka)');
   }
 
-  const staleAfterMs = Number(process.env.GEO_STALE_MS ?? 60_000);
-  if (!Number.isFinite(staleAfterMs) || staleAfterMs <= 0) fail(`GEO_STALE_MS must be a positive number, got "${process.env.GEO_STALE_MS}"`);
+  const staleAfterMs = config.geoStaleMs;
   if (projection === 'rides' && config.readModel !== 'mongo') {
     fail('READ_MODEL=memory lives inside the server process and is rebuilt when it starts; set READ_MODEL=mongo and MONGO_URL');
   }
@@ -120,5 +119,5 @@ function errorFields(_key: string, value: unknown) {
 
 main(process.argv.slice(2)).then(
   () => process.exit(0),
-  (err: unknown) => fail(`failed: ${err instanceof Error ? (process.env.DEBUG ? err.stack : `${err.name}: ${err.message}`) : String(err)}`, 1),
+  (err: unknown) => fail(`failed: ${err instanceof Error ? (environment().DEBUG ? err.stack : `${err.name}: ${err.message}`) : String(err)}`, 1),
 );

@@ -4,6 +4,7 @@ import { startFleet, type FleetOptions } from './simulator/fleet.ts';
 import { formatKpis } from './simulator/kpis.ts';
 import { formatStats } from './simulator/stats.ts';
 import { DEFAULT_CITY } from './simulator/streets.ts';
+import { loadSimulatorSettings } from './config.ts';
 
 const HELP = `Usage: npm run simulate -- [options]
 
@@ -73,7 +74,8 @@ function parse(argv: string[]) {
     process.stdout.write(`${HELP}\n`);
     process.exit(0);
   }
-  const url = parsed.url ?? process.env.SIMULATE_URL ?? 'http://127.0.0.1:3000';
+  const settings = loadSimulatorSettings();
+  const url = parsed.url ?? settings.url ?? 'http://127.0.0.1:3000';
   if (!/^https?:\/\//.test(url)) fail(`--url must be an http(s) URL, got "${url}"`);
   let center = DEFAULT_CITY.center;
   if (parsed.center !== undefined) {
@@ -82,8 +84,8 @@ function parse(argv: string[]) {
     center = { lat, lng };
   }
   const sizeMeters = number('size-km', parsed['size-km'], DEFAULT_CITY.widthMeters / 1000, 0.5, 50) * 1000;
-  const adminUser = parsed['admin-user'] || process.env.ADMIN_USERNAME || 'admin';
-  const adminPassword = parsed['admin-password'] ?? process.env.ADMIN_PASSWORD;
+  const adminUser = parsed['admin-user'] || settings.adminUsername || 'admin';
+  const adminPassword = parsed['admin-password'] ?? settings.adminPassword ?? undefined;
   const adminToken = parsed['admin-token'];
   if (!adminToken && !adminPassword) fail(`admin access is needed to create users: pass --admin-password (or ADMIN_PASSWORD) for "${adminUser}", or --admin-token`);
   const options: FleetOptions = {

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { opaque, type OpaqueLog } from './support/opaque-log.ts';
 import { getRedisEventLog, type RedisEventLog } from '../adapters/redis/event-log.ts';
 import type { Recorded } from '../domain/ports/event-log.ts';
 import { PermanentFailure } from '../domain/failures.ts';
@@ -15,7 +16,7 @@ const run = promisify(execFile);
 
 describe('npm run dead-letters (Redis)', () => {
   let redis: RedisServer;
-  let log: RedisEventLog;
+  let log: OpaqueLog<RedisEventLog>;
   const prefix = `dl${process.pid}:`;
   const tool = (...args: string[]) =>
     run(process.execPath, ['--import', 'tsx', 'src/dead-letters.ts', ...args], {
@@ -26,7 +27,7 @@ describe('npm run dead-letters (Redis)', () => {
 
   beforeAll(async () => {
     redis = await startRedis();
-    log = getRedisEventLog({ url: redis.url, prefix, claimIdleMs: 300, blockMs: 500, maxDeliveries: 2, logger: { warn() {}, error() {} } });
+    log = opaque(getRedisEventLog({ url: redis.url, prefix, claimIdleMs: 300, blockMs: 500, maxDeliveries: 2, logger: { warn() {}, error() {} } }));
   });
   afterAll(async () => {
     await log?.close();

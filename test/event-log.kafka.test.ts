@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { opaque, type OpaqueLog } from './support/opaque-log.ts';
 import { getKafkaEventLog, type KafkaEventLog, type KafkaEventLogOptions } from '../adapters/kafka/event-log.ts';
 import { PermanentFailure } from '../domain/failures.ts';
 import { getInMemoryClaims } from '../adapters/memory/claims.ts';
@@ -23,8 +24,8 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-const makeLog = (extra: Partial<KafkaEventLogOptions> = {}): KafkaEventLog =>
-  getKafkaEventLog({
+const makeLog = (extra: Partial<KafkaEventLogOptions> = {}) =>
+  opaque(getKafkaEventLog({
     brokers: cluster.brokers,
     clientId: 'ridecast-test',
     topicPrefix: `t${process.pid}-${++counter}.`,
@@ -38,7 +39,7 @@ const makeLog = (extra: Partial<KafkaEventLogOptions> = {}): KafkaEventLog =>
     retry: { initialRetryTimeMs: 100, retries: 5 },
     logger,
     ...extra,
-  });
+  }));
 
 eventLogContract('kafka', async () => makeLog(), { timeoutMs: 45_000, batchedReads: !!process.env.KAFKA_BROKERS });
 
@@ -47,8 +48,8 @@ const gps = (n: number) => ({ type: 'DriverLocationReported', data: { n, lat: 52
 const nOf = (e: Recorded) => (e.data as { n: number }).n;
 
 describe('kafka event log specifics', () => {
-  const open: EventLog[] = [];
-  const track = <L extends EventLog>(log: L) => (open.push(log), log);
+  const open: OpaqueLog[] = [];
+  const track = <L extends OpaqueLog>(log: L) => (open.push(log), log);
   afterAll(async () => {
     await Promise.all(open.map((l) => l.close().catch(() => undefined)));
     expect(warnings).toEqual([]);

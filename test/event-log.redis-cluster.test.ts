@@ -1,6 +1,7 @@
 // The Redis adapters on a real 3-master Redis Cluster (test/support/redis-cluster.ts): the same
 // event-log contract as on one server, and the key layout spreading streams over the masters.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { opaque, type OpaqueLog } from './support/opaque-log.ts';
 import { getRedisEventLog, type RedisEventLog } from '../adapters/redis/event-log.ts';
 import { compareIds } from '../adapters/redis/scripts.ts';
 import { getRedisStores } from '../adapters/redis/stores.ts';
@@ -21,8 +22,8 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-const makeLog = (prefix = `c${++counter}:`): RedisEventLog =>
-  getRedisEventLog({ clusterNodes: cluster.nodes, prefix, claimIdleMs: 300, blockMs: 1_000, locationShards: 8, logger: quiet });
+const makeLog = (prefix = `c${++counter}:`) =>
+  opaque(getRedisEventLog({ clusterNodes: cluster.nodes, prefix, claimIdleMs: 300, blockMs: 1_000, locationShards: 8, logger: quiet }));
 
 eventLogContract('redis cluster', async () => makeLog());
 
@@ -78,8 +79,8 @@ describe('redis cluster specifics', () => {
     const at = Date.now();
     const meta = (stream: StreamName, version: number) => ({ eventId: `${stream}:${version}`, stream, position: `${at}-${version}`, key: 'd_1', version, recordedAtMs: at });
     try {
-      await geo.onDriverEvent({ type: 'DriverAvailabilityChanged', data: { driverId: 'd_1', available: true }, metadata: meta('drivers', 1) });
-      await geo.onLocation({ type: 'LocationRecorded', data: { driverId: 'd_1', lat: 38.72, lng: -9.14, recordedAt: at }, metadata: meta('driver-locations', 0) });
+      await geo.onDriverEvent({ type: 'DriverAvailabilityChanged', data: { driverId: 'd_1', available: true, at }, metadata: meta('drivers', 1) });
+      await geo.onLocation({ type: 'LocationRecorded', data: { driverId: 'd_1', lat: 38.72, lng: -9.14, recordedAt: at, heading: null, speed: null, accuracy: null, rideId: null, late: false }, metadata: meta('driver-locations', 0) });
       expect((await geo.nearby({ lat: 38.72, lng: -9.14 }, 1_000, 5)).map((d) => d.driverId)).toEqual(['d_1']);
       await geo.clear();
       expect(await geo.count()).toBe(0);

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { opaque, type OpaqueLog } from './support/opaque-log.ts';
 import { getRedisEventLog, type RedisEventLog, type RedisEventLogOptions } from '../adapters/redis/event-log.ts';
 import type { Recorded } from '../domain/ports/event-log.ts';
 import { PermanentFailure } from '../domain/failures.ts';
@@ -20,8 +21,8 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const makeLog = (extra: Partial<RedisEventLogOptions> = {}): RedisEventLog =>
-  getRedisEventLog({ url: server.url, prefix: `t${++counter}:`, claimIdleMs: 300, blockMs: 1_000, logger, ...extra });
+const makeLog = (extra: Partial<RedisEventLogOptions> = {}) =>
+  opaque(getRedisEventLog({ url: server.url, prefix: `t${++counter}:`, claimIdleMs: 300, blockMs: 1_000, logger, ...extra }));
 
 eventLogContract('redis', async () => makeLog());
 

@@ -282,7 +282,7 @@ describe('Redis GEO projection of available drivers', () => {
       if (i % 4 === 2) events.push(d.hold('r_y'), d.assign('r_y'));
       if (i % 4 === 3) events.push(d.online(false));
     }
-    const apply = (e: Recorded) => (e.metadata.stream === 'drivers' ? geo.onDriverEvent(e) : geo.onLocation(e));
+    const apply = (e: Recorded) => (e.metadata.stream === 'drivers' ? geo.onDriverEvent(e as Recorded<DriverEvent>) : geo.onLocation(e as Recorded<LocationRecorded>));
     for (const e of events) expect(await apply(e)).toBe(true);
     const before = await dump(geo.keys);
     expect(before.geo.length / 2).toBe(20); // online and not on a ride (held ones included)
@@ -297,7 +297,7 @@ describe('Redis GEO projection of available drivers', () => {
     clock = T0 + 40_000;
     const random = createRandom(99).next;
     let logClock = T0;
-    const log = getInMemoryEventLog({ now: () => (logClock += 5) });
+    const log = getInMemoryEventLog({ clock: { now: () => (logClock += 5) } });
     const live = projection({ staleAfterMs: 30_000 });
     for (let step = 0; step < 600; step++) {
       const i = Math.floor(random() * 30);
@@ -311,7 +311,7 @@ describe('Redis GEO projection of available drivers', () => {
       } else {
         const state = (await log.readKey('drivers', id)).length;
         const pick = random();
-        const event = pick < 0.4
+        const event: DriverEvent = pick < 0.4
           ? { type: 'DriverAvailabilityChanged', data: { driverId: id, available: random() < 0.7, at: T0 } }
           : pick < 0.7
             ? { type: 'DriverAssigned', data: { driverId: id, rideId: `r_${step}`, at: T0 } }

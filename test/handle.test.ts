@@ -3,6 +3,7 @@ import { getInMemoryEventLog } from '../adapters/memory/event-log.ts';
 import { versionConflict } from '../domain/errors.ts';
 import { handle } from '../domain/handle.ts';
 import type { EventLog } from '../domain/ports/event-log.ts';
+import { descriptorOf } from '../domain/streams.ts';
 import { rideDecider, type RideCommand } from '../domain/ride/index.ts';
 
 const request: RideCommand = {
@@ -16,7 +17,7 @@ function withLostReply(inner: EventLog): EventLog {
     ...inner,
     async append(stream, key, events, options) {
       await inner.append(stream, key, events, options);
-      throw versionConflict(stream, key, options?.expectedVersion ?? 0, (await inner.readKey(stream, key)).length);
+      throw versionConflict(descriptorOf(stream).name, key, options?.expectedVersion ?? 0, (await inner.readKey(stream, key)).length);
     },
   };
 }

@@ -6,6 +6,7 @@ import type { Event, EventLog, Recorded, StreamName } from '../domain/ports/even
 import type { RideReadModel } from '../domain/ports/read-model.ts';
 import type { RideEvent } from '../domain/ride/index.ts';
 import type { LocationRecorded } from '../domain/tracking/events.ts';
+import { opaque } from './support/opaque-log.ts';
 import { rebuildRideReadModel, replayMerged, type RebuildProgress } from '../projections/rebuild.ts';
 import { makeRideProjector } from '../projections/rides/projector.ts';
 
@@ -94,7 +95,7 @@ async function liveScenario(seed: number, rides = 36) {
   const random = createRandom(seed).next;
   let clock = T0;
   // Strictly increasing log time: the order a live consumer saw is the order a rebuild can recover.
-  const log = getInMemoryEventLog({ now: () => (clock += 1 + Math.floor(random() * 3)) });
+  const log = getInMemoryEventLog({ clock: { now: () => (clock += 1 + Math.floor(random() * 3)) } });
   const live = getInMemoryReadModel();
   let stale = 0;
   const projector = makeRideProjector(live, () => void stale++);
@@ -108,7 +109,7 @@ async function liveScenario(seed: number, rides = 36) {
     const open = stories.filter((s) => s.length > 0);
     const step = open[Math.floor(random() * open.length)]!.shift()!;
     const expectedVersion = step.stream === 'rides' ? (versions.get(step.key) ?? 0) : undefined;
-    const [recorded] = await log.append(step.stream, step.key, [step.event], { expectedVersion });
+    const [recorded] = await opaque(log).append(step.stream, step.key, [step.event], { expectedVersion });
     if (step.stream === 'rides') versions.set(step.key, expectedVersion! + 1);
     await feed(recorded!);
     if (random() < 0.1) await feed(recorded!); // redelivered at once
@@ -176,9 +177,9 @@ describe('rebuilding the rides read model from the log', () => {
 
   it('replays streams merged by log time, each in its own order, paging by position', async () => {
     let clock = T0;
-    const log = getInMemoryEventLog({ now: () => (clock += 10) });
+    const log = getInMemoryEventLog({ clock: { now: () => (clock += 10) } });
     for (let i = 0; i < 25; i++) {
-      await log.append(i % 3 === 0 ? 'rides' : 'driver-locations', `k_${i % 4}`, [{ type: 'Numbered', data: { i } }]);
+      await opaque(log).append(i % 3 === 0 ? 'rides' : 'driver-locations', `k_${i % 4}`, [{ type: 'Numbered', data: { i } }]);
     }
     const seen: Recorded[] = [];
     const counts = await replayMerged(log, ['rides', 'driver-locations'], async (e) => void seen.push(e), { pageSize: 2 });

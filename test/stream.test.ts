@@ -24,7 +24,7 @@ function world(tuning: Parameters<typeof startService>[1] = {}, env: Record<stri
   const w = {} as { service: Service; api: ReturnType<typeof client>; sockets: LiveClient[] };
   beforeAll(async () => {
     // Each event in a later millisecond than the last (strictClock): the replayed story orders by it.
-    w.service = await startService({ log: getInMemoryEventLog({ now: strictClock().now }) }, { matchPolicy: { freshnessMs: 10 * 60_000 }, ...tuning }, env);
+    w.service = await startService({ log: getInMemoryEventLog({ clock: strictClock() }) }, { matchPolicy: { freshnessMs: 10 * 60_000 }, ...tuning }, env);
     await w.service.app.listen({ port: 0, host: '127.0.0.1' });
     w.api = client(w.service.app);
     w.sockets = [];

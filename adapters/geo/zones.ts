@@ -104,7 +104,7 @@ function areasOf(input: unknown, what: string): Area[] {
  * Unset settings mean "everywhere" and "no zones". A wrong setting throws ZoneConfigError naming it.
  */
 export function loadZonesFromEnv(
-  env: Readonly<Record<string, string | undefined>> = process.env,
+  env: Readonly<Record<string, string | undefined>>,
   readText: (path: string) => string = (path) => readFileSync(path, 'utf8'),
 ): ZoneMap {
   const area = readSetting(env, 'SERVICE_AREA', readText);
@@ -139,3 +139,7 @@ function guard<T>(setting: string, run: () => T): T {
     throw new ZoneConfigError(setting, err instanceof Error ? err.message : String(err));
   }
 }
+
+/** Zones from the configuration's SERVICE_AREA and ZONES settings (src/config.ts reads them). */
+export const loadZones = (settings: { serviceArea: string | null; zones: string | null }, readText?: (path: string) => string): ZoneMap =>
+  loadZonesFromEnv({ SERVICE_AREA: settings.serviceArea ?? undefined, ZONES: settings.zones ?? undefined }, readText);

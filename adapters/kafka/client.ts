@@ -1,6 +1,7 @@
 import { Kafka, Partitioners, type Admin, type ConsumerConfig, type ICustomPartitioner } from 'kafkajs';
 import type { Claims } from '../../domain/ports/claims.ts';
-import { STREAMS, type StreamName } from '../../domain/ports/event-log.ts';
+import type { Clock } from '../../domain/ports/clock.ts';
+import { STREAMS, streams, type StreamName } from '../../domain/ports/event-log.ts';
 import { kafkaLogLevel, kafkaLogs, type KafkaLogLevel, type Logger } from './logging.ts';
 
 export interface KafkaEventLogOptions {
@@ -55,10 +56,13 @@ export interface KafkaEventLogOptions {
   readonly retry?: { readonly initialRetryTimeMs?: number; readonly retries?: number };
   /** What kafkajs itself logs (through `logger`). Default `error`. */
   readonly kafkaLogLevel?: KafkaLogLevel;
+  /** Stamps `recordedAtMs` and times version-claim waits. Default the system clock. */
+  readonly clock?: Clock;
   readonly logger?: Logger;
 }
 
-const DEFAULT_RETENTION_MS: Record<StreamName, number> = { rides: -1, drivers: -1, 'driver-locations': 86_400_000 };
+/** Long-lived streams are kept forever, short ones (GPS) a day: the descriptor's `retention`. */
+const defaultRetentionMs = (stream: StreamName) => (streams[stream].retention === 'long' ? -1 : 86_400_000);
 
 /** The kafkajs client, admin and producer as the options ask, and the settings every consumer shares. */
 export function createClients(options: KafkaEventLogOptions, logger: Logger) {
@@ -97,12 +101,12 @@ export async function createMissingTopics(
   admin: Admin,
   { prefix, partitions, retentionMs, logger }: { prefix: string; partitions: number; retentionMs?: Partial<Record<StreamName, number>>; logger: Logger },
 ): Promise<void> {
-  const retention = { ...DEFAULT_RETENTION_MS, ...retentionMs };
+  const retention = (s: StreamName) => retentionMs?.[s] ?? defaultRetentionMs(s);
   try {
     const existing = new Set(await admin.listTopics());
     const wanted = STREAMS.flatMap((s) => [
-      { topic: `${prefix}${s}`, numPartitions: partitions, configEntries: [{ name: 'retention.ms', value: String(retention[s]) }] },
-      { topic: `${prefix}${s}.dead`, numPartitions: 1, configEntries: [{ name: 'retention.ms', value: String(retention[s]) }] },
+      { topic: `${prefix}${s}`, numPartitions: partitions, configEntries: [{ name: 'retention.ms', value: String(retention(s)) }] },
+      { topic: `${prefix}${s}.dead`, numPartitions: 1, configEntries: [{ name: 'retention.ms', value: String(retention(s)) }] },
     ]).filter((t) => !existing.has(t.topic));
     if (wanted.length > 0) await admin.createTopics({ topics: wanted, waitForLeaders: true });
   } catch (err) {
@@ -120,4 +124,20 @@ function partitionerOver(n: number): ICustomPartitioner {
       return byKey({ topic, partitionMetadata: used, message });
     };
   };
+}
+
+/**
+ * An ephemeral group must start over at each subscribe: one a crash left behind is deleted first.
+ * Where the broker cannot delete it, a fresh id (`<groupId>.<suffix>`) is used instead, and the
+ * leftover expires with the broker's offsets retention.
+ */
+export async function freshGroupId(admin: Admin, groupId: string, suffix: string): Promise<string> {
+  try {
+    await admin.deleteGroups([groupId]);
+    return groupId;
+  } catch (err) {
+    // GROUP_ID_NOT_FOUND is the usual answer: nothing was left behind.
+    const codes = ((err as { groups?: { error?: { type?: string } }[] }).groups ?? []).map((g) => g.error?.type);
+    return codes.length > 0 && codes.every((c) => c === 'GROUP_ID_NOT_FOUND') ? groupId : `${groupId}.${suffix}`;
+  }
 }

@@ -1,7 +1,9 @@
 import type { KafkaMessage } from 'kafkajs';
 import { DomainError, versionConflict } from '../../domain/errors.ts';
-import { STREAMS, type Event, type EventLog, type Recorded, type StreamName, type Subscription } from '../../domain/ports/event-log.ts';
-import { createClients, createMissingTopics, type KafkaEventLogOptions } from './client.ts';
+import { systemClock } from '../../domain/ports/clock.ts';
+import { STREAMS, streams, typedEventLog, type Event, type EventLogBackend, type Recorded, type StreamName } from '../../domain/ports/event-log.ts';
+import { answersWithin, subscriptionSet } from '../shared/subscriptions.ts';
+import { createClients, createMissingTopics, freshGroupId, type KafkaEventLogOptions } from './client.ts';
 import { encodeEvent, parsePosition, recordedFrom } from './codec.ts';
 import { startIndexReader, type IndexReader } from './index-reader.ts';
 import { keyLock } from './key-lock.ts';
@@ -11,12 +13,9 @@ import { joinGroup } from './subscription.ts';
 
 export type { KafkaEventLogOptions } from './client.ts';
 
-export type KafkaEventLog = EventLog & {
-  /** Events this log's subscriptions set aside as dead letters. */
-  deadLetterCount(): number;
-};
+export type KafkaEventLog = ReturnType<typeof getKafkaEventLog>;
 
-const keepsHistory = (stream: StreamName) => stream !== 'driver-locations';
+const keepsHistory = (stream: StreamName) => streams[stream].keepsHistory;
 
 /**
  * The event log on Kafka (kafkajs). One topic per stream, `<topicPrefix><stream>`; the entity key is
@@ -45,7 +44,7 @@ const keepsHistory = (stream: StreamName) => stream !== 'driver-locations';
  * The librdkafka mock auto-creates topics with 4 partitions; with `partitions: 1` the adapter writes
  * only partition 0 of them, so a group member holding partitions 1-3 simply gets nothing.
  */
-export function getKafkaEventLog(options: KafkaEventLogOptions): KafkaEventLog {
+export function getKafkaEventLog(options: KafkaEventLogOptions) {
   const prefix = options.topicPrefix ?? 'ridecast.';
   const partitions = Math.max(1, options.partitions ?? 1);
   const maxDeliveries = options.maxDeliveries ?? 5;
@@ -54,6 +53,7 @@ export function getKafkaEventLog(options: KafkaEventLogOptions): KafkaEventLog {
   const catchUpTimeoutMs = options.catchUpTimeoutMs ?? 15_000;
   const pingTimeoutMs = options.pingTimeoutMs ?? 3_000;
   const logger: Logger = options.logger ?? console;
+  const clock = options.clock ?? systemClock;
   const { kafka, admin, producer, consumerConfig } = createClients(options, logger);
   const topicOf = (stream: StreamName) => `${prefix}${stream}`;
   const deadTopicOf = (stream: StreamName) => `${prefix}${stream}.dead`;
@@ -63,10 +63,10 @@ export function getKafkaEventLog(options: KafkaEventLogOptions): KafkaEventLog {
   );
   const indexOf = (stream: StreamName) => indexes.get(stream)!;
   const readers = new Map<'history' | 'gps', Promise<IndexReader>>();
-  const subs = new Set<Subscription>();
+  const subs = subscriptionSet();
   const withKey = keyLock();
   let started: Promise<void> | null = null;
-  let deadLetters = 0;
+  let deadLetterCount = 0;
   let closed = false;
 
   const assertOpen = () => {
@@ -123,7 +123,7 @@ export function getKafkaEventLog(options: KafkaEventLogOptions): KafkaEventLog {
   }
 
   async function produce(stream: StreamName, key: string, events: readonly Event[], versionAt: (i: number) => number) {
-    const recordedAtMs = Date.now();
+    const recordedAtMs = clock.now();
     const [meta] = await producer.send({
       topic: topicOf(stream),
       acks: -1,
@@ -139,7 +139,7 @@ export function getKafkaEventLog(options: KafkaEventLogOptions): KafkaEventLog {
   }
 
   async function deadLetter(stream: StreamName, group: string, event: Recorded, message: KafkaMessage, error: unknown) {
-    deadLetters++;
+    deadLetterCount++;
     try {
       await producer.send({
         topic: deadTopicOf(stream),
@@ -177,10 +177,11 @@ export function getKafkaEventLog(options: KafkaEventLogOptions): KafkaEventLog {
   // Readers take seconds to join and replay: begin at once rather than on the first call.
   readerFor('rides').catch((err: unknown) => logger.warn({ err }, 'kafka event log: start failed, will retry on use'));
 
-  return {
-    deadLetterCount: () => deadLetters,
+  const backend = {
+    /** Events this log's subscriptions set aside as dead letters. */
+    deadLetterCount: () => deadLetterCount,
 
-    async append(stream, key, events, { expectedVersion } = {}) {
+    async append({ name: stream }, key, events, { expectedVersion } = {}) {
       assertOpen();
       if (!keepsHistory(stream)) {
         // GPS: no entity history, nothing to check against, no lock on the hot path.
@@ -193,7 +194,7 @@ export function getKafkaEventLog(options: KafkaEventLogOptions): KafkaEventLog {
       }
       return withKey(`${stream}\u0000${key}`, async () => {
         let current = 0;
-        const giveUpAt = Date.now() + versionClaimTtlMs + 1_000;
+        const giveUpAt = clock.now() + versionClaimTtlMs + 1_000;
         for (let attempt = 1; ; attempt++) {
           await catchUp(stream);
           current = indexOf(stream).versionOf(key);
@@ -204,7 +205,7 @@ export function getKafkaEventLog(options: KafkaEventLogOptions): KafkaEventLog {
           // shows it: a conditional append then conflicts, an unconditional one goes after it), or
           // that writer died between claim and produce (the claim lapses within the TTL). Wait for
           // whichever comes first rather than refuse: a dead writer must not block the entity.
-          if (Date.now() > giveUpAt) throw versionConflict(stream, key, expectedVersion ?? current, current + 1);
+          if (clock.now() > giveUpAt) throw versionConflict(stream, key, expectedVersion ?? current, current + 1);
           await new Promise((r) => setTimeout(r, Math.min(25 * attempt, 250)));
         }
         const index = indexOf(stream);
@@ -218,24 +219,25 @@ export function getKafkaEventLog(options: KafkaEventLogOptions): KafkaEventLog {
       });
     },
 
-    async readKey(stream, key) {
+    async readKey({ name: stream }, key) {
       assertOpen();
       if (!keepsHistory(stream)) return [];
       await catchUp(stream);
       return indexOf(stream).history(key);
     },
 
-    async read(stream, { after, limit = Infinity } = {}) {
+    async read({ name: stream }, { after, limit = Infinity } = {}) {
       assertOpen();
       if (after !== undefined && !parsePosition(after)) throw new DomainError('INVALID_POSITION', 400, `not a stream position: ${after}`);
       await catchUp(stream);
       return indexOf(stream).slice(after, limit);
     },
 
-    async subscribe(stream, subscribeOptions) {
+    async subscribe({ name: stream }, subscribeOptions) {
       assertOpen();
       await start();
-      const groupId = `${prefix}${stream}.${subscribeOptions.group}`;
+      const named = `${prefix}${stream}.${subscribeOptions.group}`;
+      const groupId = subscribeOptions.ephemeral ? await freshGroupId(admin, named, writerId) : named;
       const member = await joinGroup(
         {
           kafka,
@@ -256,36 +258,31 @@ export function getKafkaEventLog(options: KafkaEventLogOptions): KafkaEventLog {
         await member.close();
         assertOpen();
       }
-      const sub: Subscription = {
-        close: () => member.close().finally(() => subs.delete(sub)),
-        abort: () => member.abort().finally(() => subs.delete(sub)),
-      };
-      subs.add(sub);
-      return sub;
+      if (!subscribeOptions.ephemeral) return subs.track(member);
+      return subs.track({
+        close: async () => {
+          await member.close();
+          // Gracefully ended: nobody resumes an ephemeral group (a crash leaves it; the broker expires its offsets).
+          await admin.deleteGroups([groupId]).catch((err: unknown) => logger.warn({ err, groupId }, 'kafka: ephemeral group not deleted'));
+        },
+        abort: () => member.abort(),
+      });
     },
 
     async ping() {
       if (closed) return false;
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('ping timed out')), pingTimeoutMs)));
-      try {
-        await Promise.race([start().then(() => admin.describeCluster()), timeout]);
-        return true;
-      } catch {
-        return false;
-      } finally {
-        clearTimeout(timer);
-      }
+      return answersWithin(async () => (await start(), await admin.describeCluster(), true), pingTimeoutMs);
     },
 
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.allSettled([...subs].map((s) => s.close()));
+      await subs.closeAll();
       const err = new DomainError('LOG_CLOSED', 503, 'the event log is closed');
       for (const index of indexes.values()) index.close(err);
       await Promise.allSettled([...readers.values()].map(async (r) => (await r).stop()));
       await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
     },
-  };
+  } satisfies EventLogBackend & Record<string, unknown>;
+  return typedEventLog(backend);
 }

@@ -1,7 +1,8 @@
+import { systemClock } from '../../domain/ports/clock.ts';
 import type { AttemptCounter } from '../../domain/ports/attempts.ts';
 
 /** Attempt counters in this process. Expired windows are dropped as they are met and swept when many pile up. */
-export function getInMemoryAttemptCounter(now: () => number = Date.now): AttemptCounter {
+export function getInMemoryAttemptCounter(now: () => number = systemClock.now): AttemptCounter {
   const windows = new Map<string, { count: number; until: number }>();
   const live = (key: string) => {
     const w = windows.get(key);

@@ -1,3 +1,4 @@
+import { systemClock } from '../../domain/ports/clock.ts';
 import type { Claims } from '../../domain/ports/claims.ts';
 
 /** How often (on the injected clock) a use of the store also sweeps out every expired claim. */
@@ -8,7 +9,7 @@ const SWEEP_EVERY_MS = 10_000;
  * at most once per `SWEEP_EVERY_MS` of the injected clock, so idempotency keys nobody asks for
  * again do not pile up (no timer: nothing to stop, and tests move the clock).
  */
-export function getInMemoryClaims(now: () => number = Date.now): Claims & { size(): number } {
+export function getInMemoryClaims(now: () => number = systemClock.now): Claims & { size(): number } {
   const held = new Map<string, { value: string; until: number }>();
   let sweptAt = now();
   const sweep = () => {

@@ -5,12 +5,15 @@ import {
   eventIdOf,
   type DeadLetter,
   type Event,
-  type EventLog,
+  type EventLogBackend,
   type Recorded,
+  type StreamDescriptor,
   type StreamName,
   type SubscribeOptions,
   type Subscription,
+  typedEventLog,
 } from '../../domain/ports/event-log.ts';
+import { systemClock, type Clock } from '../../domain/ports/clock.ts';
 
 export interface InMemoryEventLogOptions {
   /** Keep at most this many events per stream (oldest dropped first). Entity histories are kept whole. */
@@ -20,7 +23,8 @@ export interface InMemoryEventLogOptions {
   /** Backoff between deliveries: retryDelayMs × 2^(attempt-1), at most maxRetryDelayMs. */
   readonly retryDelayMs?: number;
   readonly maxRetryDelayMs?: number;
-  readonly now?: () => number;
+  /** Stamps `recordedAtMs` and dead letters. */
+  readonly clock?: Clock;
 }
 
 interface Member {
@@ -58,17 +62,18 @@ interface StreamState {
  * Within a group an entity's events always go to the same member (hash of the key), which keeps
  * per-key order the way Kafka partitions and Redis single readers do.
  */
-export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}): EventLog & Required<Pick<EventLog, 'deadLetters' | 'replayDeadLetter'>> {
-  const now = options.now ?? Date.now;
+export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
+  const clock = options.clock ?? systemClock;
+  const now = () => clock.now();
   const maxDeliveries = options.maxDeliveries ?? 5;
   const backoff = { baseMs: options.retryDelayMs ?? 50, maxMs: options.maxRetryDelayMs ?? 5_000 };
-  const streams = new Map<StreamName, StreamState>();
+  const streams = new Map<string, StreamState>();
   /** Dead letters by id, in the order they died; each remembers its group to hand the event back to. */
   const dead = new Map<string, DeadLetter & { index: number }>();
   let deadSeq = 0;
   let closed = false;
 
-  const streamOf = (name: StreamName): StreamState => {
+  const streamOf = ({ name }: Pick<StreamDescriptor, 'name'>): StreamState => {
     let s = streams.get(name);
     if (!s) streams.set(name, (s = { entries: [undefined], firstIndex: 1, byKey: new Map(), groups: new Map() }));
     return s;
@@ -76,8 +81,8 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}): Even
 
   const entryAt = (s: StreamState, index: number) => (index >= s.firstIndex ? s.entries[index] : undefined);
 
-  function trim(name: StreamName, s: StreamState): void {
-    const max = options.maxLength?.[name];
+  function trim(stream: StreamDescriptor<StreamName>, s: StreamState): void {
+    const max = options.maxLength?.[stream.name];
     if (!max) return;
     const last = s.entries.length - 1;
     while (last - s.firstIndex + 1 > max) s.entries[s.firstIndex++] = undefined;
@@ -149,16 +154,16 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}): Even
     pump(s, group);
   }
 
-  return {
+  const backend: EventLogBackend & Required<Pick<EventLogBackend, 'deadLetters' | 'replayDeadLetter'>> = {
     async deadLetters(stream, { limit = Infinity } = {}) {
-      return [...dead.values()].filter((d) => d.stream === stream).slice(0, limit).map(({ index: _index, ...d }) => d);
+      return [...dead.values()].filter((d) => d.stream === stream.name).slice(0, limit).map(({ index: _index, ...d }) => d);
     },
 
     async replayDeadLetter(id) {
       const d = dead.get(id);
       if (!d) return false;
       dead.delete(id);
-      const s = streamOf(d.stream);
+      const s = streamOf({ name: d.stream });
       const group = s.groups.get(d.group);
       // Straight back to the group that gave up on it: the others applied it already.
       if (group) {
@@ -174,16 +179,16 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}): Even
       const s = streamOf(stream);
       const history = s.byKey.get(key) ?? [];
       if (expectedVersion !== undefined && expectedVersion !== history.length)
-        throw versionConflict(stream, key, expectedVersion, history.length);
+        throw versionConflict(stream.name, key, expectedVersion, history.length);
       const recordedAtMs = now();
       const recorded = events.map((e, i): Recorded => {
         const position = String(s.entries.length);
-        const version = expectedVersion === undefined && stream === 'driver-locations' ? 0 : history.length + i + 1;
-        const r: Recorded = { type: e.type, data: e.data, metadata: { eventId: eventIdOf(stream, position), stream, position, key, version, recordedAtMs } };
+        const version = stream.keepsHistory ? history.length + i + 1 : 0;
+        const r: Recorded = { type: e.type, data: e.data, metadata: { eventId: eventIdOf(stream.name, position), stream: stream.name, position, key, version, recordedAtMs } };
         s.entries.push(r);
         return r;
       });
-      if (stream !== 'driver-locations') s.byKey.set(key, [...history, ...recorded]);
+      if (stream.keepsHistory) s.byKey.set(key, [...history, ...recorded]);
       trim(stream, s);
       for (const group of s.groups.values()) pump(s, group);
       return recorded;
@@ -221,6 +226,8 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}): Even
           member.stopping = true;
           while (member.current) await member.current;
           if (!member.closed) leave(s, g, member);
+          // An ephemeral group is nobody's once its member is gone gracefully.
+          if (subscribeOptions.ephemeral && g.members.length === 0 && s.groups.get(subscribeOptions.group) === g) s.groups.delete(subscribeOptions.group);
         },
         async abort() {
           if (!member.closed) leave(s, g, member);
@@ -237,6 +244,7 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}): Even
       for (const s of streams.values()) for (const g of s.groups.values()) for (const m of [...g.members]) m.closed = true;
     },
   };
+  return typedEventLog(backend);
 }
 
 /** FNV-1a: a cheap, stable hash so one key always maps to the same member. */

@@ -1,3 +1,4 @@
+import { systemClock } from '../../domain/ports/clock.ts';
 import type { RideDocument, RideReadModel, TrackPoint } from '../../domain/ports/read-model.ts';
 import { FINAL_STATUSES } from '../../domain/ride/state.ts';
 
@@ -8,7 +9,7 @@ export interface InMemoryReadModelOptions {
 }
 
 /** The embedded read model: ride documents and trip tracks in process memory. */
-export function getInMemoryReadModel({ trackRetentionMs = 24 * 3600_000, now = Date.now }: InMemoryReadModelOptions = {}): RideReadModel {
+export function getInMemoryReadModel({ trackRetentionMs = 24 * 3600_000, now = systemClock.now }: InMemoryReadModelOptions = {}): RideReadModel {
   const rides = new Map<string, RideDocument>();
   const tracks = new Map<string, Map<number, TrackPoint>>();
   /** When each finished ride ended, oldest first (Map keeps insertion order). */

@@ -1,4 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from './consumer.ts';
 
 /**
  * Where Redis is: one server (`url`, e.g. `redis://host:6379`), or a Redis Cluster reached through
@@ -68,4 +69,24 @@ export function endpointOf(o: RedisLocation): RedisEndpoint {
   }
   if (o.url) return { url: o.url };
   throw new Error('a Redis url or cluster nodes are required');
+}
+
+/** A connection that reconnects forever (capped backoff) and logs an outage once, not per attempt. */
+export function connectLogged(endpoint: RedisEndpoint, logger: Logger, name: string, extra: RedisOptions): RedisClient {
+  const conn = openRedis(endpoint, {
+    retryStrategy: (times) => Math.min(50 * 2 ** times, 1_000),
+    ...extra,
+  });
+  let down = false;
+  const lost = (err?: unknown) => {
+    if (!down) logger.warn({ err, connection: name }, 'redis connection lost: reconnecting');
+    down = true;
+  };
+  conn.on('error', lost); // also keeps ioredis from treating errors as unhandled
+  conn.on('reconnecting', () => lost());
+  conn.on('ready', () => {
+    if (down) logger.warn({ connection: name }, 'redis connection restored');
+    down = false;
+  });
+  return conn;
 }

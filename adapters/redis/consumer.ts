@@ -1,4 +1,5 @@
 import { backoffMs, classifyFailure } from '../../domain/failures.ts';
+import type { Clock } from '../../domain/ports/clock.ts';
 import type { RedisClient } from './connection.ts';
 import { batchHandlerOf, handledBefore, type Recorded, type StreamName, type SubscribeOptions, type Subscription } from '../../domain/ports/event-log.ts';
 import { asEntries, entriesOfRead, fromEntry, replayedFor, type keysOf, type RawEntry } from './scripts.ts';
@@ -12,6 +13,8 @@ export interface GroupReaderOptions extends SubscribeOptions {
   readonly stream: StreamName;
   readonly keys: ReturnType<typeof keysOf>;
   readonly claimIdleMs: number;
+  /** Times claim checks (XAUTOCLAIM every ~claimIdleMs). */
+  readonly clock: Clock;
   /** Deliveries (XPENDING count) of an entry whose handler fails for good before it is dead-lettered. */
   readonly maxDeliveries: number;
   /** Longest wait between retries of a failing handler (also kept under claimIdleMs / 2). */
@@ -80,16 +83,16 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
       if (entries.length === 0) ownPending = false;
       return withCounts(entries);
     }
-    if (Date.now() >= nextClaimAt) {
+    if (o.clock.now() >= nextClaimAt) {
       const reply = (await conn.call('XAUTOCLAIM', key, group, consumer, o.claimIdleMs, claimCursor, 'COUNT', batch)) as unknown[];
       claimCursor = typeof reply[0] === 'string' ? reply[0] : '0-0';
       // A cursor other than 0-0 means the scan of the group's PEL goes on: continue next turn.
-      nextClaimAt = claimCursor === '0-0' ? Date.now() + o.claimIdleMs : 0;
+      nextClaimAt = claimCursor === '0-0' ? o.clock.now() + o.claimIdleMs : 0;
       const entries = asEntries(reply[1]);
       if (entries.length > 0) return withCounts(entries);
       if (nextClaimAt === 0) return [];
     }
-    const block = Math.max(1, Math.min(o.blockMs, nextClaimAt - Date.now()));
+    const block = Math.max(1, Math.min(o.blockMs, nextClaimAt - o.clock.now()));
     const reply = await conn.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', batch, 'BLOCK', block, 'STREAMS', key, '>');
     return entriesOfRead(reply).map((entry) => ({ entry, deliveries: 1 }));
   }

@@ -3,7 +3,7 @@ import { HOLD_GRACE_MS, type DriverEvent } from '../../domain/driver/index.ts';
 import { distanceMeters, EARTH_RADIUS_M, type LatLng } from '../../domain/geo.ts';
 import { systemClock, type Clock } from '../../domain/ports/clock.ts';
 import type { Recorded } from '../../domain/ports/event-log.ts';
-import type { LocationRecorded } from '../../domain/tracking/events.ts';
+import type { LocationEvent, LocationRecorded } from '../../domain/tracking/events.ts';
 import { DRIVER_LUA, LOCATION_LUA, LOCATIONS_LUA, NEARBY_LUA, SWEEP_LUA } from './lua.ts';
 
 export interface RedisGeoOptions {
@@ -122,8 +122,7 @@ export function makeRedisGeoProjection(options: RedisGeoOptions) {
     keys: { geo: keys[0], seen: keys[1], state: keys[2] },
 
     /** Applies a `drivers` stream event. Returns false when it was already applied (or is not a driver event). */
-    async onDriverEvent(e: Recorded<DriverEvent> | Recorded): Promise<boolean> {
-      const event = e as Recorded<DriverEvent>;
+    async onDriverEvent(event: Recorded<DriverEvent>): Promise<boolean> {
       const data = event.data as Partial<{ rideId: string; available: boolean; expiresAt: number }>;
       switch (event.type) {
         case 'DriverAvailabilityChanged':
@@ -144,9 +143,9 @@ export function makeRedisGeoProjection(options: RedisGeoOptions) {
     },
 
     /** Applies a `driver-locations` point. Returns false for a redelivered, late or other event. */
-    async onLocation(e: Recorded<LocationRecorded> | Recorded): Promise<boolean> {
+    async onLocation(e: Recorded<LocationEvent>): Promise<boolean> {
       if (e.type !== 'LocationRecorded') return false;
-      const { driverId, lat, lng, recordedAt } = (e as Recorded<LocationRecorded>).data;
+      const { driverId, lat, lng, recordedAt } = e.data;
       if (!Number.isFinite(lat) || !Number.isFinite(lng) || !Number.isFinite(recordedAt)) return false;
       const applied = await redis.ridecastGeoLocation(...keys, driverId, num(lat), num(lng), num(recordedAt), num(now()), num(staleAfterMs));
       return Number(applied) === 1;
@@ -156,11 +155,11 @@ export function makeRedisGeoProjection(options: RedisGeoOptions) {
      * Applies a batch of `driver-locations` events (a consumer's read) in one script call, in order.
      * Returns how many points moved a driver; others (redelivered, late, not a point) change nothing.
      */
-    async onLocations(events: readonly Recorded[]): Promise<number> {
+    async onLocations(events: readonly Recorded<LocationEvent>[]): Promise<number> {
       const args: string[] = [num(now()), num(staleAfterMs)];
       for (const e of events) {
         if (e.type !== 'LocationRecorded') continue;
-        const { driverId, lat, lng, recordedAt } = (e as Recorded<LocationRecorded>).data;
+        const { driverId, lat, lng, recordedAt } = e.data;
         if (!Number.isFinite(lat) || !Number.isFinite(lng) || !Number.isFinite(recordedAt)) continue;
         args.push(driverId, num(lat), num(lng), num(recordedAt));
       }

@@ -119,7 +119,7 @@ export function makeMatcher(ctx: MatcherDeps, drivers: DriverService, options: M
   }
 
   async function rideState(rideId: string) {
-    const history = (await log.readKey('rides', rideId)) as Recorded<RideEvent>[];
+    const history = await log.readKey('rides', rideId);
     const state = fold(rideDecider, history);
     if (state.status === 'none') throw new DomainError('NOT_FOUND', 404, `ride ${rideId} not found`);
     const first = history[0];

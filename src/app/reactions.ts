@@ -20,8 +20,7 @@ export function makeRideReactions({ payments, clock }: { payments: PaymentGatewa
     return offered?.data.driverId ?? null;
   }
 
-  return async function react(event: Recorded): Promise<void> {
-    const e = event as Recorded<RideEvent>;
+  return async function react(e: Recorded<RideEvent>): Promise<void> {
     const rideId = e.metadata.key;
     switch (e.type) {
       case 'OfferDeclined':

@@ -1,7 +1,7 @@
 import { systemActor } from '../../domain/actor.ts';
 import { classifyFailure } from '../../domain/failures.ts';
 import type { DriverEvent } from '../../domain/driver/index.ts';
-import { batchFailure, handledBefore, type Recorded, type StreamName, type Subscription } from '../../domain/ports/event-log.ts';
+import { batchFailure, handledBefore, type Event, type EventsOf, type Recorded, type StreamName, type Subscription } from '../../domain/ports/event-log.ts';
 import type { DriverPositions } from '../../domain/ports/positions.ts';
 import type { RideEvent } from '../../domain/ride/index.ts';
 import type { ArrivalRules } from '../../domain/tracking/arrival.ts';
@@ -171,7 +171,7 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
     }
   }
 
-  const guarded = (name: string, handler: (e: Recorded) => unknown) => async (e: Recorded) => {
+  const guarded = <E extends Event>(name: string, handler: (e: Recorded<E>) => unknown) => async (e: Recorded<E>) => {
     ctx.metrics.consumerLag.set({ consumer: name }, Math.max(0, (now() - e.metadata.recordedAtMs) / 1000));
     try {
       await handler(e);
@@ -182,9 +182,13 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
     }
   };
 
-  async function consume(stream: StreamName, group: string, handler: (e: Recorded) => unknown) {
+  /** This instance's own groups (live push, local projections): reset at start, removed at a graceful stop. */
+  const localGroup = `local-${options.instanceId}`;
+  const isLocal = (group: string) => group === localGroup;
+
+  async function consume<S extends StreamName>(stream: S, group: string, handler: (e: Recorded<EventsOf<S>>) => unknown) {
     subscriptions.push(
-      await ctx.log.subscribe(stream, { group, consumer: options.instanceId, from: 'start', handler: guarded(group, handler) }),
+      await ctx.log.subscribe(stream, { group, consumer: options.instanceId, from: 'start', ephemeral: isLocal(group), handler: guarded(group, handler) }),
     );
   }
 
@@ -192,8 +196,8 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
    * A hot consumer: gets what one read returned and folds it at once (one ack per batch). A failure
    * at event i reports i handled (batchFailure), so only the rest is redelivered.
    */
-  async function consumeBatches(stream: StreamName, group: string, handler: (events: readonly Recorded[]) => Promise<void>) {
-    const batchHandler = async (events: readonly Recorded[]) => {
+  async function consumeBatches<S extends StreamName>(stream: S, group: string, handler: (events: readonly Recorded<EventsOf<S>>[]) => Promise<void>) {
+    const batchHandler = async (events: readonly Recorded<EventsOf<S>>[]) => {
       const last = events.at(-1);
       if (last) ctx.metrics.consumerLag.set({ consumer: group }, Math.max(0, (now() - last.metadata.recordedAtMs) / 1000));
       try {
@@ -204,11 +208,11 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
       }
       if (failingOf(group).size > 0) for (const e of events) recovered(group, e);
     };
-    subscriptions.push(await ctx.log.subscribe(stream, { group, consumer: options.instanceId, from: 'start', batchHandler }));
+    subscriptions.push(await ctx.log.subscribe(stream, { group, consumer: options.instanceId, from: 'start', ephemeral: isLocal(group), batchHandler }));
   }
 
   /** Applies `apply` to each event in order, with no await in between; a throw at i says i were handled. */
-  const each = (events: readonly Recorded[], apply: (e: Recorded) => void) => {
+  const each = <E extends Event>(events: readonly Recorded<E>[], apply: (e: Recorded<E>) => void) => {
     for (let i = 0; i < events.length; i++) {
       try {
         apply(events[i]!);
@@ -234,19 +238,19 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
     nearby: makeNearby({ fleet: ctx.fleet, positions: options.positions, freshnessMs: ctx.matchPolicy.freshnessMs, clock }),
 
     async start(): Promise<void> {
-      const local = `local-${options.instanceId}`;
-      await consumeBatches('drivers', local, async (events) => each(events, (e) => void ctx.fleet.applyDriverEvent(e as Recorded<DriverEvent>)));
+      const local = localGroup;
+      await consumeBatches('drivers', local, async (events) => each(events, (e) => void ctx.fleet.applyDriverEvent(e)));
       await consume('rides', local, async (e) => {
-        if (options.localReadModel) await projector.onRideEvent(e as Recorded<RideEvent>);
+        if (options.localReadModel) await projector.onRideEvent(e);
         if (e.type === 'TripCompleted') {
           ridesCompleted++;
           ctx.metrics.ridesCompleted.inc();
         }
-        tracker.onRideEvent(e as Recorded<RideEvent>);
-        dispatchStats.onRideEvent(e as Recorded<RideEvent>);
+        tracker.onRideEvent(e);
+        dispatchStats.onRideEvent(e);
         // Fairness: a driver who declines or lets offers lapse is offered less for a while.
         if (e.type === 'OfferDeclined' || e.type === 'OfferExpired') {
-          const { driverId, at } = (e as Recorded<RideEvent & { type: 'OfferDeclined' }>).data;
+          const { driverId, at } = e.data;
           ctx.fleet.noteMissedOffer(driverId, at);
         }
       });
@@ -257,12 +261,12 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
         await tracker.onLocations(batch);
       });
       if (!options.localReadModel) {
-        await consume('rides', 'read-model', (e) => projector.onRideEvent(e as Recorded<RideEvent>));
+        await consume('rides', 'read-model', (e) => projector.onRideEvent(e));
         await consumeBatches('driver-locations', 'read-model', (events) => projector.onLocations(points(events)));
       }
       const { positions } = options;
       if (positions) {
-        await consume('drivers', 'geo', (e) => positions.onDriverEvent(e as Recorded<DriverEvent>));
+        await consume('drivers', 'geo', (e) => positions.onDriverEvent(e));
         await consumeBatches('driver-locations', 'geo', async (events) => void (await positions.onLocations(events)));
       }
       await consume('rides', 'matcher', (e) => matcher.onRideEvent(e));

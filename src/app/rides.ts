@@ -51,7 +51,7 @@ export function makeRideService(deps: RideServiceDeps, { serviceArea, tripDistan
   const now = () => clock.now();
 
   async function history(rideId: string) {
-    return (await log.readKey('rides', rideId)) as Recorded<RideEvent>[];
+    return log.readKey('rides', rideId);
   }
 
   /** The ride as the log has it now (read-your-writes, unlike the projection). */
@@ -159,7 +159,7 @@ export function makeRideService(deps: RideServiceDeps, { serviceArea, tripDistan
 
     /** The driver's availability is read from their own stream (the log, not a projection), then the ride decides. */
     async accept(actor: Actor, rideId: string) {
-      const driver = fold(driverDecider, (await log.readKey('drivers', actor.userId)) as Recorded<DriverEvent>[]);
+      const driver = fold(driverDecider, await log.readKey('drivers', actor.userId));
       return command(rideId, { type: 'AcceptRide', data: { rideId, actor, driverOnline: driver.available, at: now() } });
     },
     decline: (actor: Actor, rideId: string) => command(rideId, { type: 'DeclineOffer', data: { rideId, actor, at: now() } }),

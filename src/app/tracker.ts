@@ -123,7 +123,7 @@ export function makeTracker(ctx: { readonly fleet: Fleet; readonly metrics: Pick
       }
       ctx.metrics.pushLatency.observe({ type: 'ride.status' }, Math.max(0, (ctx.now() - e.metadata.recordedAtMs) / 1000));
       hub.publishRideEvent(e, ride);
-      if (e.type === 'RideOffered') hub.publishOffer(e as Recorded<RideOffered>, ride);
+      if (e.type === 'RideOffered') hub.publishOffer(e, ride);
     },
 
     /** One point: as a batch of one. */

@@ -2,9 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DomainError } from '../../domain/errors.ts';
 import { batchFailure, type EventLog, type Recorded, type Subscription } from '../../domain/ports/event-log.ts';
 import { waitFor } from '../support/wait.ts';
+import { opaque, type OpaqueLog } from '../support/opaque-log.ts';
 
 /** Makes a fresh, empty log (its own namespace) for one test. */
-export type MakeEventLog = () => Promise<EventLog>;
+export type MakeEventLog = () => Promise<EventLog | OpaqueLog>;
 
 const ev = (n: number, key = 'r_1') => ({ type: 'Numbered', data: { n, key } });
 const nOf = (e: Recorded) => (e.data as { n: number }).n;
@@ -20,14 +21,14 @@ const refusedWrite = () => Object.assign(new Error("READONLY You can't write aga
  */
 export function eventLogContract(name: string, makeLog: MakeEventLog, { timeoutMs = 20_000, batchedReads = true } = {}) {
   describe(`event log contract: ${name}`, () => {
-    const open: EventLog[] = [];
+    const open: OpaqueLog[] = [];
     const subs: Subscription[] = [];
     const fresh = async () => {
-      const log = await makeLog();
+      const log = opaque(await makeLog()) as OpaqueLog;
       open.push(log);
       return log;
     };
-    const collect = async (log: EventLog, group: string, consumer: string, into: Recorded[], from: 'start' | 'end' = 'start') => {
+    const collect = async (log: OpaqueLog, group: string, consumer: string, into: Recorded[], from: 'start' | 'end' = 'start') => {
       const sub = await log.subscribe('rides', { group, consumer, from, handler: async (e) => void into.push(e) });
       subs.push(sub);
       return sub;
@@ -36,7 +37,7 @@ export function eventLogContract(name: string, makeLog: MakeEventLog, { timeoutM
      * Appends one sentinel per key, numbered from `n`, and waits until each group (what its members
      * received, as numbers) has all of them. Returns nothing: the caller then asserts on what came.
      */
-    const sentinels = async (log: EventLog, keys: readonly string[], n: number, groups: readonly (() => readonly number[])[]) => {
+    const sentinels = async (log: OpaqueLog, keys: readonly string[], n: number, groups: readonly (() => readonly number[])[]) => {
       const expected = keys.map((_, i) => n + i);
       for (const [i, key] of keys.entries()) await log.append('rides', key, [ev(n + i, key)]);
       await waitFor(() => groups.every((seen) => expected.every((x) => seen().includes(x))), `the sentinels ${expected.join(', ')}`, timeoutMs);

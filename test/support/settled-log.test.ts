@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { getInMemoryEventLog } from '../../adapters/memory/event-log.ts';
+import { opaque } from './opaque-log.ts';
 import { settledLog } from './settled-log.ts';
 import { waitFor } from './wait.ts';
 
 describe('settledLog (test support)', () => {
   it('is settled only once every subscription has handled everything appended to its stream', async () => {
-    const log = settledLog(getInMemoryEventLog());
+    const log = opaque(settledLog(getInMemoryEventLog()));
     let release = () => {};
     const gate = new Promise<void>((r) => (release = r));
     const sub = await log.subscribe('rides', { group: 'slow', consumer: 'c1', handler: () => gate });

@@ -1,4 +1,6 @@
-import { handledBefore, type EventLog, type Recorded, type SubscribeOptions } from '../../domain/ports/event-log.ts';
+import { handledBefore, type EventLog, type Recorded, type StreamRef, type SubscribeOptions } from '../../domain/ports/event-log.ts';
+
+const nameOf = (stream: StreamRef | string) => (typeof stream === 'string' ? stream : stream.name);
 
 /**
  * An event log that knows when the service has caught up with it: `settled()` is true once every
@@ -14,11 +16,11 @@ export function settledLog<L extends EventLog>(inner: L): L & { settled(): boole
   const log = { ...inner } as L & { settled(): boolean };
   log.append = (async (...args: Parameters<EventLog['append']>) => {
     const recorded = await inner.append(...args);
-    idsOf(args[0]).push(...recorded.map((e) => e.metadata.eventId));
+    idsOf(nameOf(args[0])).push(...recorded.map((e) => e.metadata.eventId));
     return recorded;
   }) as L['append'];
   log.subscribe = (async (stream: Parameters<EventLog['subscribe']>[0], options: SubscribeOptions) => {
-    const w = { stream, from: options.from === 'end' ? idsOf(stream).length : 0, handled: new Set<string>(), running: 0 };
+    const w = { stream: nameOf(stream), from: options.from === 'end' ? idsOf(nameOf(stream)).length : 0, handled: new Set<string>(), running: 0 };
     watchers.push(w);
     const track = <A extends unknown[]>(fn: (...a: A) => Promise<void>, done: (...a: A) => readonly Recorded[]) => async (...a: A) => {
       w.running++;
