@@ -40,6 +40,8 @@ interface Cursor {
   buffer: Recorded[];
   next: number;
   exhausted: boolean;
+  /** The page after `buffer`, asked for as soon as `buffer` arrived: reading overlaps folding. */
+  ahead: Promise<Recorded[]> | null;
 }
 
 /**
@@ -52,10 +54,32 @@ export async function replayMerged(
   log: EventLog,
   streams: readonly StreamName[],
   handle: (e: Recorded) => Promise<void>,
+  options: RebuildOptions = {},
+): Promise<ReplayCounts> {
+  return replayMergedBatches(
+    log,
+    streams,
+    async (events) => {
+      for (const e of events) await handle(e);
+    },
+    options,
+  );
+}
+
+/**
+ * `replayMerged` handing the merged sequence over in batches (at most `pageSize` events, in merged
+ * order) so a projection folds a page with one await, not one per event. Each stream holds at most
+ * two pages at a time (the one being merged and the one being read), so memory does not grow with
+ * the log.
+ */
+export async function replayMergedBatches(
+  log: EventLog,
+  streams: readonly StreamName[],
+  handleBatch: (events: readonly Recorded[]) => Promise<void>,
   { onProgress, pageSize = 1_000, progressEveryMs = 1_000, clock = systemClock }: RebuildOptions = {},
 ): Promise<ReplayCounts> {
   const started = clock.now();
-  const cursors: Cursor[] = streams.map((stream) => ({ stream, after: undefined, buffer: [], next: 0, exhausted: false }));
+  const cursors: Cursor[] = streams.map((stream) => ({ stream, after: undefined, buffer: [], next: 0, exhausted: false, ahead: null }));
   const perStream: Partial<Record<StreamName, number>> = {};
   const positions: Partial<Record<StreamName, string>> = {};
   let events = 0;
@@ -65,43 +89,71 @@ export async function replayMerged(
     const elapsedMs = clock.now() - started;
     onProgress?.({ events, eventsPerSecond: elapsedMs > 0 ? Math.round((events * 1000) / elapsedMs) : events, elapsedMs, positions: { ...positions }, done });
   };
+  const readAfter = (c: Cursor) => log.read(c.stream, { after: c.after, limit: pageSize });
 
-  async function head(c: Cursor): Promise<Recorded | undefined> {
-    if (c.next < c.buffer.length) return c.buffer[c.next];
-    if (c.exhausted) return undefined;
-    c.buffer = await log.read(c.stream, { after: c.after, limit: pageSize });
+  /** Makes sure the cursor's buffer holds its next event, unless the stream is done. */
+  async function refill(c: Cursor): Promise<void> {
+    if (c.next < c.buffer.length || c.exhausted) return;
+    const page = await (c.ahead ?? readAfter(c));
+    c.ahead = null;
+    c.buffer = page;
     c.next = 0;
-    if (c.buffer.length === 0) {
+    if (page.length === 0) {
       c.exhausted = true;
-      return undefined;
+      return;
     }
-    c.after = c.buffer[c.buffer.length - 1]!.metadata.position;
+    c.after = page[page.length - 1]!.metadata.position;
+    // A short page is the end for now: no read ahead; the next refill reads again to make sure.
+    if (page.length >= pageSize) c.ahead = readAfter(c);
     if (progressEveryMs === 0 || clock.now() - reportedAt >= progressEveryMs) {
       reportedAt = clock.now();
       report(false);
     }
-    return c.buffer[0];
   }
 
+  let batch: Recorded[] = [];
   for (;;) {
-    let pick: { c: Cursor; e: Recorded } | undefined;
+    for (const c of cursors) if (c.next >= c.buffer.length && !c.exhausted) await refill(c);
+    let pick: Cursor | undefined;
+    let pickAt = 0;
     for (const c of cursors) {
-      const e = await head(c);
-      if (e && (!pick || e.metadata.recordedAtMs < pick.e.metadata.recordedAtMs)) pick = { c, e };
+      if (c.next >= c.buffer.length) continue;
+      const at = c.buffer[c.next]!.metadata.recordedAtMs;
+      if (!pick || at < pickAt) (pick = c), (pickAt = at);
     }
     if (!pick) break;
-    pick.c.next++;
-    await handle(pick.e);
+    const e = pick.buffer[pick.next++]!;
+    batch.push(e);
     events++;
-    perStream[pick.c.stream] = (perStream[pick.c.stream] ?? 0) + 1;
-    positions[pick.c.stream] = pick.e.metadata.position;
+    perStream[pick.stream] = (perStream[pick.stream] ?? 0) + 1;
+    positions[pick.stream] = e.metadata.position;
+    if (batch.length >= pageSize) {
+      await handleBatch(batch);
+      batch = [];
+    }
   }
+  if (batch.length > 0) await handleBatch(batch);
   report(true);
   return { events, perStream, positions, elapsedMs: clock.now() - started };
 }
 
+/** Splits a merged batch into runs of one stream each, in order: a projection folds a run at once. */
+export function runsOf(events: readonly Recorded[]): Recorded[][] {
+  const runs: Recorded[][] = [];
+  let run: Recorded[] = [];
+  for (const e of events) {
+    if (run.length > 0 && run[0]!.metadata.stream !== e.metadata.stream) (runs.push(run), (run = []));
+    run.push(e);
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
+}
+
 /** One handler per stream, each given that stream's events. */
 export type StreamHandlers<S extends StreamName> = { readonly [K in S]: (e: Recorded<EventsOf<K>>) => Promise<unknown> };
+
+/** One batch handler per stream, each given a run of that stream's events, in log order. */
+export type StreamBatchHandlers<S extends StreamName> = { readonly [K in S]: (events: readonly Recorded<EventsOf<K>>[]) => Promise<unknown> };
 
 /**
  * `replayMerged` with a handler per stream (in the order listed): each receives its stream's events
@@ -111,6 +163,21 @@ export function replayEach<S extends StreamName>(log: EventLog, handlers: Stream
   const byStream = handlers as unknown as Record<StreamName, (e: Recorded) => Promise<unknown>>;
   return replayMerged(log, Object.keys(handlers) as S[], async (e) => void (await byStream[e.metadata.stream](e)), options);
 }
+
+/** `replayEach` by runs: each stream's handler folds a run of consecutive events of its stream at once. */
+export function replayEachBatch<S extends StreamName>(log: EventLog, handlers: StreamBatchHandlers<S>, options?: RebuildOptions): Promise<ReplayCounts> {
+  const byStream = handlers as unknown as Record<StreamName, (events: readonly Recorded[]) => Promise<unknown>>;
+  return replayMergedBatches(
+    log,
+    Object.keys(handlers) as S[],
+    async (events) => {
+      for (const run of runsOf(events)) await byStream[run[0]!.metadata.stream](run);
+    },
+    options,
+  );
+}
+
+const isLocation = (e: Recorded): e is Recorded<LocationRecorded> => e.type === 'LocationRecorded';
 
 export interface RideRebuildResult extends ReplayCounts {
   readonly rideEvents: number;
@@ -129,11 +196,11 @@ export async function rebuildRideReadModel(log: EventLog, readModel: RideReadMod
   let stale = 0;
   const projector = makeRideProjector(readModel, () => void stale++);
   await readModel.clear();
-  const counts = await replayEach(
+  const counts = await replayEachBatch(
     log,
     {
-      rides: (e) => projector.onRideEvent(e),
-      'driver-locations': async (e) => void (e.type === 'LocationRecorded' && (await projector.onLocation(e))),
+      rides: (events) => projector.onRideEvents(events),
+      'driver-locations': (events) => projector.onLocations(events.filter(isLocation)),
     },
     options,
   );
@@ -145,6 +212,8 @@ export interface DriverPositionsProjection {
   clear(): Promise<void>;
   onDriverEvent(e: Recorded<DriverEvent>): Promise<unknown>;
   onLocation(e: Recorded<LocationRecorded>): Promise<unknown>;
+  /** A batch of points in one round trip (the Redis GEO projection: one script call). */
+  onLocations?(events: readonly Recorded<LocationRecorded>[]): Promise<unknown>;
   sweepStale?(): Promise<number>;
 }
 
@@ -159,11 +228,18 @@ export interface GeoRebuildResult extends ReplayCounts {
  */
 export async function rebuildDriverPositions(log: EventLog, geo: DriverPositionsProjection, options: RebuildOptions = {}): Promise<GeoRebuildResult> {
   await geo.clear();
-  const counts = await replayEach(
+  const counts = await replayEachBatch(
     log,
     {
-      drivers: (e) => geo.onDriverEvent(e),
-      'driver-locations': async (e) => void (e.type === 'LocationRecorded' && (await geo.onLocation(e))),
+      drivers: async (events) => {
+        for (const e of events) await geo.onDriverEvent(e);
+      },
+      'driver-locations': async (events) => {
+        const points = events.filter(isLocation);
+        if (points.length === 0) return;
+        if (geo.onLocations) await geo.onLocations(points);
+        else for (const e of points) await geo.onLocation(e);
+      },
     },
     options,
   );

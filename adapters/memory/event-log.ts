@@ -3,6 +3,7 @@ import { backoffMs, classifyFailure } from '../../domain/failures.ts';
 import {
   batchHandlerOf,
   eventIdOf,
+  handledBefore,
   type DeadLetter,
   type Event,
   type EventLogBackend,
@@ -34,10 +35,12 @@ interface Member {
   closed: boolean;
   /** Graceful close asked: finish the current event, then leave. */
   stopping: boolean;
-  /** The handler running now, so a graceful close can wait for it. */
+  /** The batch running now, so a graceful close can wait for it. */
   current: Promise<void> | null;
+  /** How many entries at the head of `queue` the running batch holds (they stay there until acked). */
+  inFlight: number;
   readonly options: SubscribeOptions;
-  /** The subscriber's handler as a batch handler (here: called per event, a batch of one). */
+  /** The subscriber's handler as a batch handler: called with what is pending for this member. */
   readonly handle: (events: readonly Recorded[]) => Promise<void>;
 }
 
@@ -105,38 +108,74 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
     member.busy = true;
     try {
       while (!member.closed && member.queue.length > 0) {
-        const index = member.queue[0]!;
-        const event = entryAt(s, index);
-        if (event) {
-          member.current = deliver(member, group, index, event);
-          await member.current;
-          member.current = null;
-        }
-        if (member.closed) break;
-        member.queue.shift();
+        // What is pending for this member now is one batch: its events in log order, so per key too.
+        member.inFlight = Math.min(member.queue.length, MAX_BATCH);
+        member.current = deliverBatch(s, group, member, member.inFlight);
+        await member.current;
+        member.current = null;
+        member.inFlight = 0;
         if (member.stopping) break;
       }
     } finally {
       member.busy = false;
+      member.inFlight = 0;
     }
   }
 
+  /**
+   * Hands the first `n` queued entries to the handler as one batch. Acknowledging is dropping them from
+   * the head of the queue (an aborted member's queue goes back to the group). A failure at event i
+   * (`batchFailure(i, err)`) acks what came before i, retries i in place under the policy, then goes on.
+   */
+  async function deliverBatch(s: StreamState, group: Group, member: Member, n: number): Promise<void> {
+    const ready: { event: Recorded; index: number; pos: number }[] = [];
+    for (let pos = 0; pos < n; pos++) {
+      const index = member.queue[pos]!;
+      const event = entryAt(s, index);
+      if (event) ready.push({ event, index, pos }); // gone: trimmed by retention before its turn
+    }
+    let acked = 0;
+    const ack = (upTo: number) => {
+      if (member.closed || upTo <= acked) return;
+      member.queue.splice(0, upTo - acked);
+      member.inFlight -= upTo - acked;
+      acked = upTo;
+    };
+    for (let from = 0; from < ready.length; ) {
+      try {
+        await member.handle(from === 0 ? ready.map((r) => r.event) : ready.slice(from).map((r) => r.event));
+        break;
+      } catch (err) {
+        if (member.closed) return;
+        const failed = ready[from + Math.min(handledBefore(err), ready.length - from - 1)]!;
+        ack(failed.pos);
+        await retryInPlace(member, group, failed.index, failed.event, err);
+        if (member.closed) return;
+        ack(failed.pos + 1);
+        from = ready.indexOf(failed) + 1;
+      }
+    }
+    ack(n);
+  }
+
   /** Transient failures are retried until they pass; permanent ones maxDeliveries times, then dead-lettered. */
-  async function deliver(member: Member, group: Group, index: number, event: Recorded): Promise<void> {
-    let deliveries = 0;
-    for (let attempt = 1; !member.closed; attempt++) {
+  async function retryInPlace(member: Member, group: Group, index: number, event: Recorded, firstError: unknown): Promise<void> {
+    let err = firstError;
+    for (let deliveries = 1, attempt = 1; !member.closed; attempt++) {
+      if (classifyFailure(err) === 'permanent' && deliveries >= maxDeliveries) {
+        const id = `${event.metadata.stream}/${++deadSeq}`;
+        const error = err instanceof Error ? err.message : String(err);
+        dead.set(id, { id, stream: event.metadata.stream, group: groupName(group), event, error, deliveries, deadAtMs: now(), index });
+        return;
+      }
+      await new Promise((r) => setTimeout(r, backoffMs(attempt, backoff)));
+      if (member.closed) return;
       deliveries++;
       try {
         await member.handle([event]);
         return;
-      } catch (err) {
-        if (classifyFailure(err) === 'permanent' && deliveries >= maxDeliveries) {
-          const id = `${event.metadata.stream}/${++deadSeq}`;
-          const error = err instanceof Error ? err.message : String(err);
-          dead.set(id, { id, stream: event.metadata.stream, group: groupName(group), event, error, deliveries, deadAtMs: now(), index });
-          return;
-        }
-        await new Promise((r) => setTimeout(r, backoffMs(attempt, backoff)));
+      } catch (e) {
+        err = e;
       }
     }
   }
@@ -214,9 +253,9 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
         s.groups.set(subscribeOptions.group, group);
       }
       const g = group;
-      const member: Member = { consumer: subscribeOptions.consumer, queue: [], busy: false, closed: false, stopping: false, current: null, options: subscribeOptions, handle: batchHandlerOf(subscribeOptions) };
+      const member: Member = { consumer: subscribeOptions.consumer, queue: [], busy: false, closed: false, stopping: false, current: null, inFlight: 0, options: subscribeOptions, handle: batchHandlerOf(subscribeOptions) };
       // A new member takes its share of what is queued for the others: rebalance, as Kafka would.
-      for (const m of g.members) g.returned.push(...m.queue.splice(m.busy ? 1 : 0));
+      for (const m of g.members) g.returned.push(...m.queue.splice(m.inFlight));
       g.returned.sort((a, b) => a - b);
       g.members.push(member);
       pump(s, g);
@@ -246,6 +285,9 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
   };
   return typedEventLog(backend);
 }
+
+/** At most this many events per batch: bounds how long one handler call holds a member. */
+const MAX_BATCH = 1_000;
 
 /** FNV-1a: a cheap, stable hash so one key always maps to the same member. */
 function hashKey(key: string): number {

@@ -23,22 +23,49 @@ export function makeRideProjector(
   history?: (rideId: string) => Promise<readonly Recorded<RideEvent>[]>,
 ) {
   return {
-    async onRideEvent(e: Recorded<RideEvent>): Promise<void> {
-      const rideId = e.metadata.key;
-      const current: RideState = rideOfDocument(await readModel.get(rideId)) ?? initialState();
+    onRideEvent: (e: Recorded<RideEvent>): Promise<void> => onRideEvents([e]),
+    onRideEvents,
+    onLocation: (e: Recorded<LocationRecorded>): Promise<void> => onLocations([e]),
+    onLocations,
+  };
+
+  /**
+   * A batch of ride events (a consumer read, a rebuild page): per ride, one lookup, the events folded
+   * in order in memory, one save; rides are independent, so they go to the read model together.
+   */
+  async function onRideEvents(events: readonly Recorded<RideEvent>[]): Promise<void> {
+    const byRide = new Map<string, Recorded<RideEvent>[]>();
+    for (const e of events) {
+      const list = byRide.get(e.metadata.key);
+      if (list) list.push(e);
+      else byRide.set(e.metadata.key, [e]);
+    }
+    await Promise.all([...byRide].map(([rideId, list]) => foldRide(rideId, list)));
+  }
+
+  async function foldRide(rideId: string, list: readonly Recorded<RideEvent>[]): Promise<void> {
+    let current: RideState = rideOfDocument(await readModel.get(rideId)) ?? initialState();
+    let changed = false;
+    for (const e of list) {
       const version = current.status === 'none' ? 0 : current.version;
-      if (current.status !== 'none' && e.metadata.version <= version) return onStale();
+      if (current.status !== 'none' && e.metadata.version <= version) {
+        onStale();
+        continue;
+      }
       let next: RideState;
       if (e.metadata.version === version + 1) next = evolve(current, e);
       else if (history) next = (await history(rideId)).reduce(evolve, initialState());
       // No log to mend the gap from: fold what arrived, and keep the log's version so redeliveries stay stale.
       else next = withVersion(evolve(current, e), e.metadata.version);
-      if (next.status === 'none') return onStale();
-      await readModel.save(next as unknown as RideDocument);
-    },
-    onLocation: (e: Recorded<LocationRecorded>): Promise<void> => onLocations([e]),
-    onLocations,
-  };
+      if (next.status === 'none') {
+        onStale();
+        continue;
+      }
+      current = next;
+      changed = true;
+    }
+    if (changed) await readModel.save(current as unknown as RideDocument);
+  }
 
   /**
    * A batch of points (one consumer read): one lookup and one track write per ride, not per point.

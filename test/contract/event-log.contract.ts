@@ -220,7 +220,7 @@ export function eventLogContract(name: string, makeLog: MakeEventLog, { timeoutM
       await waitFor(() => batches.flat().includes(21), 'the event appended later', timeoutMs);
       await sentinels(log, ['r_0', 'r_1', 'r_2'], 22, [() => batches.flat()]);
       expect(batches.flat()).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
-      // Batched, not one call per event (memory delivers per event; the Kafka mock answers a fetch with one record batch: exempt).
+      // Batched, not one call per event (the Kafka mock answers a fetch with one record batch: exempt).
       if (batchedReads) expect(batches.length).toBeLessThan(21);
     });
 
