@@ -7,6 +7,8 @@ import { defaultMatchPolicy } from '../domain/matching/policy.ts';
 import type { Recorded } from '../domain/ports/event-log.ts';
 import type { LocationRecorded } from '../domain/tracking/events.ts';
 import { makeFleet, type Fleet, type FleetDriver } from '../projections/fleet/index.ts';
+import RBush from 'rbush';
+import knn from 'rbush-knn';
 import { startRedis } from './lib/infra.ts';
 import { createRandom } from '../src/simulator/random.ts';
 import { fmt, scenario, stats, type Row } from './lib/report.ts';
@@ -188,8 +190,25 @@ try {
         }
         results.redis = { lat: lat.slice(100), found: found / QUERIES, agree, compared };
       }
+      {
+        // Same run baseline: the rbush-knn library (what fleet.nearest used before issue 15) on a tree of
+        // the same indexed drivers, with the same filter.
+        const xs = Math.cos(CENTER.lat * RAD);
+        const lib = new RBush<{ minX: number; minY: number; maxX: number; maxY: number; d: FleetDriver }>();
+        lib.load(all.filter((d) => d.available && d.position).map((d) => ({ minX: d.position!.lng * xs, maxX: d.position!.lng * xs, minY: d.position!.lat, maxY: d.position!.lat, d })));
+        const lat: number[] = [];
+        let found = 0;
+        const cpu0 = process.cpuUsage();
+        for (let q = 0; q < QUERIES; q++) {
+          const p = points[q]!;
+          const [c, us] = time(() => knn(lib, p.lng * xs, p.lat, LIMIT, (it: { d: FleetDriver }) => ok(it.d), radius / DEG_M));
+          lat.push(us);
+          found += c.length;
+        }
+        results.lib = { lat: lat.slice(100), found: found / QUERIES, agree: 0, compared: 0, cpuUs: cpuOf(process.cpuUsage(cpu0), QUERIES) };
+      }
       const rb = stats(results.rbush!.lat);
-      for (const [method, r] of [['rbush (fleet.nearest + filter)', results.rbush!], ['redis GEOSEARCH', results.redis!], ['linear scan', results.linear!]] as const) {
+      for (const [method, r] of [['rbush (fleet.nearest + filter)', results.rbush!], ['rbush-knn library, same tree + filter (before)', results.lib!], ['redis GEOSEARCH', results.redis!], ['linear scan', results.linear!]] as const) {
         const st = stats(r.lat);
         rows.push({
           drivers: n,
@@ -203,7 +222,7 @@ try {
           'x rbush p50': fmt(st.p50 / rb.p50, 2),
           'x rbush p99': fmt(st.p99 / rb.p99, 2),
           'found avg': fmt(r.found, 1),
-          'same 10 as linear': method === 'linear scan' ? '' : `${fmt((r.agree / r.compared) * 100, 1)}%`,
+          'same 10 as linear': method === 'linear scan' || r.compared === 0 ? '' : `${fmt((r.agree / r.compared) * 100, 1)}%`,
         });
       }
       s.log(`${n} drivers, ${radius} m: rbush p50 ${fmt(rb.p50)} µs, redis p50 ${fmt(stats(results.redis!.lat).p50)} µs, linear p50 ${fmt(stats(results.linear!.lat).p50)} µs`);

@@ -11,7 +11,7 @@ import { STREAMS, type Recorded, type StreamName } from '../domain/ports/event-l
 import type { RideEvent } from '../domain/ride/index.ts';
 import type { LocationRecorded } from '../domain/tracking/events.ts';
 import { makeFleet } from '../projections/fleet/index.ts';
-import { replayMerged } from '../projections/rebuild.ts';
+import { replayMerged, replayMergedBatches, runsOf } from '../projections/rebuild.ts';
 import { makeRideProjector } from '../projections/rides/projector.ts';
 import { createRandom } from '../src/simulator/random.ts';
 import { startRedis } from './lib/infra.ts';
@@ -213,18 +213,34 @@ try {
   const fleet = makeFleet();
   let stale = 0;
   const projector = makeRideProjector(readModel, () => void stale++);
+  // Before issue 15's batch work: per event, the projector awaited (same code path as the per-event handler).
+  const perEvent = process.env.BENCH_REPLAY_PER_EVENT === '1';
   const rb = await measured(() =>
-    replayMerged(log, ['rides', 'drivers', 'driver-locations'], async (e) => {
-      if (e.metadata.stream === 'rides') await projector.onRideEvent(e as Recorded<RideEvent>);
-      else if (e.metadata.stream === 'drivers') fleet.applyDriverEvent(e as Recorded<DriverEvent>);
-      else if (e.type === 'LocationRecorded') {
-        const p = e as Recorded<LocationRecorded>;
-        await projector.onLocation(p);
-        fleet.moveDriver(p, { lat: p.data.lat, lng: p.data.lng, heading: p.data.heading, speed: p.data.speed });
-      }
-    }, { pageSize: PAGE }),
+    perEvent
+      ? replayMerged(log, ['rides', 'drivers', 'driver-locations'], async (e) => {
+          if (e.metadata.stream === 'rides') await projector.onRideEvent(e as Recorded<RideEvent>);
+          else if (e.metadata.stream === 'drivers') fleet.applyDriverEvent(e as Recorded<DriverEvent>);
+          else if (e.type === 'LocationRecorded') {
+            const p = e as Recorded<LocationRecorded>;
+            await projector.onLocation(p);
+            fleet.moveDriver(p, { lat: p.data.lat, lng: p.data.lng, heading: p.data.heading, speed: p.data.speed });
+          }
+        }, { pageSize: PAGE })
+      : // Per page: the merged page split into runs of one stream, each folded with one await.
+        replayMergedBatches(log, ['rides', 'drivers', 'driver-locations'], async (page) => {
+          for (const run of runsOf(page)) {
+            const stream = run[0]!.metadata.stream;
+            if (stream === 'rides') await projector.onRideEvents(run as Recorded<RideEvent>[]);
+            else if (stream === 'drivers') for (const e of run) fleet.applyDriverEvent(e as Recorded<DriverEvent>);
+            else {
+              const points = (run as Recorded<LocationRecorded>[]).filter((e) => e.type === 'LocationRecorded');
+              await projector.onLocations(points);
+              for (const p of points) fleet.moveDriver(p, { lat: p.data.lat, lng: p.data.lng, heading: p.data.heading, speed: p.data.speed });
+            }
+          }
+        }, { pageSize: PAGE }),
   );
-  rows.push({ step: `rebuild: replayMerged → ride projector + fleet, pages of ${PAGE}`, events: rb.out.events, seconds: fmt(rb.ms / 1000, 2), 'events/s': Math.round(rb.out.events / (rb.ms / 1000)), 'peak RSS MiB': rb.peakMiB, 'RSS before MiB': rb.startMiB });
+  rows.push({ step: `rebuild: ${perEvent ? 'replayMerged per event (before)' : 'replayMergedBatches per page'} → ride projector + fleet, pages of ${PAGE}`, events: rb.out.events, seconds: fmt(rb.ms / 1000, 2), 'events/s': Math.round(rb.out.events / (rb.ms / 1000)), 'peak RSS MiB': rb.peakMiB, 'RSS before MiB': rb.startMiB });
   await log.close();
 
   const docs = await readModel.active();

@@ -1,11 +1,11 @@
 import RBush from 'rbush';
-import knn from 'rbush-knn';
 import { evolveDriver, fixIsFresh, isFree, type DriverEvent, type DriverState } from '../../domain/driver/index.ts';
 import { METERS_PER_DEGREE } from '../../domain/geo.ts';
 import { systemClock, type Clock } from '../../domain/ports/clock.ts';
 import type { Candidate } from '../../domain/matching/policy.ts';
 import type { Recorded } from '../../domain/ports/event-log.ts';
 import type { LocationRecorded } from '../../domain/tracking/events.ts';
+import { makeKnn } from './knn.ts';
 
 /** A driver as the index keeps one: the driver decider's state (folded by `evolveDriver`), plus where and how idle. */
 export interface FleetDriver extends DriverState {
@@ -55,6 +55,7 @@ export function makeFleet({ referenceLat, clock = systemClock }: { referenceLat?
   const drivers = new Map<string, FleetDriver>();
   const items = new Map<string, Item>();
   const tree = new RBush<Item>();
+  const knn = makeKnn(tree);
 
   const driver = (driverId: string): FleetDriver => {
     let d = drivers.get(driverId);
@@ -126,7 +127,7 @@ export function makeFleet({ referenceLat, clock = systemClock }: { referenceLat?
     /** Online drivers with a position nearest to a point, within `maxMeters`, as matching candidates. */
     nearest(at: { lat: number; lng: number }, limit: number, maxMeters: number, filter?: (d: FleetDriver) => boolean): Candidate[] {
       const now = clock.now();
-      const found = knn(tree, xOf(at.lat, at.lng), at.lat, limit, filter && ((item: Item) => filter(item.driver)), maxMeters / METERS_PER_DEGREE);
+      const found = knn(xOf(at.lat, at.lng), at.lat, limit, filter && ((item: Item) => filter(item.driver)), maxMeters / METERS_PER_DEGREE);
       return found.map(({ driver: d }) => ({
         driverId: d.driverId,
         lat: d.position!.lat,
