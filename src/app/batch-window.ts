@@ -1,9 +1,8 @@
 import type { LatLng } from '../../domain/geo.ts';
-import { maxPickupSeconds, planWindow, ringsFrom, type FairnessRules, type WindowDriver, type WindowRequest } from '../../domain/matching/dispatch.ts';
-import type { EtaEstimator } from '../../domain/tracking/eta.ts';
-import { freeWithFreshFix, type FleetDriver } from '../../projections/fleet/index.ts';
+import { maxPickupSeconds, planWindow, ringsFrom, type FairnessRules, type WindowDriver, type WindowMatch, type WindowRequest } from '../../domain/matching/dispatch.ts';
 import type { MatchPolicy } from '../../domain/matching/policy.ts';
-import type { Fleet } from '../../projections/fleet/index.ts';
+import type { EtaEstimator } from '../../domain/tracking/eta.ts';
+import { freeWithFreshFix, type Fleet, type FleetDriver } from '../../projections/fleet/index.ts';
 
 /** A window's choice for one ride, tried by the matcher under the ride's lease. */
 export interface Proposal {
@@ -47,20 +46,8 @@ export function makeBatchWindow(ctx: { readonly fleet: Fleet; readonly matchPoli
     const at = now();
     const entries = [...waiting.entries()];
     waiting.clear();
-    const requests: WindowRequest[] = entries.map(([rideId, w]) => ({ rideId, pickup: w.pickup }));
-    const candidatesOf = (_: WindowRequest, i: number): WindowDriver[] => {
-      const [rideId, w] = entries[i]!;
-      const eligible = (d: FleetDriver) =>
-        freeWithFreshFix(d, at, policy.freshnessMs) && !w.passedBy.includes(d.driverId);
-      for (const radius of ringsFrom(policy.radiiMeters, widened.get(rideId) ?? 0)) {
-        const found = fleet.nearest(w.pickup, policy.limit * 2, radius, eligible);
-        if (found.length === 0) continue;
-        return found.map((c) => ({ ...c, speedMps: fleet.get(c.driverId)?.position?.speed ?? null }));
-      }
-      return [];
-    };
-    const rules = { maxPickupSeconds: maxPickupSeconds(policy.radiiMeters, options.eta), fairness: options.fairness };
-    for (const m of planWindow(requests, candidatesOf, { eta: options.eta, now: at, rules }))
+    const requests = entries.map(([rideId, w]) => ({ rideId, pickup: w.pickup, passedBy: w.passedBy, windowsWaited: widened.get(rideId) ?? 0 }));
+    for (const m of planBatch(fleet, requests, { policy, eta: options.eta, fairness: options.fairness, now: at }))
       proposals.set(m.rideId, { driverId: m.driverId, etaSeconds: m.etaSeconds, at });
     for (const [rideId] of entries) {
       if (!proposals.has(rideId)) widened.set(rideId, (widened.get(rideId) ?? 0) + 1);
@@ -100,3 +87,34 @@ export function makeBatchWindow(ctx: { readonly fleet: Fleet; readonly matchPoli
 }
 
 export type BatchWindow = ReturnType<typeof makeBatchWindow>;
+
+/** A ride in a closing window: where it is picked up, who passed on it, how many windows it waited. */
+export interface BatchRequest extends WindowRequest {
+  readonly passedBy: readonly string[];
+  readonly windowsWaited: number;
+}
+
+/**
+ * Solves one window against the fleet index: each request's candidates are the free, fresh drivers
+ * who have not passed on it, nearest first, in the smallest of its rings holding any; then one
+ * assignment over all of them. Exported so the benchmark times exactly what the service runs.
+ */
+export function planBatch(
+  fleet: Fleet,
+  requests: readonly BatchRequest[],
+  { policy, eta, fairness, now: at }: { policy: MatchPolicy; eta: EtaEstimator; fairness: FairnessRules; now: number },
+): WindowMatch[] {
+  const candidatesOf = (_: WindowRequest, i: number): WindowDriver[] => {
+    const w = requests[i]!;
+    const eligible = (d: FleetDriver) =>
+      freeWithFreshFix(d, at, policy.freshnessMs) && !w.passedBy.includes(d.driverId);
+    for (const radius of ringsFrom(policy.radiiMeters, w.windowsWaited)) {
+      const found = fleet.nearest(w.pickup, policy.limit * 2, radius, eligible);
+      if (found.length === 0) continue;
+      return found.map((c) => ({ ...c, speedMps: fleet.get(c.driverId)?.position?.speed ?? null }));
+    }
+    return [];
+  };
+  const rules = { maxPickupSeconds: maxPickupSeconds(policy.radiiMeters, eta), fairness };
+  return planWindow(requests, candidatesOf, { eta, now: at, rules });
+}
