@@ -1,5 +1,6 @@
-import type { LatLng } from '../../domain/geo.ts';
-import { maxPickupSeconds, planWindow, ringsFrom, type FairnessRules, type WindowDriver, type WindowMatch, type WindowRequest } from '../../domain/matching/dispatch.ts';
+import { distanceMeters, type LatLng } from '../../domain/geo.ts';
+import { makeCandidateGrid } from '../../domain/matching/grid.ts';
+import { maxPickupSeconds, planIndexedWindow, ringsFrom, type FairnessRules, type WindowDriver, type WindowMatch, type WindowRequest } from '../../domain/matching/dispatch.ts';
 import type { MatchPolicy } from '../../domain/matching/policy.ts';
 import type { EtaEstimator } from '../../domain/tracking/eta.ts';
 import { freeWithFreshFix, type Fleet, type FleetDriver } from '../../projections/fleet/index.ts';
@@ -95,26 +96,60 @@ export interface BatchRequest extends WindowRequest {
 }
 
 /**
- * Solves one window against the fleet index: each request's candidates are the free, fresh drivers
- * who have not passed on it, nearest first, in the smallest of its rings holding any; then one
- * assignment over all of them. Exported so the benchmark times exactly what the service runs.
+ * Solves one window against the fleet: each request's candidates are the `policy.limit × 2` free,
+ * fresh drivers nearest its pickup who have not passed on it, in the smallest of its rings holding
+ * any; then one assignment over all of them. The fleet's rbush index is asked once per window for
+ * the drivers within reach of any pickup (radius pruning); a grid over those (grid.ts) answers the
+ * per-request ring searches; each driver becomes one WindowDriver per window, however many
+ * requests see it. Exported so the benchmark times exactly what the service runs.
  */
 export function planBatch(
   fleet: Fleet,
   requests: readonly BatchRequest[],
   { policy, eta, fairness, now: at }: { policy: MatchPolicy; eta: EtaEstimator; fairness: FairnessRules; now: number },
 ): WindowMatch[] {
-  const candidatesOf = (_: WindowRequest, i: number): WindowDriver[] => {
-    const w = requests[i]!;
-    const eligible = (d: FleetDriver) =>
-      freeWithFreshFix(d, at, policy.freshnessMs) && !w.passedBy.includes(d.driverId);
+  if (requests.length === 0) return [];
+  // One circle holding every request's widest ring: the pickups' bounding box, plus that ring.
+  let south = Infinity;
+  let north = -Infinity;
+  let west = Infinity;
+  let east = -Infinity;
+  for (const { pickup } of requests) {
+    south = Math.min(south, pickup.lat);
+    north = Math.max(north, pickup.lat);
+    west = Math.min(west, pickup.lng);
+    east = Math.max(east, pickup.lng);
+  }
+  const centre = { lat: (south + north) / 2, lng: (west + east) / 2 };
+  const reach = distanceMeters(centre, { lat: north, lng: east }) + (policy.radiiMeters.at(-1) ?? 5_000);
+  const found: FleetDriver[] = [];
+  const lats: number[] = [];
+  const lngs: number[] = [];
+  fleet.forEachWithin(centre, reach, (d) => {
+    if (!freeWithFreshFix(d, at, policy.freshnessMs) || !d.position) return;
+    found.push(d);
+    lats.push(d.position.lat);
+    lngs.push(d.position.lng);
+  });
+  const grid = makeCandidateGrid(lats, lngs, found.length, (policy.radiiMeters[0] ?? 1_000) / 2);
+  const k = policy.limit * 2;
+  const outMeters = new Float64Array(k);
+  let passedBy: readonly string[] = [];
+  const accept = (i: number) => passedBy.length === 0 || !passedBy.includes(found[i]!.driverId);
+  const candidates = (row: number, out: Int32Array): number => {
+    const w = requests[row]!;
+    passedBy = w.passedBy;
     for (const radius of ringsFrom(policy.radiiMeters, w.windowsWaited)) {
-      const found = fleet.nearest(w.pickup, policy.limit * 2, radius, eligible);
-      if (found.length === 0) continue;
-      return found.map((c) => ({ ...c, speedMps: fleet.get(c.driverId)?.position?.speed ?? null }));
+      const size = grid.nearest(w.pickup.lat, w.pickup.lng, radius, k, accept, out, outMeters);
+      if (size > 0) return size;
     }
-    return [];
+    return 0;
+  };
+  const driverOf = (col: number): WindowDriver => {
+    const d = found[col]!;
+    const p = d.position!;
+    return { driverId: d.driverId, lat: p.lat, lng: p.lng, speedMps: p.speed, idleSince: d.idleSince, missedOffersAt: d.missedOffersAt };
   };
   const rules = { maxPickupSeconds: maxPickupSeconds(policy.radiiMeters, eta), fairness };
-  return planWindow(requests, candidatesOf, { eta, now: at, rules });
+  return planIndexedWindow({ requests, columns: found.length, driverOf, maxCandidates: k, candidates }, { eta, now: at, rules });
 }
