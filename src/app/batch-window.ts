@@ -20,6 +20,9 @@ export interface BatchWindowOptions {
   readonly reconsider: (rideId: string) => void;
 }
 
+/** Rides handed back to the matcher per turn of the event loop after a window closes. */
+const HAND_BACK_PER_TURN = 16;
+
 interface Waiting {
   pickup: LatLng;
   passedBy: readonly string[];
@@ -50,10 +53,20 @@ export function makeBatchWindow(ctx: { readonly fleet: Fleet; readonly matchPoli
     const requests = entries.map(([rideId, w]) => ({ rideId, pickup: w.pickup, passedBy: w.passedBy, windowsWaited: widened.get(rideId) ?? 0 }));
     for (const m of planBatch(fleet, requests, { policy, eta: options.eta, fairness: options.fairness, now: at }))
       proposals.set(m.rideId, { driverId: m.driverId, etaSeconds: m.etaSeconds, at });
-    for (const [rideId] of entries) {
-      if (!proposals.has(rideId)) widened.set(rideId, (widened.get(rideId) ?? 0) + 1);
-      options.reconsider(rideId);
-    }
+    for (const [rideId] of entries) if (!proposals.has(rideId)) widened.set(rideId, (widened.get(rideId) ?? 0) + 1);
+    handBack(entries.map(([rideId]) => rideId), 0);
+  }
+
+  /**
+   * The window's rides go back to the matcher a few per turn of the event loop: each one's hold and
+   * offer run as a chain of promises, and a thousand of them started at once would run back to back
+   * (on an in-process log, without a single I/O wait) and keep GPS ingestion and pushes waiting.
+   */
+  function handBack(rideIds: readonly string[], from: number): void {
+    if (stopped) return;
+    const to = Math.min(rideIds.length, from + HAND_BACK_PER_TURN);
+    for (let i = from; i < to; i++) options.reconsider(rideIds[i]!);
+    if (to < rideIds.length) setImmediate(handBack, rideIds, to);
   }
 
   return {
