@@ -20,8 +20,9 @@ export interface BatchWindowOptions {
   readonly reconsider: (rideId: string) => void;
 }
 
-/** Rides handed back to the matcher per turn of the event loop after a window closes. */
-const HAND_BACK_PER_TURN = 16;
+/** Rides handed back to the matcher per turn of the event loop after a window closes: at 4, GPS
+ * ingest p99 during a 300-ride window stayed as under `nearest` (bench: 25 ms vs 92 ms at 16). */
+const HAND_BACK_PER_TURN = 4;
 
 interface Waiting {
   pickup: LatLng;
