@@ -61,6 +61,12 @@ export interface WindowRules {
   /** A driver further than this many seconds from a pickup is no candidate for it (graph pruning). */
   readonly maxPickupSeconds: number;
   readonly fairness: FairnessRules;
+  /**
+   * Offer fan-out (OFFER_FANOUT): how many drivers each matched ride is offered to at once. The
+   * assignment picks the first; the others are the ride's next-best candidates the window gave to no
+   * ride, each offered to one ride only. 1 (default): no alternates.
+   */
+  readonly fanout?: number;
 }
 
 export interface WindowMatch {
@@ -68,6 +74,8 @@ export interface WindowMatch {
   readonly driverId: string;
   /** The estimated pickup time the pair was chosen on (without the fairness adjustment). */
   readonly etaSeconds: number;
+  /** With `fanout` > 1: up to fanout − 1 more drivers for the same ride, best first. */
+  readonly alternates?: readonly { readonly driverId: string; readonly etaSeconds: number }[];
 }
 
 /**
@@ -156,13 +164,30 @@ export function planIndexedWindow(window: IndexedWindow, { eta, now, rules }: { 
   // Well above any edge: matching one more request is worth more than any pickup-time saving.
   const unassignedCost = 4 * (rules.maxPickupSeconds + maxPenalty + 1);
   const { colOf } = solveSparseAssignment({ cols: columns, rowStart, edgeCol, edgeCost, unassignedCost });
+  const extra = Math.max(0, Math.floor(rules.fanout ?? 1) - 1);
+  // Fan-out alternates come from drivers the assignment left free, each given to one ride only
+  // (rides in window order), so fan-out never takes a driver the window chose for another ride.
+  const taken = new Uint8Array(extra > 0 ? columns : 0);
+  if (extra > 0) for (let i = 0; i < requests.length; i++) if (colOf[i]! >= 0) taken[colOf[i]!] = 1;
   const matches: WindowMatch[] = [];
   for (let i = 0; i < requests.length; i++) {
     const col = colOf[i]!;
     if (col < 0) continue;
     let k = rowStart[i]!;
     while (edgeCol[k] !== col) k++;
-    matches.push({ rideId: requests[i]!.rideId, driverId: driverAt[col]!.driverId, etaSeconds: edgeEta[k]! });
+    const match = { rideId: requests[i]!.rideId, driverId: driverAt[col]!.driverId, etaSeconds: edgeEta[k]! };
+    if (extra === 0) {
+      matches.push(match);
+      continue;
+    }
+    const free: number[] = [];
+    for (let e = rowStart[i]!; e < rowStart[i + 1]!; e++) if (!taken[edgeCol[e]!]) free.push(e);
+    free.sort((a, b) => edgeCost[a]! - edgeCost[b]! || edgeCol[a]! - edgeCol[b]!);
+    const alternates = free.slice(0, extra).map((e) => {
+      taken[edgeCol[e]!] = 1;
+      return { driverId: driverAt[edgeCol[e]!]!.driverId, etaSeconds: edgeEta[e]! };
+    });
+    matches.push({ ...match, alternates });
   }
   return matches;
 }
