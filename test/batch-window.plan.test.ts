@@ -51,6 +51,12 @@ describe('planBatch: one window against the fleet index', () => {
     expect(planBatch(fleet, [{ rideId: 'r', pickup: east(-20_000), passedBy: [], windowsWaited: 5 }], options)).toEqual([]);
   });
 
+  it('with offer fan-out, a ride also gets its next nearest free drivers as alternates', () => {
+    const fleet = fleetOf({ a: { m: 100 }, b: { m: 200 }, c: { m: 300 } });
+    const [m] = planBatch(fleet, [{ rideId: 'r', pickup: east(0), passedBy: [], windowsWaited: 0 }], { ...options, fanout: 3 });
+    expect([m!.driverId, ...m!.alternates!.map((x) => x.driverId)]).toEqual(['a', 'b', 'c']);
+  });
+
   it('an empty window or an empty fleet plans nothing', () => {
     expect(planBatch(fleetOf({}), [{ rideId: 'r', pickup: east(0), passedBy: [], windowsWaited: 0 }], options)).toEqual([]);
     expect(planBatch(fleetOf({ d: { m: 0 } }), [], options)).toEqual([]);

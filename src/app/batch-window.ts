@@ -10,12 +10,16 @@ export interface Proposal {
   readonly driverId: string;
   readonly etaSeconds: number;
   readonly at: number;
+  /** With offer fan-out: more drivers to offer the ride to at once, best first (each window gives a driver to one ride). */
+  readonly alternates: readonly { readonly driverId: string; readonly etaSeconds: number }[];
 }
 
 export interface BatchWindowOptions {
   readonly windowMs: number;
   readonly eta: EtaEstimator;
   readonly fairness: FairnessRules;
+  /** OFFER_FANOUT: drivers each ride is offered to at once (1: one). */
+  readonly fanout?: number;
   /** Called for every ride the window looked at, once its proposals are in: the matcher takes it from there. */
   readonly reconsider: (rideId: string) => void;
 }
@@ -52,8 +56,8 @@ export function makeBatchWindow(ctx: { readonly fleet: Fleet; readonly matchPoli
     const entries = [...waiting.entries()];
     waiting.clear();
     const requests = entries.map(([rideId, w]) => ({ rideId, pickup: w.pickup, passedBy: w.passedBy, windowsWaited: widened.get(rideId) ?? 0 }));
-    for (const m of planBatch(fleet, requests, { policy, eta: options.eta, fairness: options.fairness, now: at }))
-      proposals.set(m.rideId, { driverId: m.driverId, etaSeconds: m.etaSeconds, at });
+    for (const m of planBatch(fleet, requests, { policy, eta: options.eta, fairness: options.fairness, fanout: options.fanout, now: at }))
+      proposals.set(m.rideId, { driverId: m.driverId, etaSeconds: m.etaSeconds, at, alternates: m.alternates ?? [] });
     for (const [rideId] of entries) if (!proposals.has(rideId)) widened.set(rideId, (widened.get(rideId) ?? 0) + 1);
     handBack(entries.map(([rideId]) => rideId), 0);
   }
@@ -120,7 +124,7 @@ export interface BatchRequest extends WindowRequest {
 export function planBatch(
   fleet: Fleet,
   requests: readonly BatchRequest[],
-  { policy, eta, fairness, now: at }: { policy: MatchPolicy; eta: EtaEstimator; fairness: FairnessRules; now: number },
+  { policy, eta, fairness, fanout, now: at }: { policy: MatchPolicy; eta: EtaEstimator; fairness: FairnessRules; fanout?: number; now: number },
 ): WindowMatch[] {
   if (requests.length === 0) return [];
   // One circle holding every request's widest ring: the pickups' bounding box, plus that ring.
@@ -164,6 +168,6 @@ export function planBatch(
     const p = d.position!;
     return { driverId: d.driverId, lat: p.lat, lng: p.lng, speedMps: p.speed, idleSince: d.idleSince, missedOffersAt: d.missedOffersAt };
   };
-  const rules = { maxPickupSeconds: maxPickupSeconds(policy.radiiMeters, eta), fairness };
+  const rules = { maxPickupSeconds: maxPickupSeconds(policy.radiiMeters, eta), fairness, fanout };
   return planIndexedWindow({ requests, columns: found.length, driverOf, maxCandidates: k, candidates }, { eta, now: at, rules });
 }
