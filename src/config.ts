@@ -114,6 +114,8 @@ export interface DispatchConfig {
   matching: 'nearest' | 'batched';
   /** `batched`: the longest a request waits for its window to be solved. */
   batchWindowMs: number;
+  /** OFFER_FANOUT: how many drivers a ride is offered to at once; the first to accept wins. */
+  offerFanout: number;
   fairness: FairnessRules;
 }
 
@@ -220,6 +222,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = environment()): Config {
     dispatch: {
       matching: oneOf('MATCHING', ['nearest', 'batched'] as const, 'nearest'),
       batchWindowMs: int('BATCH_WINDOW_MS', 2_000, 10, 60_000),
+      offerFanout: int('OFFER_FANOUT', 1, 1, 10),
       fairness: {
         idleBonusSecondsPerMinute: num('DISPATCH_IDLE_BONUS_SECONDS_PER_MINUTE', fair.idleBonusSecondsPerMinute),
         idleBonusMaxSeconds: num('DISPATCH_IDLE_BONUS_MAX_SECONDS', fair.idleBonusMaxSeconds),

@@ -24,7 +24,8 @@ let doc: Json;
 const sockets: LiveClient[] = [];
 
 beforeAll(async () => {
-  service = await startService({}, { matchPolicy: { freshnessMs: 10 * 60_000 } });
+  // Offers fan out to two drivers, so a whole ride also shows `ride.offer.withdrawn` (OFFER_FANOUT).
+  service = await startService({}, { matchPolicy: { freshnessMs: 10 * 60_000 } }, { OFFER_FANOUT: '2' });
   await service.app.listen({ port: 0, host: '127.0.0.1' });
   api = client(service.app);
   doc = (await api.get('/asyncapi.json')).body;
@@ -95,6 +96,8 @@ describe('every message the server sends during a whole ride', () => {
     const operator = await open(admin.token);
     const riderSocket = await open(rider.token, 'query');
     const driverSocket = await open(driver.token);
+    const other = await api.user('driver');
+    const otherSocket = await open(other.token);
 
     // The operator watches the fleet (snapshot, then stats every 2 s and every event).
     operator.send({ type: 'subscribe', fleet: true });
@@ -117,12 +120,17 @@ describe('every message the server sends during a whole ride', () => {
     expect(await driverSocket.request(fix({ lat: 38.723, lng: -9.14 }), 'location.ack')).toMatchObject({ accepted: 1 });
     expect(await driverSocket.request({ type: 'location', lat: 91, lng: 0, recordedAt: clock }, 'error')).toMatchObject({ code: 'VALIDATION_ERROR' });
     await waitFor(() => service.ctx.fleet.get(driver.userId)?.position, 'the driver to have a position');
+    // A second driver a little further away gets the same offer, and sees it withdrawn when the first accepts.
+    expect((await api.put('/v1/drivers/me/availability', other.token, { available: true })).status).toBe(200);
+    expect((await api.post('/v1/drivers/me/locations', other.token, { lat: 38.7235, lng: -9.1405, recordedAt: Date.now() - 60_000 })).body).toMatchObject({ accepted: 1 });
+    await waitFor(() => service.ctx.fleet.get(other.userId)?.position, 'the second driver to have a position');
 
     // The rider requests and watches; the driver gets the offer, accepts and drives the trip.
     const { rideId } = (await api.post('/v1/rides', rider.token, { pickup, dropoff })).body;
     riderSocket.send({ type: 'subscribe', rideId });
     await riderSocket.next('subscribed');
     await driverSocket.next('ride.offer', (m) => m.rideId === rideId);
+    await otherSocket.next('ride.offer', (m) => m.rideId === rideId);
     driverSocket.send({ type: 'subscribe', rideId });
     await driverSocket.next('subscribed');
     const family = await open((await api.post(`/v1/rides/${rideId}/share`, rider.token)).body.token);
@@ -130,6 +138,8 @@ describe('every message the server sends during a whole ride', () => {
     await family.next('subscribed');
     expect((await api.post(`/v1/rides/${rideId}/accept`, driver.token)).status).toBe(200);
     await riderSocket.next('ride.status', (m) => m.event === 'RideAccepted');
+    expect(await otherSocket.next('ride.offer.withdrawn', (m) => m.rideId === rideId)).toMatchObject({ reason: 'accepted' });
+    expect((await api.post(`/v1/rides/${rideId}/accept`, other.token)).body).toMatchObject({ code: 'OFFER_EXPIRED' });
     await waitFor(() => service.ctx.fleet.get(driver.userId)?.rideId === rideId, 'the driver to be assigned');
     expect(await driverSocket.request(fix({ lat: 38.7225, lng: -9.1395 }), 'location.ack')).toMatchObject({ accepted: 1 });
     await riderSocket.next('driver.location');
@@ -170,7 +180,7 @@ describe('every message the server sends during a whole ride', () => {
     expect([...seen.keys()].sort()).toEqual([...SERVER_MESSAGE_TYPES].sort());
     const events = new Set(sockets.flatMap((s) => s.all('ride.status').map((m) => m.event)));
     expect([...events].sort()).toEqual(
-      ['DriverArrived', 'FareCalculated', 'PaymentCaptured', 'RideAccepted', 'RideOffered', 'RideRated', 'RideRequested', 'TripCompleted', 'TripStarted'].sort(),
+      ['DriverArrived', 'FareCalculated', 'OfferWithdrawn', 'PaymentCaptured', 'RideAccepted', 'RideOffered', 'RideRated', 'RideRequested', 'TripCompleted', 'TripStarted'].sort(),
     );
   });
 });

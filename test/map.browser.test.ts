@@ -14,7 +14,7 @@ const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 // A browser walk-through on a busy 2-core machine takes longer than a unit test: each step waits
 // for what proves it, and the whole test gets a budget that fits all of its waits.
-describe('live map page against the real server', { timeout: 120_000 }, () => {
+describe('live map page against the real server', { timeout: 180_000 }, () => {
   screenshotFailures();
   const graph = generateStreets();
   let service: Awaited<ReturnType<typeof startService>>;
@@ -52,6 +52,28 @@ describe('live map page against the real server', { timeout: 120_000 }, () => {
     expect((await mapState(page)).streets).toBeGreaterThan(50);
     await page.screenshot({ path: 'test-artifacts/map-operator-real.png' });
     expect(external).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+
+  it('the status panel shows match rate and mean pickup time live, as the server’s fleet.stats says', async () => {
+    const { page, errors, received } = await openPage(browser, origin);
+    await logInOnMap(page, origin, ADMIN.username, ADMIN.password);
+    // The simulated fleet accepts rides and drives to the pickups: wait for a fleet.stats that has
+    // both figures (a ride matched, a driver arrived), then for the panel to show that message.
+    const statsWithPickup = () =>
+      received.filter((m) => m.type === 'fleet.stats' && typeof m.matchRate === 'number' && typeof m.meanPickupSeconds === 'number');
+    await waitFor(async () => statsWithPickup().length > 0, 'a fleet.stats with matchRate and meanPickupSeconds', 90_000);
+    const shown = (m: Record<string, unknown>) => ({
+      rate: `${((m.matchRate as number) * 100).toFixed(1)}%`,
+      pickup: `${Math.round(m.meanPickupSeconds as number).toLocaleString('en')} s`,
+    });
+    // Stats keep arriving every 2 s; the panel shows the latest one, whichever that is when we read.
+    await waitFor(async () => {
+      const panel = { rate: await page.locator('#stat-match-rate').innerText(), pickup: await page.locator('#stat-pickup').innerText() };
+      return statsWithPickup().some((m) => shown(m).rate === panel.rate && shown(m).pickup === panel.pickup);
+    }, 'the panel to show the match rate and mean pickup of a fleet.stats message', 10_000);
+    expect(await page.locator('#stat-match-rate').innerText()).toMatch(/^\d{1,3}\.\d%$/);
+    expect(await page.locator('#stat-pickup').innerText()).toMatch(/^[\d,]+ s$/);
     expect(errors).toEqual([]);
   });
 

@@ -6,8 +6,14 @@ import { waitFor as waitUntil } from './support/wait.ts';
 const pickup = { lat: 38.7223, lng: -9.1393 };
 const dropoff = { lat: 38.7369, lng: -9.1427 };
 
-// Both dispatch policies on every transport; the batched window is short to keep the test quick.
-const cases = (['nearest', 'batched'] as const).flatMap((matching) => allTransports().map((transport) => ({ matching, transport, name: transport.name })));
+// Both dispatch policies on every transport, and batched with offer fan-out (OFFER_FANOUT=3); the
+// batched window is short to keep the test quick.
+const POLICY_ENV = {
+  nearest: {},
+  batched: { MATCHING: 'batched', BATCH_WINDOW_MS: '100' },
+  'batched, fan-out 3': { MATCHING: 'batched', BATCH_WINDOW_MS: '100', OFFER_FANOUT: '3' },
+} as const;
+const cases = (Object.keys(POLICY_ENV) as (keyof typeof POLICY_ENV)[]).flatMap((matching) => allTransports().map((transport) => ({ matching, transport, name: transport.name })));
 
 describe.each(cases)('a whole ride through HTTP alone on $name, matching $matching', ({ matching, transport }) => {
   let service: Awaited<ReturnType<typeof startService>>;
@@ -15,7 +21,7 @@ describe.each(cases)('a whole ride through HTTP alone on $name, matching $matchi
   const waitFor = <T>(check: () => T | Promise<T>, what: string) => waitUntil(check, what, transport.patienceMs);
   beforeAll(async () => {
     await transport.setUp();
-    service = await startService(transport.infra(), {}, matching === 'batched' ? { MATCHING: 'batched', BATCH_WINDOW_MS: '100' } : {});
+    service = await startService(transport.infra(), {}, POLICY_ENV[matching]);
     api = client(service.app);
   });
   afterAll(async () => {

@@ -4,7 +4,7 @@ import { API_VERSION, LatLng, LocationsReply, Point } from './schemas.ts';
 import { MESSAGE_SCHEMAS } from './stream.ts';
 
 /** Every ride event's name; `satisfies` makes the compiler check the list against the event union. */
-const RIDE_EVENT_TYPES = Object.keys({ RideRequested: 0, RideOffered: 0, OfferDeclined: 0, OfferExpired: 0, RideAccepted: 0, DriverArrived: 0, TripStarted: 0, TripCompleted: 0, RideCancelled: 0, RideUnmatched: 0, FareCalculated: 0, PaymentCaptured: 0, PaymentFailed: 0, RideRated: 0 } satisfies Record<RideEvent['type'], 0>);
+const RIDE_EVENT_TYPES = Object.keys({ RideRequested: 0, RideOffered: 0, OfferDeclined: 0, OfferExpired: 0, OfferWithdrawn: 0, RideAccepted: 0, DriverArrived: 0, TripStarted: 0, TripCompleted: 0, RideCancelled: 0, RideUnmatched: 0, FareCalculated: 0, PaymentCaptured: 0, PaymentFailed: 0, RideRated: 0 } satisfies Record<RideEvent['type'], 0>);
 
 /**
  * `GET /v1/stream` as an AsyncAPI 3 document, served at `GET /asyncapi.json` and kept in
@@ -136,6 +136,21 @@ const serverMessages: Record<string, { summary: string; payload: TSchema; exampl
       type: 'ride.offer', rideId: 'r_Xk3v9Qm2', pickup: { lat: 38.7223, lng: -9.1393 }, dropoff: { lat: 38.7369, lng: -9.1427 },
       distanceMeters: 640, etaSeconds: 110, expiresAt: '2026-01-05T09:00:17.000Z', eventId: 'rides:1767603602000-0',
     },
+  },
+  'ride.offer.withdrawn': {
+    summary:
+      'An open offer for the connected driver was taken back (OFFER_FANOUT > 1: `accepted`, another driver accepted first; `cancelled`, the ride was cancelled). No subscription needed; nothing more of that ride follows, and accepting it answers 409 OFFER_EXPIRED.',
+    payload: Type.Object(
+      {
+        type: Type.Literal('ride.offer.withdrawn'),
+        rideId: RideId,
+        reason: Type.Union([Type.Literal('accepted'), Type.Literal('cancelled')]),
+        at: Iso,
+        eventId: EventId,
+      },
+      strict,
+    ),
+    example: { type: 'ride.offer.withdrawn', rideId: 'r_Xk3v9Qm2', reason: 'accepted', at: '2026-01-05T09:00:04.000Z', eventId: 'rides:1767603604000-0' },
   },
   'location.ack': {
     summary: 'Answers a driver\'s `location`: accepted and rejected counts, and why a point was refused.',

@@ -25,6 +25,20 @@ export interface AssignmentProblem {
   readonly unassignedCost: number;
 }
 
+/**
+ * The same problem in compressed sparse rows, the form the solver works on: row r's edges are
+ * `edgeCol[rowStart[r] .. rowStart[r + 1])` with costs `edgeCost[…]`. No object per edge, so a
+ * window of tens of thousands of pairs costs the garbage collector nothing.
+ */
+export interface SparseAssignmentProblem {
+  readonly cols: number;
+  /** Length rows + 1. */
+  readonly rowStart: Int32Array;
+  readonly edgeCol: Int32Array;
+  readonly edgeCost: Float64Array;
+  readonly unassignedCost: number;
+}
+
 export interface Assignment {
   /** Column per row, or -1 when the row stays unassigned. */
   readonly colOf: Int32Array;
@@ -88,7 +102,17 @@ function makeHeap(capacity: number) {
 }
 
 export function solveAssignment({ cols, edges, unassignedCost }: AssignmentProblem): Assignment {
-  const rows = edges.length;
+  const rowStart = new Int32Array(edges.length + 1);
+  for (let r = 0; r < edges.length; r++) rowStart[r + 1] = rowStart[r]! + edges[r]!.length;
+  const edgeCol = new Int32Array(rowStart[edges.length]!);
+  const edgeCost = new Float64Array(edgeCol.length);
+  let k = 0;
+  for (const list of edges) for (const e of list) (edgeCol[k] = e.col), (edgeCost[k++] = e.cost);
+  return solveSparseAssignment({ cols, rowStart, edgeCol, edgeCost, unassignedCost });
+}
+
+export function solveSparseAssignment({ cols, rowStart, edgeCol, edgeCost, unassignedCost }: SparseAssignmentProblem): Assignment {
+  const rows = rowStart.length - 1;
   // Columns 0..cols-1 are real; cols + r is row r's private "unassigned" column.
   const total = cols + rows;
   const v = new Float64Array(total); // column potentials (dual variables)
@@ -105,17 +129,17 @@ export function solveAssignment({ cols, edges, unassignedCost }: AssignmentProbl
   const matchedCost = new Float64Array(rows); // cost of each row's current edge
   /** Relaxes every edge of `row`, whose path so far costs `base` (already net of the row's dual). */
   const relax = (row: number, base: number) => {
-    const list = edges[row]!;
-    for (let k = 0; k < list.length; k++) {
-      const e = list[k]!;
-      if (scanned[e.col]) continue;
-      const d = base + e.cost - v[e.col]!;
-      if (d < dist[e.col]!) {
-        if (dist[e.col] === Infinity) touched.push(e.col);
-        dist[e.col] = d;
-        pred[e.col] = row;
-        predCost[e.col] = e.cost;
-        heap.push(d, e.col);
+    for (let k = rowStart[row]!, end = rowStart[row + 1]!; k < end; k++) {
+      const col = edgeCol[k]!;
+      if (scanned[col]) continue;
+      const cost = edgeCost[k]!;
+      const d = base + cost - v[col]!;
+      if (d < dist[col]!) {
+        if (dist[col] === Infinity) touched.push(col);
+        dist[col] = d;
+        pred[col] = row;
+        predCost[col] = cost;
+        heap.push(d, col);
       }
     }
     const own = cols + row;

@@ -1,6 +1,6 @@
 import { METERS_PER_DEGREE, type LatLng } from '../geo.ts';
 import type { EtaEstimator } from '../tracking/eta.ts';
-import { solveAssignment, type AssignmentEdge } from './assignment.ts';
+import { solveSparseAssignment } from './assignment.ts';
 
 /**
  * Fairness and acceptance, in seconds of pickup so both policies weigh them the same way:
@@ -61,6 +61,12 @@ export interface WindowRules {
   /** A driver further than this many seconds from a pickup is no candidate for it (graph pruning). */
   readonly maxPickupSeconds: number;
   readonly fairness: FairnessRules;
+  /**
+   * Offer fan-out (OFFER_FANOUT): how many drivers each matched ride is offered to at once. The
+   * assignment picks the first; the others are the ride's next-best candidates the window gave to no
+   * ride, each offered to one ride only. 1 (default): no alternates.
+   */
+  readonly fanout?: number;
 }
 
 export interface WindowMatch {
@@ -68,6 +74,8 @@ export interface WindowMatch {
   readonly driverId: string;
   /** The estimated pickup time the pair was chosen on (without the fairness adjustment). */
   readonly etaSeconds: number;
+  /** With `fanout` > 1: up to fanout − 1 more drivers for the same ride, best first. */
+  readonly alternates?: readonly { readonly driverId: string; readonly etaSeconds: number }[];
 }
 
 /**
@@ -80,38 +88,107 @@ export function planWindow(
   candidatesOf: (request: WindowRequest, index: number) => readonly WindowDriver[],
   { eta, now, rules }: { eta: EtaEstimator; now: number; rules: WindowRules },
 ): WindowMatch[] {
+  // Columns by driver id: callers may hand the same driver as different objects to different rows.
   const column = new Map<string, number>();
   const drivers: WindowDriver[] = [];
-  const edges: AssignmentEdge[][] = [];
-  const etas: number[][] = []; // parallel to edges: the ETA without fairness
-  const maxPenalty = rules.fairness.missedOfferMaxCount * rules.fairness.missedOfferPenaltySeconds;
-  requests.forEach((request, i) => {
-    const list: AssignmentEdge[] = [];
-    const etaOf: number[] = [];
-    for (const d of candidatesOf(request, i)) {
-      const seconds = eta.estimateSeconds(d, request.pickup, { speedMps: d.speedMps });
-      if (seconds > rules.maxPickupSeconds) continue;
+  const lists = requests.map((request, i) => {
+    const list = candidatesOf(request, i);
+    const cols = new Int32Array(list.length);
+    list.forEach((d, k) => {
       let col = column.get(d.driverId);
-      if (col === undefined) {
-        col = drivers.length;
-        column.set(d.driverId, col);
-        drivers.push(d);
-      }
-      list.push({ col, cost: seconds + fairnessSeconds(d, now, rules.fairness) });
-      etaOf.push(seconds);
-    }
-    edges.push(list);
-    etas.push(etaOf);
+      if (col === undefined) column.set(d.driverId, (col = drivers.push(d) - 1));
+      cols[k] = col;
+    });
+    return cols;
   });
+  const width = Math.max(0, ...lists.map((l) => l.length));
+  return planIndexedWindow(
+    { requests, columns: drivers.length, driverOf: (col) => drivers[col]!, maxCandidates: width, candidates: (row, out) => (out.set(lists[row]!), lists[row]!.length) },
+    { eta, now, rules },
+  );
+}
+
+/** A window by column number, for a caller that numbers its drivers itself (no map by id, no object per pair). */
+export interface IndexedWindow {
+  readonly requests: readonly WindowRequest[];
+  /** Columns are 0 … columns − 1; a column no row names costs nothing. */
+  readonly columns: number;
+  /** The driver of a column; asked once per column some row names. */
+  readonly driverOf: (col: number) => WindowDriver;
+  /** The most candidates any row has. */
+  readonly maxCandidates: number;
+  /** Writes the row's candidate columns into `out` (length `maxCandidates`); returns how many. */
+  readonly candidates: (row: number, out: Int32Array) => number;
+}
+
+/** planWindow's work: the ETA graph in compressed sparse rows (assignment.ts), then the assignment. */
+export function planIndexedWindow(window: IndexedWindow, { eta, now, rules }: { eta: EtaEstimator; now: number; rules: WindowRules }): WindowMatch[] {
+  const { requests, columns } = window;
+  // One typed array per field, grown by doubling, never an object per pair; fairness and the driver
+  // record are per column, looked up once.
+  const fair = new Float64Array(columns).fill(NaN);
+  const driverAt: (WindowDriver | undefined)[] = new Array(columns);
+  const rowStart = new Int32Array(requests.length + 1);
+  const scratch = new Int32Array(window.maxCandidates);
+  let edgeCol = new Int32Array(Math.max(16, requests.length * window.maxCandidates));
+  let edgeCost = new Float64Array(edgeCol.length);
+  let edgeEta = new Float64Array(edgeCol.length); // the ETA without fairness, reported on the match
+  let n = 0;
+  const maxPenalty = rules.fairness.missedOfferMaxCount * rules.fairness.missedOfferPenaltySeconds;
+  for (let i = 0; i < requests.length; i++) {
+    const pickup = requests[i]!.pickup;
+    const count = window.candidates(i, scratch);
+    if (n + count > edgeCol.length) {
+      const grow = <T extends Int32Array | Float64Array>(a: T): T => {
+        const b = new (a.constructor as new (size: number) => T)(Math.max(a.length * 2, n + count));
+        b.set(a);
+        return b;
+      };
+      (edgeCol = grow(edgeCol)), (edgeCost = grow(edgeCost)), (edgeEta = grow(edgeEta));
+    }
+    for (let k = 0; k < count; k++) {
+      const col = scratch[k]!;
+      let d = driverAt[col];
+      if (!d) {
+        d = driverAt[col] = window.driverOf(col);
+        fair[col] = fairnessSeconds(d, now, rules.fairness);
+      }
+      const seconds = eta.estimateSeconds(d, pickup, { speedMps: d.speedMps });
+      if (seconds > rules.maxPickupSeconds) continue;
+      edgeCol[n] = col;
+      edgeCost[n] = seconds + fair[col]!;
+      edgeEta[n++] = seconds;
+    }
+    rowStart[i + 1] = n;
+  }
   // Well above any edge: matching one more request is worth more than any pickup-time saving.
   const unassignedCost = 4 * (rules.maxPickupSeconds + maxPenalty + 1);
-  const { colOf } = solveAssignment({ cols: drivers.length, edges, unassignedCost });
+  const { colOf } = solveSparseAssignment({ cols: columns, rowStart, edgeCol, edgeCost, unassignedCost });
+  const extra = Math.max(0, Math.floor(rules.fanout ?? 1) - 1);
+  // Fan-out alternates come from drivers the assignment left free, each given to one ride only
+  // (rides in window order), so fan-out never takes a driver the window chose for another ride.
+  const taken = new Uint8Array(extra > 0 ? columns : 0);
+  if (extra > 0) for (let i = 0; i < requests.length; i++) if (colOf[i]! >= 0) taken[colOf[i]!] = 1;
   const matches: WindowMatch[] = [];
-  colOf.forEach((col, i) => {
-    if (col < 0) return;
-    const k = edges[i]!.findIndex((e) => e.col === col);
-    matches.push({ rideId: requests[i]!.rideId, driverId: drivers[col]!.driverId, etaSeconds: etas[i]![k]! });
-  });
+  for (let i = 0; i < requests.length; i++) {
+    const col = colOf[i]!;
+    if (col < 0) continue;
+    let k = rowStart[i]!;
+    while (edgeCol[k] !== col) k++;
+    const match = { rideId: requests[i]!.rideId, driverId: driverAt[col]!.driverId, etaSeconds: edgeEta[k]! };
+    if (extra === 0) {
+      matches.push(match);
+      continue;
+    }
+    const free: number[] = [];
+    for (let e = rowStart[i]!; e < rowStart[i + 1]!; e++) if (!taken[edgeCol[e]!]) free.push(e);
+    free.sort((a, b) => edgeCost[a]! - edgeCost[b]! || edgeCol[a]! - edgeCol[b]!);
+    const alternates = free.slice(0, extra).map((e) => {
+      taken[edgeCol[e]!] = 1;
+      return { driverId: driverAt[edgeCol[e]!]!.driverId, etaSeconds: edgeEta[e]! };
+    });
+    matches.push({ ...match, alternates });
+  }
   return matches;
 }
 

@@ -7,7 +7,16 @@ type Command<T extends string, D> = { readonly type: T; readonly data: D };
 export type RequestRide = Command<'RequestRide', { rideId: string; riderId: string; pickup: LatLng; dropoff: LatLng; at: number }>;
 export type OfferRide = Command<
   'OfferRide',
-  { rideId: string; driverId: string; expiresAt: number; distanceMeters: number; etaSeconds: number; at: number }
+  {
+    rideId: string;
+    driverId: string;
+    expiresAt: number;
+    distanceMeters: number;
+    etaSeconds: number;
+    /** OFFER_FANOUT: how many offers of one round may be open at once (default 1). */
+    fanout?: number;
+    at: number;
+  }
 >;
 export type DeclineOffer = Command<'DeclineOffer', { rideId: string; actor: Actor; at: number }>;
 export type ExpireOffer = Command<'ExpireOffer', { rideId: string; driverId: string; at: number }>;

@@ -60,35 +60,55 @@ function requestRide({ data }: C.RequestRide, state: RideState): RideEvent[] {
   return [{ type: 'RideRequested', data }];
 }
 
+/**
+ * A requested ride opens a round of offers; with fan-out (`fanout` > 1) more drivers join the open
+ * round until it has `fanout` open offers. With the default of 1, an offered ride takes no other.
+ */
 function offerRide({ data }: C.OfferRide, ride: Ride): RideEvent[] {
-  mustBe(ride, ['requested'], 'offer');
-  if (ride.passedBy.includes(data.driverId)) throw invalidTransition(`driver ${data.driverId} already passed on ride ${ride.rideId}`);
-  return [{ type: 'RideOffered', data: { ...data, round: ride.rounds + 1 } }];
+  const { fanout = 1, ...offer } = data;
+  const joins = ride.status === 'offered' && ride.offers.length < fanout && !ride.offers.some((o) => o.driverId === data.driverId);
+  if (!joins) mustBe(ride, ['requested'], 'offer');
+  if (ride.passedBy.includes(data.driverId) || ride.withdrawn.includes(data.driverId))
+    throw invalidTransition(`driver ${data.driverId} already passed on ride ${ride.rideId}`);
+  return [{ type: 'RideOffered', data: { ...offer, round: joins ? ride.rounds : ride.rounds + 1 } }];
 }
+
+const openOfferOf = (ride: Ride, driverId: string) => ride.offers.find((o) => o.driverId === driverId) ?? null;
+
+/** The open offers other than `driverId`'s, withdrawn (fan-out: they make way for an acceptance or a cancellation). */
+const withdrawOthers = (ride: Ride, driverId: string | null, reason: 'accepted' | 'cancelled', at: number): RideEvent[] =>
+  ride.offers.filter((o) => o.driverId !== driverId).map((o) => ({ type: 'OfferWithdrawn', data: { rideId: ride.rideId, driverId: o.driverId, reason, at } }));
 
 function declineOffer({ data }: C.DeclineOffer, ride: Ride): RideEvent[] {
   mustSee(data.actor, ride);
-  if (ride.status !== 'offered' || ride.offer?.driverId !== data.actor.userId)
+  if (ride.status !== 'offered' || !openOfferOf(ride, data.actor.userId))
     throw invalidTransition(`ride ${ride.rideId} is ${ride.status}; cannot decline`);
   return [{ type: 'OfferDeclined', data: { rideId: ride.rideId, driverId: data.actor.userId, at: data.at } }];
 }
 
 /** Expiry is idempotent: an offer that was already answered or replaced expires into nothing. */
 function expireOffer({ data }: C.ExpireOffer, ride: Ride): RideEvent[] {
-  if (ride.status !== 'offered' || ride.offer?.driverId !== data.driverId || !offerLapsed(ride.offer, data.at)) return [];
+  const offer = openOfferOf(ride, data.driverId);
+  if (ride.status !== 'offered' || !offer || !offerLapsed(offer, data.at)) return [];
   return [{ type: 'OfferExpired', data: { rideId: ride.rideId, driverId: data.driverId, at: data.at } }];
 }
 
 function acceptRide({ data }: C.AcceptRide, ride: Ride): RideEvent[] {
   // The driver was shown this ride: saying the offer is gone leaks nothing, "not found" would confuse.
-  if (ride.passedBy.includes(data.actor.userId)) throw new DomainError('OFFER_EXPIRED', 409, `the offer for ride ${ride.rideId} is no longer open`);
+  // So was a driver whose fanned-out offer was withdrawn because another accepted first.
+  if (ride.passedBy.includes(data.actor.userId) || ride.withdrawn.includes(data.actor.userId))
+    throw new DomainError('OFFER_EXPIRED', 409, `the offer for ride ${ride.rideId} is no longer open`);
   mustSee(data.actor, ride);
-  if (ride.status !== 'offered' || ride.offer?.driverId !== data.actor.userId)
-    throw invalidTransition(`ride ${ride.rideId} is ${ride.status}; cannot accept`);
-  if (!offerOpen(ride.offer, data.at)) throw new DomainError('OFFER_EXPIRED', 409, `the offer for ride ${ride.rideId} has expired`);
+  const offer = openOfferOf(ride, data.actor.userId);
+  if (ride.status !== 'offered' || !offer) throw invalidTransition(`ride ${ride.rideId} is ${ride.status}; cannot accept`);
+  if (!offerOpen(offer, data.at)) throw new DomainError('OFFER_EXPIRED', 409, `the offer for ride ${ride.rideId} has expired`);
   // Offline means "send me no rides": an offer still held from before must not bind them to one.
   if (!data.driverOnline) throw new DomainError('DRIVER_OFFLINE', 409, 'go online before accepting a ride');
-  return [{ type: 'RideAccepted', data: { rideId: ride.rideId, driverId: data.actor.userId, at: data.at } }];
+  // First accept wins: the other open offers are withdrawn in the same append, before the acceptance.
+  return [
+    ...withdrawOthers(ride, data.actor.userId, 'accepted', data.at),
+    { type: 'RideAccepted', data: { rideId: ride.rideId, driverId: data.actor.userId, at: data.at } },
+  ];
 }
 
 function arriveAtPickup({ data }: C.ArriveAtPickup, ride: Ride): RideEvent[] {
@@ -129,7 +149,11 @@ function cancelRide({ data }: C.CancelRide, ride: Ride): RideEvent[] {
   if (!isRider && !isDriver && !isStaff(actor)) throw forbidden(`only the ride's rider or driver may cancel it`);
   if (FINAL_STATUSES.has(ride.status)) throw invalidTransition(`ride ${ride.rideId} is ${ride.status}; cannot cancel`);
   const by = isRider ? 'rider' : isDriver ? 'driver' : actor.role === 'admin' ? 'admin' : 'system';
-  return [{ type: 'RideCancelled', data: { rideId: ride.rideId, by, reason: data.reason, at: data.at } }];
+  // The first open offer's driver sees the cancellation as today; fanned-out others are withdrawn.
+  return [
+    ...withdrawOthers(ride, ride.offer?.driverId ?? null, 'cancelled', data.at),
+    { type: 'RideCancelled', data: { rideId: ride.rideId, by, reason: data.reason, at: data.at } },
+  ];
 }
 
 function markUnmatched({ data }: C.MarkUnmatched, ride: Ride): RideEvent[] {

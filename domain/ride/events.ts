@@ -9,6 +9,12 @@ export type RideOffered = Event<
 >;
 export type OfferDeclined = Event<'OfferDeclined', { rideId: string; driverId: string; at: number }>;
 export type OfferExpired = Event<'OfferExpired', { rideId: string; driverId: string; at: number }>;
+/**
+ * With offer fan-out (several open offers for one ride): an open offer taken back, not refused by
+ * its driver. `accepted`: another driver accepted first; `cancelled`: the ride was cancelled.
+ * Appended before the RideAccepted / RideCancelled it makes way for, in the same append.
+ */
+export type OfferWithdrawn = Event<'OfferWithdrawn', { rideId: string; driverId: string; reason: 'accepted' | 'cancelled'; at: number }>;
 export type RideAccepted = Event<'RideAccepted', { rideId: string; driverId: string; at: number }>;
 export type DriverArrived = Event<'DriverArrived', { rideId: string; driverId: string; detected: boolean; at: number }>;
 export type TripStarted = Event<'TripStarted', { rideId: string; driverId: string; at: number }>;
@@ -31,6 +37,7 @@ export type RideEvent =
   | RideOffered
   | OfferDeclined
   | OfferExpired
+  | OfferWithdrawn
   | RideAccepted
   | DriverArrived
   | TripStarted

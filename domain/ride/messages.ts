@@ -1,6 +1,6 @@
 import type { LatLng } from '../geo.ts';
 import type { Recorded } from '../ports/event-log.ts';
-import type { RideEvent, RideOffered } from './events.ts';
+import type { OfferWithdrawn, RideEvent, RideOffered } from './events.ts';
 import type { Ride } from './state.ts';
 
 /** Event fields that never leave: who an offer went to is the offered driver's business, not the rider's. */
@@ -8,6 +8,7 @@ const PRIVATE_FIELDS: Partial<Record<RideEvent['type'], readonly string[]>> = {
   RideOffered: ['driverId'],
   OfferDeclined: ['driverId'],
   OfferExpired: ['driverId'],
+  OfferWithdrawn: ['driverId'],
 };
 
 /**
@@ -51,3 +52,20 @@ export function rideOfferMessage(e: Recorded<RideOffered>, ride: { readonly pick
 }
 
 export type RideOfferMessage = ReturnType<typeof rideOfferMessage>;
+
+/**
+ * `ride.offer.withdrawn`: sent to a driver whose open offer was taken back (fan-out: another driver
+ * accepted first, or the ride was cancelled), without any subscription. Nothing else of the ride
+ * follows it: they may not accept it, and see no more of it.
+ */
+export function rideOfferWithdrawnMessage(e: Recorded<OfferWithdrawn>) {
+  return {
+    type: 'ride.offer.withdrawn' as const,
+    rideId: e.metadata.key,
+    reason: e.data.reason,
+    at: new Date(e.data.at).toISOString(),
+    eventId: e.metadata.eventId,
+  };
+}
+
+export type RideOfferWithdrawnMessage = ReturnType<typeof rideOfferWithdrawnMessage>;

@@ -23,8 +23,12 @@ export interface Ride {
   readonly dropoff: LatLng;
   /** The assigned driver, from acceptance on. */
   readonly driverId: string | null;
-  /** The open offer: the driver it went to may take it (and see the ride) while it lasts. */
+  /** The open offer: the driver it went to may take it (and see the ride) while it lasts. With fan-out, the first of `offers`. */
   readonly offer: Offer | null;
+  /** Every open offer (OFFER_FANOUT > 1: several at once, each to its own held driver). */
+  readonly offers: readonly Offer[];
+  /** Drivers whose open offer was withdrawn (another accepted first, or the ride was cancelled). */
+  readonly withdrawn: readonly string[];
   /** Drivers who declined or let an offer expire: matching skips them for this ride. */
   readonly passedBy: readonly string[];
   /**
@@ -57,7 +61,7 @@ export function evolve(state: RideState, event: RideEvent): RideState {
   if (event.type === 'RideRequested') {
     const { rideId, riderId, pickup, dropoff, at } = event.data;
     return {
-      status: 'requested', rideId, riderId, pickup, dropoff, driverId: null, offer: null, passedBy: [], offerEndedFor: null,
+      status: 'requested', rideId, riderId, pickup, dropoff, driverId: null, offer: null, offers: [], withdrawn: [], passedBy: [], offerEndedFor: null,
       rounds: 0, requestedAt: at, acceptedAt: null, arrivedAt: null, startedAt: null, completedAt: null, cancelledAt: null,
       distanceMeters: null, fare: null, payment: null, rating: null, version: state.status === 'none' ? 1 : state.version + 1,
     };
@@ -65,15 +69,24 @@ export function evolve(state: RideState, event: RideEvent): RideState {
   if (state.status === 'none') return state;
   const ride: Ride = { ...state, offerEndedFor: null, version: state.version + 1 };
   switch (event.type) {
-    case 'RideOffered':
-      return { ...ride, status: 'offered', offer: { driverId: event.data.driverId, expiresAt: event.data.expiresAt }, rounds: event.data.round };
+    case 'RideOffered': {
+      const { driverId, expiresAt } = event.data;
+      const offers = [...ride.offers.filter((o) => o.driverId !== driverId), { driverId, expiresAt }];
+      return { ...ride, status: 'offered', offer: offers[0]!, offers, rounds: event.data.round };
+    }
     case 'OfferDeclined':
     case 'OfferExpired': {
       const { driverId } = event.data;
-      return { ...ride, status: 'requested', offer: null, passedBy: [...ride.passedBy, driverId], offerEndedFor: driverId };
+      const offers = ride.offers.filter((o) => o.driverId !== driverId);
+      return { ...ride, status: offers.length ? 'offered' : 'requested', offer: offers[0] ?? null, offers, passedBy: [...ride.passedBy, driverId], offerEndedFor: driverId };
+    }
+    case 'OfferWithdrawn': {
+      const { driverId } = event.data;
+      const offers = ride.offers.filter((o) => o.driverId !== driverId);
+      return { ...ride, status: offers.length ? 'offered' : 'requested', offer: offers[0] ?? null, offers, withdrawn: [...ride.withdrawn, driverId], offerEndedFor: driverId };
     }
     case 'RideAccepted':
-      return { ...ride, status: 'accepted', offer: null, driverId: event.data.driverId, acceptedAt: event.data.at };
+      return { ...ride, status: 'accepted', offer: null, offers: [], driverId: event.data.driverId, acceptedAt: event.data.at };
     case 'DriverArrived':
       return { ...ride, status: 'arrived', arrivedAt: event.data.at };
     case 'TripStarted':
@@ -81,9 +94,9 @@ export function evolve(state: RideState, event: RideEvent): RideState {
     case 'TripCompleted':
       return { ...ride, status: 'completed', completedAt: event.data.at, distanceMeters: event.data.distanceMeters, payment: 'pending' };
     case 'RideCancelled':
-      return { ...ride, status: 'cancelled', offer: null, offerEndedFor: state.offer?.driverId ?? null, cancelledAt: event.data.at };
+      return { ...ride, status: 'cancelled', offer: null, offers: [], offerEndedFor: state.offer?.driverId ?? null, cancelledAt: event.data.at };
     case 'RideUnmatched':
-      return { ...ride, status: 'unmatched', offer: null, offerEndedFor: state.offer?.driverId ?? null };
+      return { ...ride, status: 'unmatched', offer: null, offers: [], offerEndedFor: state.offer?.driverId ?? null };
     case 'FareCalculated':
       return { ...ride, fare: { amount: event.data.amount, currency: event.data.currency } };
     case 'PaymentCaptured':

@@ -23,7 +23,7 @@ export type Visibility = 'yes' | 'last' | 'no';
 export function visibility(viewer: Viewer, ride: Ride): Visibility {
   if (viewer.shareRideId !== undefined) return viewer.shareRideId !== ride.rideId ? 'no' : FINAL_STATUSES.has(ride.status) ? 'last' : 'yes';
   const { actor } = viewer;
-  if (isStaff(actor) || actor.userId === ride.riderId || actor.userId === ride.driverId || actor.userId === ride.offer?.driverId) return 'yes';
+  if (isStaff(actor) || actor.userId === ride.riderId || actor.userId === ride.driverId || ride.offers.some((o) => o.driverId === actor.userId)) return 'yes';
   if (actor.userId === ride.offerEndedFor) return 'last';
   return 'no';
 }

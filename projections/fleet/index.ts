@@ -56,6 +56,7 @@ export function makeFleet({ referenceLat, clock = systemClock }: { referenceLat?
   const items = new Map<string, Item>();
   const tree = new RBush<Item>();
   const knn = makeKnn(tree);
+  const box = { minX: 0, minY: 0, maxX: 0, maxY: 0 };
 
   const driver = (driverId: string): FleetDriver => {
     let d = drivers.get(driverId);
@@ -139,6 +140,28 @@ export function makeFleet({ referenceLat, clock = systemClock }: { referenceLat?
       }));
     },
 
+    /**
+     * Every indexed driver within `maxMeters` of a point, unordered, with the distance in metres (on
+     * the index's plane, as `nearest`): one box search of the rbush index and a circle test, no
+     * priority queue and no object per driver, for a window that asks this a thousand times at once.
+     */
+    forEachWithin(at: { lat: number; lng: number }, maxMeters: number, visit: (d: FleetDriver, meters: number) => void): void {
+      const x = xOf(at.lat, at.lng);
+      const y = at.lat;
+      const r = maxMeters / METERS_PER_DEGREE;
+      box.minX = x - r;
+      box.maxX = x + r;
+      box.minY = y - r;
+      box.maxY = y + r;
+      const found = tree.search(box);
+      for (let i = 0; i < found.length; i++) {
+        const item = found[i]!;
+        const dx = item.minX - x;
+        const dy = item.minY - y;
+        const d2 = dx * dx + dy * dy;
+        if (d2 <= r * r) visit(item.driver, Math.sqrt(d2) * METERS_PER_DEGREE);
+      }
+    },
   };
 }
 

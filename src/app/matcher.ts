@@ -37,6 +37,8 @@ export interface DispatchOptions {
   readonly batchWindowMs: number;
   readonly fairness: FairnessRules;
   readonly eta: EtaEstimator;
+  /** OFFER_FANOUT: a ride is offered to this many drivers at once, each held first; the first to accept wins. */
+  readonly offerFanout?: number;
 }
 
 /**
@@ -67,12 +69,14 @@ export function makeMatcher(ctx: MatcherDeps, drivers: DriverService, options: M
   const LEASE_MS = 5_000;
   let stopped = false;
   const fairness = options.dispatch?.fairness;
+  const fanout = Math.max(1, Math.floor(options.dispatch?.offerFanout ?? 1));
   const batch =
     options.dispatch?.matching === 'batched'
       ? makeBatchWindow(ctx, {
           windowMs: options.dispatch.batchWindowMs,
           eta: options.dispatch.eta,
           fairness: options.dispatch.fairness,
+          fanout,
           reconsider: (rideId) => void consider(rideId).catch((err) => ctx.logger.warn({ err, rideId }, 'matching failed; will retry')),
         })
       : null;
@@ -102,7 +106,7 @@ export function makeMatcher(ctx: MatcherDeps, drivers: DriverService, options: M
       const etaSeconds = knownEta ?? (driver?.position ? eta(driver.position, pickup) : 0);
       await handle(log, 'rides', rideId, rideDecider, {
         type: 'OfferRide',
-        data: { rideId, driverId, expiresAt, distanceMeters: distance, etaSeconds, at },
+        data: { rideId, driverId, expiresAt, distanceMeters: distance, etaSeconds, fanout, at },
       });
       ctx.metrics.offersMade.inc();
       return 'offered';
@@ -111,7 +115,7 @@ export function makeMatcher(ctx: MatcherDeps, drivers: DriverService, options: M
       // made with the same driver a moment ago: releasing it then would free a driver who holds an
       // open offer, and they could be offered a second ride. Release only a hold no offer uses.
       const ride = await rideState(rideId).catch(() => null);
-      if (!(ride?.status === 'offered' && ride.offer?.driverId === driverId))
+      if (!(ride?.status === 'offered' && ride.offers.some((o) => o.driverId === driverId)))
         await drivers.command(driverId, { type: 'ReleaseOffer', data: { driverId, rideId, at: now() } });
       if (err instanceof DomainError) return 'ride-moved';
       throw err;
@@ -170,10 +174,12 @@ export function makeMatcher(ctx: MatcherDeps, drivers: DriverService, options: M
   async function decide(rideId: string): Promise<void> {
     const ride = await rideState(rideId);
     if (ride.status !== 'requested') batch?.settled(rideId);
-    if (ride.status === 'offered' && ride.offer) {
-      if (offerLapsed(ride.offer, now()))
-        await handle(log, 'rides', rideId, rideDecider, { type: 'ExpireOffer', data: { rideId, driverId: ride.offer.driverId, at: now() } });
-      else later(rideId, ride.offer.expiresAt - now() + 5);
+    if (ride.status === 'offered' && ride.offers.length > 0) {
+      // Each open offer (several with fan-out) expires on its own; look again when the next one lapses.
+      const open = ride.offers.filter((o) => !offerLapsed(o, now()));
+      for (const o of ride.offers)
+        if (offerLapsed(o, now())) await handle(log, 'rides', rideId, rideDecider, { type: 'ExpireOffer', data: { rideId, driverId: o.driverId, at: now() } });
+      if (open.length > 0) later(rideId, Math.min(...open.map((o) => o.expiresAt)) - now() + 5);
       return;
     }
     if (ride.status !== 'requested') return;
@@ -193,14 +199,22 @@ export function makeMatcher(ctx: MatcherDeps, drivers: DriverService, options: M
       freeWithFreshFix(d, at, policy.freshnessMs) && !ride.passedBy.includes(d.driverId);
     const nearby = fleet.nearest(ride.pickup, policy.limit * 4, maxRadius, eligible);
     const ranked = rankCandidates(ride.pickup, nearby, { now: at, passedBy: ride.passedBy, policy, fairness });
+    // The best `fanout` candidates who can be held, each offered in turn (fan-out: one round, K offers).
+    let offered = 0;
     for (const candidate of ranked) {
       const outcome = await tryOffer(rideId, ride.pickup, candidate.driverId, candidate.distanceMeters);
-      if (outcome === 'offered') {
+      if (outcome === 'offered' && ++offered < fanout) continue;
+      if (outcome === 'offered' || (outcome === 'ride-moved' && offered > 0)) {
         stopTimer();
         later(rideId, policy.offerTimeoutMs + 5);
         return;
       }
       if (outcome === 'ride-moved') return;
+    }
+    if (offered > 0) {
+      stopTimer();
+      later(rideId, policy.offerTimeoutMs + 5);
+      return;
     }
     // Nobody free now: look again soon, and no later than the moment the ride is to be given up.
     later(rideId, Math.max(1, Math.min(options.retryMs, deadline - now())));
@@ -210,15 +224,24 @@ export function makeMatcher(ctx: MatcherDeps, drivers: DriverService, options: M
   async function placeInWindow(rideId: string, ride: { pickup: LatLng; passedBy: readonly string[] }): Promise<void> {
     const proposal = batch!.takeProposal(rideId, ride.passedBy);
     if (proposal) {
-      const position = fleet.get(proposal.driverId)?.position;
-      const distance = position ? Math.round(distanceMeters(position, ride.pickup)) : 0;
-      const outcome = await tryOffer(rideId, ride.pickup, proposal.driverId, distance, proposal.etaSeconds);
-      if (outcome === 'offered') {
+      // The window's driver first, then (fan-out) its alternates, which the window gave no other ride.
+      let offered = 0;
+      let moved = false;
+      for (const choice of [{ driverId: proposal.driverId, etaSeconds: proposal.etaSeconds }, ...proposal.alternates]) {
+        const position = fleet.get(choice.driverId)?.position;
+        const distance = position ? Math.round(distanceMeters(position, ride.pickup)) : 0;
+        const outcome = await tryOffer(rideId, ride.pickup, choice.driverId, distance, choice.etaSeconds);
+        if (outcome === 'offered') offered++;
+        else if (outcome === 'ride-moved') moved = true;
+        // The window's own choice was taken meanwhile: wait for the next window rather than offer only alternates.
+        if (offered === 0 || moved) break;
+      }
+      if (offered > 0) {
         batch!.settled(rideId);
         later(rideId, policy.offerTimeoutMs + 5);
         return;
       }
-      if (outcome === 'ride-moved') return;
+      if (moved) return;
     }
     batch!.enqueue(rideId, ride.pickup, ride.passedBy);
   }

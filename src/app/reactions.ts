@@ -14,10 +14,10 @@ import type { RideService } from './rides.ts';
 export function makeRideReactions({ payments, clock }: { payments: PaymentGateway; clock: Clock }, drivers: DriverService, rides: RideService) {
   const at = () => clock.now();
 
-  async function lastOfferedDriver(rideId: string): Promise<string | null> {
+  /** Every driver the ride was offered to, once each (with OFFER_FANOUT several per round; the assigned one among them). */
+  async function offeredDrivers(rideId: string): Promise<string[]> {
     const history = await rides.history(rideId);
-    const offered = history.filter((e): e is Recorded<RideOffered> => e.type === 'RideOffered').at(-1);
-    return offered?.data.driverId ?? null;
+    return [...new Set(history.filter((e): e is Recorded<RideOffered> => e.type === 'RideOffered').map((e) => e.data.driverId))];
   }
 
   return async function react(e: Recorded<RideEvent>): Promise<void> {
@@ -25,6 +25,7 @@ export function makeRideReactions({ payments, clock }: { payments: PaymentGatewa
     switch (e.type) {
       case 'OfferDeclined':
       case 'OfferExpired':
+      case 'OfferWithdrawn':
         await drivers.command(e.data.driverId, { type: 'ReleaseOffer', data: { driverId: e.data.driverId, rideId, at: at() } });
         return;
       case 'RideAccepted':
@@ -32,9 +33,11 @@ export function makeRideReactions({ payments, clock }: { payments: PaymentGatewa
         return;
       case 'RideCancelled':
       case 'RideUnmatched': {
-        const offered = await lastOfferedDriver(rideId);
-        if (offered) await drivers.command(offered, { type: 'ReleaseOffer', data: { driverId: offered, rideId, at: at() } });
-        if (offered) await drivers.command(offered, { type: 'FreeDriver', data: { driverId: offered, rideId, at: at() } });
+        // Both commands change nothing for a driver who holds no offer of, or is not on, this ride.
+        for (const offered of await offeredDrivers(rideId)) {
+          await drivers.command(offered, { type: 'ReleaseOffer', data: { driverId: offered, rideId, at: at() } });
+          await drivers.command(offered, { type: 'FreeDriver', data: { driverId: offered, rideId, at: at() } });
+        }
         return;
       }
       case 'TripCompleted':

@@ -1,6 +1,6 @@
 import type { LatLng } from '../../domain/geo.ts';
 import { batchFailure, type Recorded } from '../../domain/ports/event-log.ts';
-import { evolve, FINAL_STATUSES, type Ride, type RideEvent, type RideOffered } from '../../domain/ride/index.ts';
+import { evolve, FINAL_STATUSES, type OfferWithdrawn, type Ride, type RideEvent, type RideOffered } from '../../domain/ride/index.ts';
 import { detectArrival, type ArrivalRules, type ArrivalState } from '../../domain/tracking/arrival.ts';
 import type { EtaEstimator } from '../../domain/tracking/eta.ts';
 import type { LocationRecorded } from '../../domain/tracking/events.ts';
@@ -124,6 +124,7 @@ export function makeTracker(ctx: { readonly fleet: Fleet; readonly metrics: Pick
       ctx.metrics.pushLatency.observe({ type: 'ride.status' }, Math.max(0, (ctx.now() - e.metadata.recordedAtMs) / 1000));
       hub.publishRideEvent(e, ride);
       if (e.type === 'RideOffered') hub.publishOffer(e, ride);
+      if (e.type === 'OfferWithdrawn') hub.publishOfferWithdrawn(e);
     },
 
     /** One point: as a batch of one. */

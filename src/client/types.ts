@@ -3,7 +3,7 @@
 import type { Static } from '@sinclair/typebox';
 import type * as S from '../../adapters/http/schemas.ts';
 import type { LocationMessage } from '../app/messages.ts';
-import type { RideStatusMessage, rideOfferMessage } from '../../domain/ride/messages.ts';
+import type { RideStatusMessage, rideOfferMessage, rideOfferWithdrawnMessage } from '../../domain/ride/messages.ts';
 import type { Role } from '../../domain/actor.ts';
 
 export type { Role };
@@ -33,11 +33,14 @@ export type ReadyReply = { status: string; checks: Record<string, boolean> };
 export type RideStatusEvent = RideStatusMessage;
 export type DriverLocationEvent = LocationMessage;
 export type RideOfferEvent = ReturnType<typeof rideOfferMessage>;
+/** OFFER_FANOUT > 1: the offer went to another driver who accepted first, or the ride was cancelled. */
+export type RideOfferWithdrawnEvent = ReturnType<typeof rideOfferWithdrawnMessage>;
 export type StreamError = { type: 'error'; code: string; message: string; rideId?: string };
 export type StreamMessage =
   | RideStatusEvent
   | DriverLocationEvent
   | RideOfferEvent
+  | RideOfferWithdrawnEvent
   | StreamError
   | { type: 'subscribed' | 'unsubscribed'; rideId: string }
   | { type: 'pong' }

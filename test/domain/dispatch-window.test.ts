@@ -50,3 +50,29 @@ describe('planWindow: one batching window as a minimum-cost assignment', () => {
     expect(planWindow(requests, () => [idle('a', 1), idle('b', 12)], { eta, now: NOW, rules })[0]!.driverId).toBe('b');
   });
 });
+
+describe('planWindow with offer fan-out', () => {
+  const fanout = (k: number) => ({ ...rules, fanout: k });
+  it('adds the ride’s next-best free candidates, best first, never a driver the window gave another ride', () => {
+    const requests: WindowRequest[] = [
+      { rideId: 'r1', pickup: east(0) },
+      { rideId: 'r2', pickup: east(1_000) },
+    ];
+    const drivers = [driver('d0', 0), driver('d100', 100), driver('d900', 900), driver('d300', 300), driver('d1200', 1_200)];
+    const matches = planWindow(requests, () => drivers, { eta, now: NOW, rules: fanout(3) });
+    const byRide = Object.fromEntries(matches.map((m) => [m.rideId, m]));
+    expect(byRide.r1!.driverId).toBe('d0');
+    expect(byRide.r2!.driverId).toBe('d900');
+    // r1's next best: d100, d300 (d900 is r2's); r2's: d1200 only, d300 went to r1 first.
+    expect(byRide.r1!.alternates!.map((a) => a.driverId)).toEqual(['d100', 'd300']);
+    expect(byRide.r2!.alternates!.map((a) => a.driverId)).toEqual(['d1200']);
+    const all = matches.flatMap((m) => [m.driverId, ...m.alternates!.map((a) => a.driverId)]);
+    expect(new Set(all).size).toBe(all.length);
+    expect(byRide.r1!.alternates![0]).toEqual({ driverId: 'd100', etaSeconds: Math.round((100 * 1.3) / 4) });
+  });
+
+  it('fan-out 1 (the default) adds nothing', () => {
+    const [m] = planWindow([{ rideId: 'r', pickup: east(0) }], () => [driver('a', 0), driver('b', 50)], { eta, now: NOW, rules: fanout(1) });
+    expect(m).toEqual({ rideId: 'r', driverId: 'a', etaSeconds: 0 });
+  });
+});

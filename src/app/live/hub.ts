@@ -5,8 +5,8 @@ import type { Recorded } from '../../../domain/ports/event-log.ts';
 import type { LiveFeed, LiveMessage, Peer } from '../../../domain/ports/live-feed.ts';
 import type { TrackPoint } from '../../../domain/ports/read-model.ts';
 import {
-  FINAL_STATUSES, foldRide, mustFollow, offerLapsed, rideOfferMessage, rideStatusMessage, visibility,
-  type Ride, type RideEvent, type RideOffered, type RideOfferMessage,
+  FINAL_STATUSES, foldRide, mustFollow, offerLapsed, rideOfferMessage, rideOfferWithdrawnMessage, rideStatusMessage, visibility,
+  type OfferWithdrawn, type Ride, type RideEvent, type RideOffered, type RideOfferMessage,
 } from '../../../domain/ride/index.ts';
 import type { LocationMessage } from '../messages.ts';
 import type { Metrics } from '../metrics.ts';
@@ -68,8 +68,10 @@ export function makeLiveHub(deps: LiveHubDeps) {
     if (!rideId) return;
     const history = await deps.rideHistory(rideId);
     const ride = foldRide(history).at(-1)?.ride;
-    const offered = history.filter((e): e is Recorded<RideOffered> => e.type === 'RideOffered').at(-1);
-    if (!ride?.offer || !offered || ride.offer.driverId !== peer.actor.userId || offerLapsed(ride.offer, clock.now())) return;
+    const me = peer.actor.userId;
+    const offered = history.filter((e): e is Recorded<RideOffered> => e.type === 'RideOffered' && e.data.driverId === me).at(-1);
+    const open = ride?.offers.find((o) => o.driverId === me); // with fan-out, one of several
+    if (!ride || !open || !offered || offerLapsed(open, clock.now())) return;
     sendOffer(peer, rideOfferMessage(offered, ride));
   }
 
@@ -142,6 +144,11 @@ export function makeLiveHub(deps: LiveHubDeps) {
       if (offerLapsed(e.data, clock.now())) return; // a consumer catching up: that offer is gone already
       const offer = rideOfferMessage(e, ride);
       for (const peer of registry.peersOf(e.data.driverId)) if (peer.shareRideId === undefined) sendOffer(peer, offer);
+    },
+    /** `ride.offer.withdrawn` to the driver whose fanned-out offer was taken back, without any subscription. */
+    publishOfferWithdrawn(e: Recorded<OfferWithdrawn>) {
+      const message = rideOfferWithdrawnMessage(e) as unknown as LiveMessage;
+      for (const peer of registry.peersOf(e.data.driverId)) if (peer.shareRideId === undefined) send(peer, message);
     },
     publishLocation(message: LocationMessage) {
       marks.location(message);
