@@ -16,7 +16,7 @@ async function rideUnderWay(service: Service, api: ReturnType<typeof client>, wh
   const rider = await api.user('rider');
   const driver = await api.user('driver');
   expect((await api.put('/v1/drivers/me/availability', driver.token, { available: true })).status).toBe(200);
-  expect((await api.post('/v1/drivers/me/locations', driver.token, { ...where, recordedAt: service.ctx.now() })).body.accepted).toBe(1);
+  expect((await api.post('/v1/drivers/me/locations', driver.token, { ...where, recordedAt: service.ctx.clock.now() })).body.accepted).toBe(1);
   await waitFor(() => service.ctx.fleet.get(driver.userId)?.position, 'the driver on the map');
   const { rideId } = (await api.post('/v1/rides', rider.token, { pickup: where, dropoff })).body as { rideId: string };
   await waitFor(async () => (await api.get(`/v1/rides/${rideId}`, driver.token)).body.status === 'offered', 'the offer');
@@ -47,7 +47,7 @@ describe('the reconciler (injected clock)', () => {
     expect(await service.ridecast.reconciler.runOnce()).toEqual({ freed: [], cancelled: [] });
 
     offset = LOST_MS + 5_000;
-    const fix = { lat: base.lat + 0.0101, lng: base.lng, recordedAt: service.ctx.now() };
+    const fix = { lat: base.lat + 0.0101, lng: base.lng, recordedAt: service.ctx.clock.now() };
     expect((await api.post('/v1/drivers/me/locations', reporting.driver.token, fix)).body.accepted).toBe(1);
     await waitFor(() => service.ctx.fleet.get(reporting.driver.userId)?.position?.recordedAt === fix.recordedAt, 'the fresh fix');
     const repairs = await service.ridecast.reconciler.runOnce();
@@ -69,7 +69,7 @@ describe('the reconciler (injected clock)', () => {
     // A late assignment lands after the release (reactions racing on two instances): the driver is
     // assigned to a ride that has ended, and no event will ever free them again.
     const history = await service.ctx.log.readKey('drivers', driver.userId);
-    await service.ctx.log.append('drivers', driver.userId, [{ type: 'DriverAssigned', data: { driverId: driver.userId, rideId, at: service.ctx.now() } }], { expectedVersion: history.length });
+    await service.ctx.log.append('drivers', driver.userId, [{ type: 'DriverAssigned', data: { driverId: driver.userId, rideId, at: service.ctx.clock.now() } }], { expectedVersion: history.length });
     await waitFor(() => service.ctx.fleet.get(driver.userId)?.rideId === rideId, 'the stranded driver');
 
     expect((await service.ridecast.reconciler.runOnce()).freed).toEqual([]);
@@ -79,7 +79,7 @@ describe('the reconciler (injected clock)', () => {
     expect((await service.ctx.log.readKey('drivers', driver.userId)).at(-1)).toMatchObject({ type: 'DriverFreed', data: { rideId } });
 
     const where = { lat: base.lat + 0.0201, lng: base.lng };
-    expect((await api.post('/v1/drivers/me/locations', driver.token, { ...where, recordedAt: service.ctx.now() })).body.accepted).toBe(1);
+    expect((await api.post('/v1/drivers/me/locations', driver.token, { ...where, recordedAt: service.ctx.clock.now() })).body.accepted).toBe(1);
     const rider = await api.user('rider');
     const next = (await api.post('/v1/rides', rider.token, { pickup: where, dropoff })).body.rideId as string;
     await waitFor(async () => (await api.get(`/v1/rides/${next}`, driver.token)).body.status === 'offered', 'the next ride offered to the freed driver');

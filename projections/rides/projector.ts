@@ -1,12 +1,9 @@
 import type { Recorded } from '../../domain/ports/event-log.ts';
-import type { RideDocument, RideReadModel } from '../../domain/ports/read-model.ts';
-import { evolve, initialState, type Ride, type RideEvent, type RideState } from '../../domain/ride/index.ts';
+import type { RideReadModel } from '../../domain/ports/read-model.ts';
+import { evolve, initialState, type RideEvent, type RideState } from '../../domain/ride/index.ts';
 import type { LocationRecorded } from '../../domain/tracking/events.ts';
 
 const TRACKED: ReadonlySet<string> = new Set(['accepted', 'arrived', 'in_progress']);
-
-/** A stored ride document is the ride as the decider folds it (written by the projector below). */
-export const rideOfDocument = (doc: RideDocument | null): Ride | null => doc as Ride | null;
 
 const withVersion = (state: RideState, version: number): RideState => (state.status === 'none' ? state : { ...state, version });
 
@@ -25,7 +22,7 @@ export function makeRideProjector(
   return {
     async onRideEvent(e: Recorded<RideEvent>): Promise<void> {
       const rideId = e.metadata.key;
-      const current: RideState = rideOfDocument(await readModel.get(rideId)) ?? initialState();
+      const current: RideState = (await readModel.get(rideId)) ?? initialState();
       const version = current.status === 'none' ? 0 : current.version;
       if (current.status !== 'none' && e.metadata.version <= version) return onStale();
       let next: RideState;
@@ -34,7 +31,7 @@ export function makeRideProjector(
       // No log to mend the gap from: fold what arrived, and keep the log's version so redeliveries stay stale.
       else next = withVersion(evolve(current, e), e.metadata.version);
       if (next.status === 'none') return onStale();
-      await readModel.save(next as unknown as RideDocument);
+      await readModel.save(next);
     },
     onLocation: (e: Recorded<LocationRecorded>): Promise<void> => onLocations([e]),
     onLocations,
