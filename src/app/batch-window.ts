@@ -101,4 +101,3 @@ export function makeBatchWindow(ctx: { readonly fleet: Fleet; readonly matchPoli
   };
 }
 
-export type BatchWindow = ReturnType<typeof makeBatchWindow>;

@@ -126,5 +126,3 @@ export function makeReconciler({ fleet, clock, metrics, logger }: ReconcilerDeps
     },
   };
 }
-
-export type Reconciler = ReturnType<typeof makeReconciler>;
