@@ -67,10 +67,10 @@ export type { Logger } from '../domain/ports/logger.ts';
 export async function makeService(config: Config, infra: Infrastructure = {}, tuning: Tuning = {}, logger: Logger = quietLogger) {
   const metrics = makeMetrics();
   const log = infra.log ?? getInMemoryEventLog({ maxLength: { 'driver-locations': config.locationRetention } });
-  const readModel = infra.readModel ?? getInMemoryReadModel({ trackRetentionMs: config.trackRetentionMs });
-  const payments = infra.payments ?? getInMemoryPaymentLedger();
   const now = tuning.now;
   const clock: Clock = tuning.clock ?? (now ? { now: () => now() } : systemClock);
+  const readModel = infra.readModel ?? getInMemoryReadModel({ trackRetentionMs: config.trackRetentionMs, clock });
+  const payments = infra.payments ?? getInMemoryPaymentLedger();
   // The ports made real; each service takes the part it uses (tests reach in here too).
   const ctx = {
     log,
@@ -83,7 +83,6 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
     tariff: config.tariff,
     matchPolicy: { ...defaultMatchPolicy, offerTimeoutMs: config.offerTimeoutMs, ...tuning.matchPolicy },
     clock,
-    now: () => clock.now(),
     newId: (prefix: string) => `${prefix}_${randomBytes(9).toString('base64url')}`,
     logger,
   } satisfies RidecastDeps & Record<string, unknown>;

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Recorded } from '../domain/ports/event-log.ts';
 import { driverLostReason } from '../src/app/reconciler.ts';
+import { testClock } from './support/clock.ts';
 import { client, startService } from './support/service.ts';
 import { waitFor } from './support/wait.ts';
 
@@ -16,7 +17,7 @@ async function rideUnderWay(service: Service, api: ReturnType<typeof client>, wh
   const rider = await api.user('rider');
   const driver = await api.user('driver');
   expect((await api.put('/v1/drivers/me/availability', driver.token, { available: true })).status).toBe(200);
-  expect((await api.post('/v1/drivers/me/locations', driver.token, { ...where, recordedAt: service.ctx.now() })).body.accepted).toBe(1);
+  expect((await api.post('/v1/drivers/me/locations', driver.token, { ...where, recordedAt: service.ctx.clock.now() })).body.accepted).toBe(1);
   await waitFor(() => service.ctx.fleet.get(driver.userId)?.position, 'the driver on the map');
   const { rideId } = (await api.post('/v1/rides', rider.token, { pickup: where, dropoff })).body as { rideId: string };
   await waitFor(async () => (await api.get(`/v1/rides/${rideId}`, driver.token)).body.status === 'offered', 'the offer');
@@ -29,25 +30,31 @@ async function rideUnderWay(service: Service, api: ReturnType<typeof client>, wh
 describe('the reconciler (injected clock)', () => {
   let service: Service;
   let api: ReturnType<typeof client>;
-  let offset = 0;
+  // Runs with real time while rides are set up, then is held and moved only by the test: how long
+  // the set-up took (a loaded machine) never decides which driver counts as lost.
+  const clock = testClock();
 
   beforeAll(async () => {
-    service = await startService({}, { now: () => Date.now() + offset }, { RECONCILE_INTERVAL_MS: String(INTERVAL_MS), DRIVER_LOST_MS: String(LOST_MS) });
+    service = await startService({}, { clock }, { RECONCILE_INTERVAL_MS: String(INTERVAL_MS), DRIVER_LOST_MS: String(LOST_MS) });
     api = client(service.app);
   });
   afterAll(async () => service?.close());
-  afterEach(() => void (offset = 0));
+  afterEach(() => clock.release());
 
   it('cancels a ride under way whose driver sent no location for DRIVER_LOST_MS, with a reason its rider sees, and frees the driver', async () => {
+    const setUpFrom = clock.now();
     const lost = await rideUnderWay(service, api, base, 'accepted');
     const reporting = await rideUnderWay(service, api, { lat: base.lat + 0.01, lng: base.lng }, 'in_progress');
     const stranded = await rideUnderWay(service, api, { lat: base.lat - 0.01, lng: base.lng }, 'in_progress'); // a simulator stopped mid-trip
 
-    offset = LOST_MS - 5_000;
+    clock.hold();
+    const setUpTo = clock.now();
+    // Every fix and acceptance is newer than setUpFrom: one millisecond short of DRIVER_LOST_MS after it, nobody is lost yet.
+    clock.advance(setUpFrom + LOST_MS - 1 - setUpTo);
     expect(await service.ridecast.reconciler.runOnce()).toEqual({ freed: [], cancelled: [] });
 
-    offset = LOST_MS + 5_000;
-    const fix = { lat: base.lat + 0.0101, lng: base.lng, recordedAt: service.ctx.now() };
+    clock.advance(setUpTo + LOST_MS + 5_000 - clock.now());
+    const fix = { lat: base.lat + 0.0101, lng: base.lng, recordedAt: service.ctx.clock.now() };
     expect((await api.post('/v1/drivers/me/locations', reporting.driver.token, fix)).body.accepted).toBe(1);
     await waitFor(() => service.ctx.fleet.get(reporting.driver.userId)?.position?.recordedAt === fix.recordedAt, 'the fresh fix');
     const repairs = await service.ridecast.reconciler.runOnce();
@@ -69,17 +76,17 @@ describe('the reconciler (injected clock)', () => {
     // A late assignment lands after the release (reactions racing on two instances): the driver is
     // assigned to a ride that has ended, and no event will ever free them again.
     const history = await service.ctx.log.readKey('drivers', driver.userId);
-    await service.ctx.log.append('drivers', driver.userId, [{ type: 'DriverAssigned', data: { driverId: driver.userId, rideId, at: service.ctx.now() } }], { expectedVersion: history.length });
+    await service.ctx.log.append('drivers', driver.userId, [{ type: 'DriverAssigned', data: { driverId: driver.userId, rideId, at: service.ctx.clock.now() } }], { expectedVersion: history.length });
     await waitFor(() => service.ctx.fleet.get(driver.userId)?.rideId === rideId, 'the stranded driver');
 
     expect((await service.ridecast.reconciler.runOnce()).freed).toEqual([]);
-    offset = INTERVAL_MS + 1_000; // (rides of the test before, their drivers silent for an hour, are cancelled meanwhile)
+    clock.advance(INTERVAL_MS + 1_000); // (rides of the test before, their drivers silent for an hour, are cancelled meanwhile)
     expect((await service.ridecast.reconciler.runOnce()).freed).toEqual([driver.userId]);
     await waitFor(() => service.ctx.fleet.get(driver.userId)?.rideId === null, 'the driver freed');
     expect((await service.ctx.log.readKey('drivers', driver.userId)).at(-1)).toMatchObject({ type: 'DriverFreed', data: { rideId } });
 
     const where = { lat: base.lat + 0.0201, lng: base.lng };
-    expect((await api.post('/v1/drivers/me/locations', driver.token, { ...where, recordedAt: service.ctx.now() })).body.accepted).toBe(1);
+    expect((await api.post('/v1/drivers/me/locations', driver.token, { ...where, recordedAt: service.ctx.clock.now() })).body.accepted).toBe(1);
     const rider = await api.user('rider');
     const next = (await api.post('/v1/rides', rider.token, { pickup: where, dropoff })).body.rideId as string;
     await waitFor(async () => (await api.get(`/v1/rides/${next}`, driver.token)).body.status === 'offered', 'the next ride offered to the freed driver');

@@ -1,15 +1,16 @@
-import { systemClock } from '../../domain/ports/clock.ts';
+import { systemClock, type Clock } from '../../domain/ports/clock.ts';
 import type { RideDocument, RideReadModel, TrackPoint } from '../../domain/ports/read-model.ts';
 import { FINAL_STATUSES } from '../../domain/ride/state.ts';
 
 export interface InMemoryReadModelOptions {
   /** A finished trip's track is kept this long after the trip ends (default 24 h), then dropped. */
   readonly trackRetentionMs?: number;
-  readonly now?: () => number;
+  /** Dates a ride's end, from which its track's retention counts (the service passes its own). */
+  readonly clock?: Clock;
 }
 
 /** The embedded read model: ride documents and trip tracks in process memory. */
-export function getInMemoryReadModel({ trackRetentionMs = 24 * 3600_000, now = systemClock.now }: InMemoryReadModelOptions = {}): RideReadModel {
+export function getInMemoryReadModel({ trackRetentionMs = 24 * 3600_000, clock = systemClock }: InMemoryReadModelOptions = {}): RideReadModel {
   const rides = new Map<string, RideDocument>();
   const tracks = new Map<string, Map<number, TrackPoint>>();
   /** When each finished ride ended, oldest first (Map keeps insertion order). */
@@ -17,7 +18,7 @@ export function getInMemoryReadModel({ trackRetentionMs = 24 * 3600_000, now = s
 
   // Cheap enough to run on every write: it stops at the first track still within retention.
   function dropExpiredTracks(): void {
-    const cutoff = now() - trackRetentionMs;
+    const cutoff = clock.now() - trackRetentionMs;
     for (const [rideId, at] of ended) {
       if (at > cutoff) break;
       tracks.delete(rideId);
@@ -33,7 +34,7 @@ export function getInMemoryReadModel({ trackRetentionMs = 24 * 3600_000, now = s
       const current = rides.get(doc.rideId);
       if (current && current.version >= doc.version) return;
       rides.set(doc.rideId, doc);
-      if (FINAL_STATUSES.has(doc.status) && !ended.has(doc.rideId)) ended.set(doc.rideId, now());
+      if (FINAL_STATUSES.has(doc.status) && !ended.has(doc.rideId)) ended.set(doc.rideId, clock.now());
       dropExpiredTracks();
     },
     async active() {

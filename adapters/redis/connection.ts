@@ -14,17 +14,6 @@ export type RedisEndpoint = { readonly url: string } | { readonly clusterNodes: 
  */
 export type RedisClient = Redis | Cluster;
 
-/** How an endpoint reads in logs, without credentials. */
-export function describeEndpoint(endpoint: RedisEndpoint): string {
-  if ('clusterNodes' in endpoint) return `cluster ${endpoint.clusterNodes.join(',')}`;
-  try {
-    const u = new URL(endpoint.url);
-    return `${u.protocol}//${u.host}`;
-  } catch {
-    return 'redis';
-  }
-}
-
 /** Parses `host:port` (IPv6 in brackets: `[::1]:7000`). Throws naming the bad entry. */
 export function parseNode(node: string): { host: string; port: number } {
   const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(node.trim());

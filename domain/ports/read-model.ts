@@ -1,14 +1,7 @@
-import type { RideStatus } from '../ride/state.ts';
+import type { Ride } from '../ride/state.ts';
 
-/** A stored ride document: the API's ride view plus the version of the last event folded into it. */
-export interface RideDocument {
-  readonly rideId: string;
-  readonly riderId: string;
-  readonly driverId: string | null;
-  readonly status: RideStatus;
-  readonly version: number;
-  readonly [field: string]: unknown;
-}
+/** A stored ride document is the ride as the decider folds it (its `version` orders the writes). */
+export type RideDocument = Ride;
 
 /** A point of a trip's cleaned track. */
 export interface TrackPoint {

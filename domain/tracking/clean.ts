@@ -115,6 +115,17 @@ function remember(recent: TrackPoint[], p: TrackPoint): void {
   if (recent.length > RECENT_POINTS_KEPT) recent.splice(0, recent.length - RECENT_POINTS_KEPT);
 }
 
+/**
+ * When a GPS point is refused: the whole rule, in the order it is applied (the first that fails
+ * names the point's rejection code).
+ *  1. INVALID_POINT: lat, lng or recordedAt out of range.
+ *  2. FUTURE_POINT: device time ahead of `now` by more than `maxFutureSkewMs`.
+ *  3. STALE_POINT: older than `maxAgeMs`, or older than every one of the last RECENT_POINTS_KEPT fixes.
+ *  4. LOW_ACCURACY: accuracy radius worse than `maxAccuracyM`.
+ *  5. Against its accepted neighbours in device time (`judgeAgainstNeighbours`, plausible.ts, shared
+ *     with the fare's track): DUPLICATE_POINT, CONFLICTING_POINT, TOO_FREQUENT (`minIntervalMs`),
+ *     IMPOSSIBLE_SPEED (`maxSpeedMps`), IMPLAUSIBLE_TRACK (`jitterM`, `maxAccelerationMps2`).
+ */
 function judge(p: GpsPoint, recent: readonly TrackPoint[], now: number, r: TrackingRules): Omit<Rejection, 'index'> | null {
   if (!isLatLng(p) || !Number.isFinite(p.recordedAt)) {
     return { code: 'INVALID_POINT', message: 'lat, lng or recordedAt is out of range' };

@@ -89,9 +89,3 @@ export function judgeAgainstNeighbours(track: readonly TrackPoint[], p: TrackPoi
   }
   return null;
 }
-
-/** `track` with `p` inserted in device-time order (a new array). */
-export function withPoint<T extends TrackPoint>(track: readonly T[], p: T): T[] {
-  const i = insertionIndex(track, p.recordedAt);
-  return [...track.slice(0, i), p, ...track.slice(i)];
-}

@@ -1,12 +1,9 @@
 import type { Recorded } from '../../domain/ports/event-log.ts';
-import type { RideDocument, RideReadModel } from '../../domain/ports/read-model.ts';
-import { evolve, initialState, type Ride, type RideEvent, type RideState } from '../../domain/ride/index.ts';
+import type { RideReadModel } from '../../domain/ports/read-model.ts';
+import { evolve, initialState, type RideEvent, type RideState } from '../../domain/ride/index.ts';
 import type { LocationRecorded } from '../../domain/tracking/events.ts';
 
 const TRACKED: ReadonlySet<string> = new Set(['accepted', 'arrived', 'in_progress']);
-
-/** A stored ride document is the ride as the decider folds it (written by the projector below). */
-export const rideOfDocument = (doc: RideDocument | null): Ride | null => doc as Ride | null;
 
 const withVersion = (state: RideState, version: number): RideState => (state.status === 'none' ? state : { ...state, version });
 
@@ -44,7 +41,7 @@ export function makeRideProjector(
   }
 
   async function foldRide(rideId: string, list: readonly Recorded<RideEvent>[]): Promise<void> {
-    let current: RideState = rideOfDocument(await readModel.get(rideId)) ?? initialState();
+    let current: RideState = (await readModel.get(rideId)) ?? initialState();
     let changed = false;
     for (const e of list) {
       const version = current.status === 'none' ? 0 : current.version;
@@ -64,7 +61,7 @@ export function makeRideProjector(
       current = next;
       changed = true;
     }
-    if (changed) await readModel.save(current as unknown as RideDocument);
+    if (changed && current.status !== 'none') await readModel.save(current);
   }
 
   /**

@@ -4,6 +4,7 @@ import { maxPickupSeconds, planIndexedWindow, ringsFrom, type FairnessRules, typ
 import type { MatchPolicy } from '../../domain/matching/policy.ts';
 import type { EtaEstimator } from '../../domain/tracking/eta.ts';
 import { freeWithFreshFix, type Fleet, type FleetDriver } from '../../projections/fleet/index.ts';
+import type { Clock } from '../../domain/ports/clock.ts';
 
 /** A window's choice for one ride, tried by the matcher under the ride's lease. */
 export interface Proposal {
@@ -40,8 +41,9 @@ interface Waiting {
  * handed back to the matcher with its proposal, which holds and offers exactly as `nearest` does. A
  * ride left without a driver waits for the next window and searches from a wider ring.
  */
-export function makeBatchWindow(ctx: { readonly fleet: Fleet; readonly matchPolicy: MatchPolicy; readonly now: () => number }, options: BatchWindowOptions) {
-  const { fleet, matchPolicy: policy, now } = ctx;
+export function makeBatchWindow(ctx: { readonly fleet: Fleet; readonly matchPolicy: MatchPolicy; readonly clock: Clock }, options: BatchWindowOptions) {
+  const { fleet, matchPolicy: policy, clock } = ctx;
+  const now = () => clock.now();
   const waiting = new Map<string, Waiting>();
   /** Windows a ride has waited without a proposal: its search starts that many rings out. */
   const widened = new Map<string, number>();

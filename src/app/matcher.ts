@@ -14,6 +14,7 @@ import type { EventLog } from '../../domain/ports/event-log.ts';
 import type { MatchPolicy } from '../../domain/matching/policy.ts';
 import type { Fleet } from '../../projections/fleet/index.ts';
 import type { Logger } from '../../domain/ports/logger.ts';
+import type { Clock } from '../../domain/ports/clock.ts';
 import type { Metrics } from './metrics.ts';
 import type { DriverService } from './drivers.ts';
 
@@ -54,14 +55,15 @@ export interface MatcherDeps {
   readonly claims: Claims;
   readonly fleet: Fleet;
   readonly matchPolicy: MatchPolicy;
-  readonly now: () => number;
+  readonly clock: Clock;
   readonly newId: (prefix: string) => string;
   readonly logger: Logger;
   readonly metrics: Pick<Metrics, 'offersMade' | 'ridesUnmatched' | 'matchSeconds'>;
 }
 
 export function makeMatcher(ctx: MatcherDeps, drivers: DriverService, options: MatcherOptions) {
-  const { log, fleet, matchPolicy: policy, now } = ctx;
+  const { log, fleet, matchPolicy: policy, clock } = ctx;
+  const now = () => clock.now();
   const eta = options.etaSeconds ?? ((a, b) => Math.round((distanceMeters(a, b) * 1.3) / 8));
   const timers = new Map<string, NodeJS.Timeout>();
   /** Names this matcher in the per-ride lease; the lease lapses by itself if the holder dies. */
@@ -126,8 +128,7 @@ export function makeMatcher(ctx: MatcherDeps, drivers: DriverService, options: M
     const history = await log.readKey('rides', rideId);
     const state = fold(rideDecider, history);
     if (state.status === 'none') throw new DomainError('NOT_FOUND', 404, `ride ${rideId} not found`);
-    const first = history[0];
-    return { ...state, requestedAt: first?.type === 'RideRequested' ? first.data.at : first!.metadata.recordedAtMs };
+    return state;
   }
 
   /**

@@ -1,8 +1,7 @@
 import { systemActor } from '../../domain/actor.ts';
 import { fold } from '../../domain/decider.ts';
 import { DomainError } from '../../domain/errors.ts';
-import { FINAL_STATUSES, rideDecider, type RideEvent } from '../../domain/ride/index.ts';
-import type { Recorded } from '../../domain/ports/event-log.ts';
+import { FINAL_STATUSES, rideDecider } from '../../domain/ride/index.ts';
 import type { Clock } from '../../domain/ports/clock.ts';
 import type { Fleet } from '../../projections/fleet/index.ts';
 import type { Logger } from '../../domain/ports/logger.ts';
@@ -25,7 +24,6 @@ export interface Repairs {
   readonly cancelled: string[];
 }
 
-const ENDING = new Set<RideEvent['type']>(['TripCompleted', 'RideCancelled', 'RideUnmatched']);
 const UNDER_WAY = new Set(['accepted', 'arrived', 'in_progress']);
 
 /** What the rider reads on the cancelled ride (`ride.status` carries `by: "system"` and this reason). */
@@ -55,15 +53,14 @@ export function makeReconciler({ fleet, clock, metrics, logger }: ReconcilerDeps
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<Repairs> | null = null;
 
-  /** The ride's state and, when it has ended, when. */
+  /**
+   * The ride as the log folds it, and when it ended. An unmatched ride has no end time: no driver
+   * was ever assigned to it, so a driver holding it gets no grace.
+   */
   async function rideNow(rideId: string) {
-    const history = await rides.history(rideId);
-    const state = fold(rideDecider, history);
-    const last = (match: (e: Recorded<RideEvent>) => boolean) => [...history].reverse().find(match);
-    const ending = last((e) => ENDING.has(e.type));
-    const accepted = last((e) => e.type === 'RideAccepted');
-    const atOf = (e: Recorded<RideEvent> | undefined) => (e ? (e.data as { at: number }).at : null);
-    return { state, endedAt: atOf(ending), acceptedAt: atOf(accepted) };
+    const state = fold(rideDecider, await rides.history(rideId));
+    const endedAt = state.status === 'none' ? null : (state.completedAt ?? state.cancelledAt);
+    return { state, endedAt, acceptedAt: state.status === 'none' ? null : state.acceptedAt };
   }
 
   async function freeDriversOfEndedRides(at: number, freed: string[]): Promise<void> {
@@ -129,5 +126,3 @@ export function makeReconciler({ fleet, clock, metrics, logger }: ReconcilerDeps
     },
   };
 }
-
-export type Reconciler = ReturnType<typeof makeReconciler>;

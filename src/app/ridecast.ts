@@ -106,12 +106,12 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
     latestLocation: (rideId) => tracker.latestLocation(rideId),
     offeredRideOf: (driverId) => fleet.get(driverId)?.offeredRideId ?? null,
   });
-  const tracker = makeTracker({ fleet, metrics, logger, now }, hub, {
+  const tracker = makeTracker({ fleet, metrics, logger, clock }, hub, {
     eta,
     arrival: options.arrivalRules ?? {},
     markArrived: (rideId) => rides.arrive(systemActor, rideId, true),
   });
-  const matcher = makeMatcher({ log, claims, fleet, matchPolicy, now, newId, logger, metrics }, drivers, {
+  const matcher = makeMatcher({ log, claims, fleet, matchPolicy, clock, newId, logger, metrics }, drivers, {
     matchTimeoutMs: options.matchTimeoutMs,
     retryMs: options.retryMs,
     etaSeconds: (from, to) => eta.estimateSeconds(from, to, { speedMps: null }),

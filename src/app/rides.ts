@@ -12,7 +12,6 @@ import type { RideReadModel, TrackPoint } from '../../domain/ports/read-model.ts
 import type { RideCommands } from '../../domain/ports/ride-commands.ts';
 import type { Tariff } from '../../domain/fare.ts';
 import { FINAL_STATUSES, mustFollow, rideDecider, toView, type Ride, type RideCommand, type RideEvent } from '../../domain/ride/index.ts';
-import { rideOfDocument } from '../../projections/rides/projector.ts';
 import type { Metrics } from './metrics.ts';
 import { abandoned, decodeClaim, encodeClaim, fingerprintOf } from './ride-claims.ts';
 
@@ -154,7 +153,7 @@ export function makeRideService(deps: RideServiceDeps, { serviceArea, tripDistan
 
     /** What `GET /v1/rides/:id` shows: the projection, or the log when the projection has not caught up. */
     async view(actor: Actor, rideId: string): Promise<Ride> {
-      return mustFollow({ actor }, rideId, rideOfDocument(await readModel.get(rideId)) ?? (await current(rideId)));
+      return mustFollow({ actor }, rideId, (await readModel.get(rideId)) ?? (await current(rideId)));
     },
 
     /** The driver's availability is read from their own stream (the log, not a projection), then the ride decides. */

@@ -6,6 +6,7 @@ import type { EtaEstimator } from '../../domain/tracking/eta.ts';
 import type { LocationRecorded } from '../../domain/tracking/events.ts';
 import { smooth, type SmoothingState } from '../../domain/tracking/kalman.ts';
 import type { Fleet } from '../../projections/fleet/index.ts';
+import type { Clock } from '../../domain/ports/clock.ts';
 import type { Logger } from '../../domain/ports/logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { LiveHub } from './live/hub.ts';
@@ -24,7 +25,7 @@ export interface TrackerOptions {
  * This instance's live picture: where each driver is (Kalman-smoothed), which rides are active,
  * ETA and arrival detection, and the push of each move to the ride's watchers.
  */
-export function makeTracker(ctx: { readonly fleet: Fleet; readonly metrics: Pick<Metrics, 'pushLatency'>; readonly logger: Logger; readonly now: () => number }, hub: LiveHub, options: TrackerOptions) {
+export function makeTracker(ctx: { readonly fleet: Fleet; readonly metrics: Pick<Metrics, 'pushLatency'>; readonly logger: Logger; readonly clock: Clock }, hub: LiveHub, options: TrackerOptions) {
   const smoothing = new Map<string, SmoothingState>();
   const arrivals = new Map<string, ArrivalState>();
   /** Rides not yet completed, cancelled or unmatched, as of the last event seen. */
@@ -86,7 +87,7 @@ export function makeTracker(ctx: { readonly fleet: Fleet; readonly metrics: Pick
       eventId: e.metadata.eventId,
     };
     if (onThisRide) latest.set(onThisRide.rideId, message);
-    ctx.metrics.pushLatency.observe({ type: 'driver.location' }, Math.max(0, (ctx.now() - e.metadata.recordedAtMs) / 1000));
+    ctx.metrics.pushLatency.observe({ type: 'driver.location' }, Math.max(0, (ctx.clock.now() - e.metadata.recordedAtMs) / 1000));
     hub.publishLocation(message);
     if (onThisRide && onThisRide.status === 'accepted') {
       const decision = detectArrival(arrivals.get(onThisRide.rideId) ?? null, e.data, onThisRide.pickup, options.arrival);
@@ -121,7 +122,7 @@ export function makeTracker(ctx: { readonly fleet: Fleet; readonly metrics: Pick
         rides.set(rideId, ride);
         if (ride.driverId) rideOfDriver.set(ride.driverId, rideId);
       }
-      ctx.metrics.pushLatency.observe({ type: 'ride.status' }, Math.max(0, (ctx.now() - e.metadata.recordedAtMs) / 1000));
+      ctx.metrics.pushLatency.observe({ type: 'ride.status' }, Math.max(0, (ctx.clock.now() - e.metadata.recordedAtMs) / 1000));
       hub.publishRideEvent(e, ride);
       if (e.type === 'RideOffered') hub.publishOffer(e, ride);
       if (e.type === 'OfferWithdrawn') hub.publishOfferWithdrawn(e);

@@ -5,17 +5,31 @@ import type { RideStatus } from '../../domain/ride/state.ts';
 /** Makes a read model for one test; the suite clears it first and closes it afterwards. */
 export type MakeReadModel = () => Promise<RideReadModel>;
 
-const doc = (rideId: string, version: number, extra: Partial<Record<string, unknown>> & { status?: RideStatus } = {}): RideDocument => ({
+/** A ride as the decider folds it (the stored document is exactly that). */
+const doc = (rideId: string, version: number, extra: Partial<RideDocument> = {}): RideDocument => ({
   rideId,
   riderId: `u_${rideId}`,
   driverId: version > 2 ? 'd_1' : null,
   status: 'requested',
   pickup: { lat: 52.52, lng: 13.405 },
   dropoff: { lat: 52.5, lng: 13.42 },
+  offer: null,
+  offers: [],
+  withdrawn: [],
+  passedBy: ['d_0'],
+  offerEndedFor: null,
+  rounds: 1,
+  requestedAt: 1_000,
+  acceptedAt: version > 2 ? 2_000 : null,
+  arrivedAt: null,
+  startedAt: null,
+  completedAt: null,
+  cancelledAt: null,
+  distanceMeters: null,
   fare: null,
+  payment: null,
   rating: { stars: 5, comment: null },
   version,
-  lastEventId: `rides:${version}`,
   ...extra,
 });
 
