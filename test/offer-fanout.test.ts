@@ -102,7 +102,13 @@ describe.each(POLICIES)('offer fan-out (OFFER_FANOUT=3, $matching)', ({ env: pol
       }
     });
     const riders = await Promise.all(Array.from({ length: RIDES }, () => api.user('rider')));
-    const requested = await Promise.all(riders.map((r, i) => api.post('/v1/rides', r.token, { pickup: offset(town, 50 * i, -100), dropoff: offset(town, 2_000) })));
+    const request = (i: number) => api.post('/v1/rides', riders[i]!.token, { pickup: offset(town, 50 * i, -100), dropoff: offset(town, 2_000) });
+    // The first ride alone, while all four drivers are free: it is offered to three, so fan-out and
+    // its withdrawals surely happen once; then the other rides all at once, racing for the drivers.
+    const first = await request(0);
+    const withdrawn = async () => ((await service.ctx.log.read('rides')) as Recorded<RideEvent>[]).some((e) => e.metadata.key === first.body.rideId && e.type === 'OfferWithdrawn');
+    await waitFor(withdrawn, 'the first ride’s other offers to be withdrawn');
+    const requested = [first, ...(await Promise.all(riders.slice(1).map((_, i) => request(i + 1))))];
     expect(requested.map((r) => r.status)).toEqual(riders.map(() => 202));
     await Promise.all(work);
 
