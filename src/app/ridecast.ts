@@ -32,6 +32,7 @@ import { makeRideReactions } from './reactions.ts';
 import { makeReconciler, type ReconcilerOptions } from './reconciler.ts';
 import { makeRideService } from './rides.ts';
 import { makeTracker } from './tracker.ts';
+import { makePartitionedGps, type GpsPartitioning } from './partition/index.ts';
 
 export interface RidecastOptions {
   /** Names this instance's own consumer groups (live push, local projections). */
@@ -55,6 +56,8 @@ export interface RidecastOptions {
   /** Points per second per driver, and the burst allowed (see makeLocationIngestion). */
   readonly locationPointsPerSecond?: number;
   readonly locationPointsBurst?: number;
+  /** GPS work partitioned by shard over the instances (a shared Redis); absent: every instance reads every point. */
+  readonly partitioned?: GpsPartitioning;
 }
 
 /**
@@ -81,6 +84,7 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
   const { log, claims, readModel, payments, fleet, metrics, tariff, matchPolicy, clock, newId, logger } = ctx;
   const now = () => clock.now();
   const eta = options.eta ?? straightLineEta();
+  const gps = options.partitioned && makePartitionedGps({ fleet, metrics, logger }, options.partitioned, options.instanceId, { localLatest: (id) => tracker.latestLocation(id), hub: () => hub });
   const drivers = makeDriverService({ log, clock, metrics });
   const rides = makeRideService({ log, claims, readModel, clock, newId, metrics, tariff }, {
     serviceArea: options.serviceArea,
@@ -92,6 +96,7 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
     zones: options.zones,
     pointsPerSecond: options.locationPointsPerSecond,
     pointsBurst: options.locationPointsBurst,
+    shared: gps ? gps.screening : undefined,
     // The assignment lands on the driver's stream a moment after the ride's acceptance: ask both.
     rideOf: (driverId) => ctx.fleet.get(driverId)?.rideId ?? tracker.rideOfDriver(driverId),
   });
@@ -106,7 +111,7 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
     latestLocation: (rideId) => tracker.latestLocation(rideId),
     offeredRideOf: (driverId) => fleet.get(driverId)?.offeredRideId ?? null,
   });
-  const tracker = makeTracker({ fleet, metrics, logger, now }, hub, {
+  const tracker = makeTracker({ fleet, metrics, logger, now }, gps ? gps.ownerHub(hub) : hub, {
     eta,
     arrival: options.arrivalRules ?? {},
     markArrived: (rideId) => rides.arrive(systemActor, rideId, true),
@@ -197,7 +202,11 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
    * at event i reports i handled (batchFailure), so only the rest is redelivered.
    */
   async function consumeBatches<S extends StreamName>(stream: S, group: string, handler: (events: readonly Recorded<EventsOf<S>>[]) => Promise<void>) {
-    const batchHandler = async (events: readonly Recorded<EventsOf<S>>[]) => {
+    subscriptions.push(await ctx.log.subscribe(stream, { group, consumer: options.instanceId, from: 'start', ephemeral: isLocal(group), batchHandler: batchesOf(group, handler) }));
+  }
+
+  function batchesOf<E extends Event>(group: string, handler: (events: readonly Recorded<E>[]) => Promise<void>) {
+    return async (events: readonly Recorded<E>[]) => {
       const last = events.at(-1);
       if (last) ctx.metrics.consumerLag.set({ consumer: group }, Math.max(0, (now() - last.metadata.recordedAtMs) / 1000));
       try {
@@ -208,7 +217,6 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
       }
       if (failingOf(group).size > 0) for (const e of events) recovered(group, e);
     };
-    subscriptions.push(await ctx.log.subscribe(stream, { group, consumer: options.instanceId, from: 'start', ephemeral: isLocal(group), batchHandler }));
   }
 
   /** Applies `apply` to each event in order, with no await in between; a throw at i says i were handled. */
@@ -228,8 +236,11 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
     rides,
     drivers,
     locations,
-    hub,
+    /** The sockets' hub: with partitioned GPS, a watch also joins the ride's channel. */
+    hub: gps ? gps.socketHub(hub) : hub,
     tracker,
+    /** GPS shards this instance owns (partitioned GPS work; empty otherwise). */
+    gpsShards: () => (gps ? gps.owned() : []),
     matcher,
     reconciler,
     readModel: ctx.readModel,
@@ -254,12 +265,15 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
           ctx.fleet.noteMissedOffer(driverId, at);
         }
       });
-      await consumeBatches('driver-locations', local, async (events) => {
+      const onPoints = async (events: readonly Recorded<EventsOf<'driver-locations'>>[]) => {
         const batch = points(events);
         if (options.localReadModel) await projector.onLocations(batch);
-        for (const e of batch) locations.observe(e.data);
+        if (!gps) for (const e of batch) locations.observe(e.data);
         await tracker.onLocations(batch);
-      });
+      };
+      // Partitioned: only the shards this instance owns (group `gps`); else every point (its own group).
+      if (gps) await gps.start(batchesOf('gps', onPoints) as (events: readonly Recorded[]) => Promise<void>);
+      else await consumeBatches('driver-locations', local, onPoints);
       if (!options.localReadModel) {
         await consume('rides', 'read-model', (e) => projector.onRideEvent(e));
         await consumeBatches('driver-locations', 'read-model', (events) => projector.onLocations(points(events)));
@@ -291,6 +305,7 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
       clearInterval(statsTimer);
       reconciler.stop();
       matcher.stop();
+      await gps?.stop();
       await Promise.all(subscriptions.splice(0).map((s) => s.close()));
     },
   };
