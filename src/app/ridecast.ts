@@ -23,6 +23,7 @@ import { makeRideProjector } from '../../projections/rides/projector.ts';
 import type { Logger } from '../../domain/ports/logger.ts';
 import type { Metrics } from './metrics.ts';
 import { makeDispatchStats } from './dispatch-stats.ts';
+import { fleetStatsMessage } from './fleet-stats.ts';
 import { makeDriverService } from './drivers.ts';
 import { makeLiveHub } from './live/hub.ts';
 import { makeLocationIngestion } from './locations.ts';
@@ -131,25 +132,9 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
   let ridesCompleted = 0;
   const dispatchStats = makeDispatchStats();
 
-  /** What the operators' status panel shows, pushed every few seconds to fleet watchers. */
-  function fleetStats(sinceMs: number, locationsBefore: number) {
-    let driversOnline = 0;
-    let driversOnTrip = 0;
-    for (const d of ctx.fleet.all()) {
-      if (d.available) driversOnline++;
-      if (d.rideId) driversOnTrip++;
-    }
-    const seconds = Math.max(0.001, (now() - sinceMs) / 1000);
-    return {
-      type: 'fleet.stats',
-      driversOnline,
-      driversOnTrip,
-      activeRides: tracker.activeRides().size,
-      ridesCompleted,
-      locationsPerSecond: Math.round((tracker.locationsSeen() - locationsBefore) / seconds),
-      ...dispatchStats.snapshot(),
-    };
-  }
+  /** What the operators' status panel shows (fleet-stats.ts), since `sinceMs`. */
+  const fleetStats = (sinceMs: number, locationsBefore: number) =>
+    fleetStatsMessage(fleet, { seconds: (now() - sinceMs) / 1000, activeRides: tracker.activeRides().size, ridesCompleted, locations: tracker.locationsSeen() - locationsBefore, dispatch: dispatchStats.snapshot() });
 
   /** Per consumer group, the events failing transiently right now: the log retries them until they pass. */
   const retrying = new Map<string, Set<string>>();
@@ -239,8 +224,6 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
     /** The sockets' hub: with partitioned GPS, a watch also joins the ride's channel. */
     hub: gps ? gps.socketHub(hub) : hub,
     tracker,
-    /** GPS shards this instance owns (partitioned GPS work; empty otherwise). */
-    gpsShards: () => (gps ? gps.owned() : []),
     matcher,
     reconciler,
     readModel: ctx.readModel,
