@@ -14,7 +14,7 @@ const SCENARIOS: Record<string, { limitS: number; about: string }> = {
   fanout: { limitS: 360, about: '1k–20k rider sockets: RSS per connection, delivery p99, event-loop delay' },
   match: { limitS: 240, about: 'nearest 10 drivers: rbush vs Redis GEOSEARCH vs linear scan, 10k / 100k drivers' },
   replay: { limitS: 300, about: 'rebuild rides read model + fleet from 1M Redis events' },
-  scale: { limitS: 240, about: 'total server CPU per GPS point: 3 instances on one Redis vs 1 carrying the same load' },
+  scale: { limitS: 600, about: 'total server CPU per GPS point: 3 instances on one Redis vs 1 carrying the same load, GPS work broadcast and partitioned' },
   dispatch: { limitS: 240, about: 'nearest vs batched matching on one seeded city (low, balanced, surge), and a 1,000 × 5,000 window' },
 };
 

@@ -38,6 +38,12 @@ export interface Config {
   locationRetention: number;
   /** `driver-locations` split into this many streams by driver (Redis; Kafka: partitions). */
   locationShards: number;
+  /** GPS work: `partitioned` (each shard on one instance; needs a shared Redis) or `broadcast` (every instance reads every point). */
+  gpsWork: 'partitioned' | 'broadcast';
+  /** A GPS shard's lease lapses after this long unrenewed; a survivor then takes the shard over. */
+  shardLeaseMs: number;
+  /** Partitioned GPS: how often a shard owner publishes its drivers' newest positions to the other instances' fleet index. */
+  fleetFeedMs: number;
   rideRetention: number;
   serviceArea: string | null;
   zones: string | null;
@@ -199,6 +205,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = environment()): Config {
     matchTimeoutMs: int('MATCH_TIMEOUT_MS', 120_000, 1_000),
     locationRetention: int('LOCATION_RETENTION', 1_000_000, 1_000),
     locationShards: int('LOCATION_SHARDS', 8, 1, 1_024),
+    gpsWork: oneOf('GPS_WORK', ['partitioned', 'broadcast'] as const, 'partitioned'),
+    shardLeaseMs: int('SHARD_LEASE_MS', 10_000, 300, 600_000),
+    fleetFeedMs: int('FLEET_FEED_MS', 500, 50, 60_000),
     rideRetention: int('RIDE_RETENTION', 10_000_000, 1_000),
     serviceArea: env.SERVICE_AREA || null,
     zones: env.ZONES || null,

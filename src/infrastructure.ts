@@ -5,6 +5,12 @@ import { getRedisEventLog } from '../adapters/redis/event-log.ts';
 import type { RedisEndpoint } from '../adapters/redis/connection.ts';
 import { probeRedis } from '../adapters/redis/probe.ts';
 import { getRedisStores } from '../adapters/redis/stores.ts';
+import { getRedisChannels } from '../adapters/redis/channels.ts';
+import { getRedisPartitions } from '../adapters/redis/partitions.ts';
+import { getRedisScreeningStore } from '../adapters/redis/screening.ts';
+import { getRedisTracks } from '../adapters/redis/tracks.ts';
+import { RECENT_POINTS_KEPT } from '../domain/tracking/clean.ts';
+import { sharedGroupPartitions } from './app/partition/shared-group.ts';
 import { ConfigError, type Config } from './config.ts';
 import { systemClock, type Clock } from '../domain/ports/clock.ts';
 import type { Infrastructure, Logger } from './wiring.ts';
@@ -66,7 +72,31 @@ export async function makeInfrastructure(config: Config, logger: Logger, clock: 
       logger,
     });
   }
+  if (redis && infra.log && config.gpsWork === 'partitioned') partitionGps(infra, config, redis, logger, knobs.claimIdleMs, closers);
   return infra;
+}
+
+/**
+ * GPS work partitioned over the instances (README "Scaling out"): on Redis, shard leases; on Kafka,
+ * the `gps` group's partition assignment. Both need the shared Redis for the ride channels, the
+ * screening store and the trip tracks (with a memory read model; MongoDB shares tracks already).
+ */
+function partitionGps(infra: Infrastructure, config: Config, redis: RedisEndpoint, logger: Logger, claimIdleMs: number | undefined, closers: (() => Promise<unknown>)[]): void {
+  const prefix = config.streamPrefix;
+  const commandTimeoutMs = config.redisCommandTimeoutMs;
+  const channels = getRedisChannels({ ...redis, prefix, logger });
+  const screening = getRedisScreeningStore({ ...redis, prefix, kept: RECENT_POINTS_KEPT, commandTimeoutMs });
+  closers.push(() => channels.close(), () => screening.close());
+  if (config.readModel === 'memory') {
+    const tracks = getRedisTracks({ ...redis, prefix, retentionMs: config.trackRetentionMs, commandTimeoutMs });
+    infra.tracks = tracks;
+    closers.push(() => tracks.close());
+  }
+  const consumer =
+    config.transport === 'redis'
+      ? getRedisPartitions({ ...redis, prefix, stream: 'driver-locations', shards: config.locationShards, group: 'gps', instanceId: config.instanceId, leaseMs: config.shardLeaseMs, claimIdleMs, logger })
+      : sharedGroupPartitions(infra.log!, 'gps', config.instanceId);
+  infra.partitioned = { consumer, channels, screening, fleetFeedMs: config.fleetFeedMs };
 }
 
 /** The Redis the configuration names: a cluster (REDIS_CLUSTER_NODES), one server (REDIS_URL), or none. */

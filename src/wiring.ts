@@ -24,6 +24,7 @@ import { makeFleet } from '../projections/fleet/index.ts';
 import { makeAccounts } from './app/accounts.ts';
 import { makeFleetQueries } from './app/fleet-snapshot.ts';
 import { quietLogger, type Logger } from '../domain/ports/logger.ts';
+import type { GpsPartitioning } from './app/partition/index.ts';
 import { makeMetrics, type Metrics } from './app/metrics.ts';
 import { makeRideQueries } from './app/ride-queries.ts';
 import { makeRidecast, type Ridecast, type RidecastDeps } from './app/ridecast.ts';
@@ -41,6 +42,10 @@ export interface Infrastructure {
   payments?: PaymentGateway;
   /** Shared driver positions (Redis GEO); without it `nearby` answers from this instance's rbush index. */
   positions?: DriverPositions;
+  /** GPS work partitioned by shard over the instances (needs a shared Redis); absent: every instance reads every point. */
+  partitioned?: GpsPartitioning;
+  /** Trip tracks shared by the instances (Redis), for a memory read model under partitioned GPS work. */
+  tracks?: Pick<RideReadModel, 'addTrackPoints' | 'track'>;
   /** Closes what the infrastructure opened (connections), after the app has stopped. */
   close?: () => Promise<void>;
 }
@@ -69,7 +74,9 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
   const log = infra.log ?? getInMemoryEventLog({ maxLength: { 'driver-locations': config.locationRetention } });
   const now = tuning.now;
   const clock: Clock = tuning.clock ?? (now ? { now: () => now() } : systemClock);
-  const readModel = infra.readModel ?? getInMemoryReadModel({ trackRetentionMs: config.trackRetentionMs, clock });
+  const ownReadModel = infra.readModel ?? getInMemoryReadModel({ trackRetentionMs: config.trackRetentionMs, clock });
+  // Partitioned GPS: a ride's track is written by its driver's shard owner, so it is kept where every instance reads it.
+  const readModel = infra.tracks ? { ...ownReadModel, addTrackPoints: infra.tracks.addTrackPoints, track: infra.tracks.track } : ownReadModel;
   const payments = infra.payments ?? getInMemoryPaymentLedger();
   // The ports made real; each service takes the part it uses (tests reach in here too).
   const ctx = {
@@ -121,6 +128,7 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
     dispatch: config.dispatch,
     locationPointsPerSecond: config.locationPointsPerSecond,
     locationPointsBurst: config.locationPointsBurst,
+    partitioned: infra.partitioned,
   });
   await ridecast.start();
   await accounts.foldLegacyNames();

@@ -22,6 +22,8 @@ const SHARED_GROUPS = [
   ['rides', 'reactions'],
   ['drivers', 'geo'],
   ['driver-locations', 'geo'],
+  // Partitioned GPS work: the owner's shards and what it held go to the survivor (lease lapse).
+  ['driver-locations', 'gps'],
 ] as const;
 
 describe('faults, with two instances on one Redis (AOF, appendfsync always)', () => {
@@ -48,6 +50,7 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
     // Takeover of a dead member's pending entries after 1 s idle rather than the default 30 s.
     CLAIM_IDLE_MS: '1000',
     LOCATION_SHARDS: String(LOCATION_SHARDS),
+    SHARD_LEASE_MS: '2000',
     REDIS_URL: redis.url,
   });
 
@@ -165,6 +168,12 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
     a.freeze();
     const burst: Promise<unknown>[] = [];
     burst.push(...others.map((r, i) => apiB.post('/v1/rides', r.token, { pickup: near(i, 0.003), dropoff })));
+    // What A's blocked reads were handed is looked at as soon as there is some, before B's takeover
+    // (CLAIM_IDLE_MS, SHARD_LEASE_MS) can move it: on a loaded machine the trip below takes longer than that.
+    const heldEarly = await waitFor(async () => {
+      const held = await pendingOn('a');
+      return held.length > 0 ? held : null;
+    }, 'A to be handed something while frozen', 5_000, 20).catch(() => []);
     for (const step of ['arrive', 'start']) expect((await apiB.post(`/v1/rides/${rideId}/${step}`, driver.token)).status).toBe(200);
     for (let i = 1; i <= 5; i++) {
       const p = { lat: center.lat + ((dropoff.lat - center.lat) * i) / 5, lng: center.lng + ((dropoff.lng - center.lng) * i) / 5, recordedAt: t0 + i * 6_000 };
@@ -172,11 +181,13 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
     }
     expect((await apiB.post(`/v1/rides/${rideId}/complete`, driver.token)).status).toBe(200);
     expect((await Promise.all(burst)).map((r) => (r as { status: number }).status)).toEqual(others.map(() => 202));
-    // Redis hands new entries to A's blocked reads as they are appended: wait until A holds some.
-    const heldByA = await waitFor(async () => {
+    // Redis hands new entries to A's blocked reads as they are appended: wait until A holds some
+    // (or held some early on, before B's takeover could move them).
+    const heldLater = await waitFor(async () => {
       const held = await pendingOn('a');
-      return held.length > 0 && held;
+      return (held.length > 0 || heldEarly.length > 0) && held;
     }, 'A to be handed entries it cannot acknowledge (the crash lands mid-stream)', 15_000, 50);
+    const heldByA = [...heldEarly, ...heldLater.filter(([, g, id]) => !heldEarly.some(([, g2, id2]) => g2 === g && id2 === id))];
     const heldEvents: { stream: string; group: string; type: string; key: string; id: string }[] = [];
     for (const [stream, group, id] of heldByA) {
       const [entry] = (await log.read(stream as never, { after: prevId(id), limit: 1 })) as Recorded[];

@@ -8,6 +8,7 @@ import type { Clock } from '../../domain/ports/clock.ts';
 import type { IngestResult } from '../../domain/ports/driver-commands.ts';
 import type { EventLog } from '../../domain/ports/event-log.ts';
 import type { Metrics } from './metrics.ts';
+import type { SharedScreening } from './partition/screening.ts';
 
 export type { IngestResult } from '../../domain/ports/driver-commands.ts';
 
@@ -21,9 +22,10 @@ export interface IngestionDeps {
 /**
  * GPS ingestion, the same for HTTP and WebSocket: screen each point against its neighbours in
  * device time (domain/tracking/clean.ts), append the accepted points as events (raw), answer with
- * counts. Screening state is a cache of the log: this instance's own acceptances, plus every
- * accepted point its location consumer reads back (`observe`), so a driver whose requests land on
- * another instance is still judged against the points that one accepted (once they are consumed).
+ * counts. Screening state: with `shared` (GPS work partitioned over instances) the neighbours live
+ * in a store every instance reads (partition/screening.ts), so it does not matter which instance a
+ * request lands on; else this instance's own acceptances plus every accepted point its location
+ * consumer reads back (`observe`).
  */
 export interface IngestionOptions {
   readonly rules?: Partial<TrackingRules>;
@@ -34,12 +36,14 @@ export interface IngestionOptions {
   readonly pointsPerSecond?: number;
   /** ...with bursts up to this many (LOCATION_POINTS_BURST): at least one full batch of 100. */
   readonly pointsBurst?: number;
+  /** Neighbours kept in a shared store (several instances, GPS work partitioned): see partition/screening.ts. */
+  readonly shared?: SharedScreening;
 }
 
 /** Beyond this many drivers remembered, buckets that have refilled (idle drivers) are forgotten. */
 const BUCKETS_KEPT = 10_000;
 
-export function makeLocationIngestion({ log, clock, metrics }: IngestionDeps, { rules = {}, zones, rideOf, pointsPerSecond = 10, pointsBurst = 120 }: IngestionOptions) {
+export function makeLocationIngestion({ log, clock, metrics }: IngestionDeps, { rules = {}, zones, rideOf, pointsPerSecond = 10, pointsBurst = 120, shared }: IngestionOptions) {
   const fixes = new Map<string, DriverFix>();
   /** A token bucket per driver, on the injected clock: a request's whole batch fits, or nothing of it is taken. */
   const buckets = new Map<string, { tokens: number; at: number }>();
@@ -82,7 +86,8 @@ export function makeLocationIngestion({ log, clock, metrics }: IngestionDeps, { 
       if (actor.role !== 'driver') throw new DomainError('FORBIDDEN', 403, 'only drivers send locations');
       const driverId = actor.userId;
       takePoints(driverId, points.length);
-      const screened = screenPoints(fixes.get(driverId) ?? null, points, clock.now(), rules);
+      const prior = shared ? await shared.prior(driverId) : { version: 0, fix: fixes.get(driverId) ?? null };
+      const screened = screenPoints(prior.fix, points, clock.now(), rules);
       for (const r of screened.rejected) metrics.locationsRejected.inc({ reason: r.code });
       if (screened.accepted.length > 0) {
         const rideId = rideOf(driverId);
@@ -96,7 +101,8 @@ export function makeLocationIngestion({ log, clock, metrics }: IngestionDeps, { 
           if (!p.late) events.push(...zoneCrossings(driverId, p));
         }
         await log.append('driver-locations', driverId, events);
-        if (screened.latest) fixes.set(driverId, screened.latest);
+        if (shared) await shared.accepted(driverId, prior.version, screened.accepted, screened.latest);
+        else if (screened.latest) fixes.set(driverId, screened.latest);
         metrics.locationsAccepted.inc(screened.accepted.length);
         appended.inc(events.length);
       }

@@ -23,6 +23,7 @@ import { makeRideProjector } from '../../projections/rides/projector.ts';
 import type { Logger } from '../../domain/ports/logger.ts';
 import type { Metrics } from './metrics.ts';
 import { makeDispatchStats } from './dispatch-stats.ts';
+import { fleetStatsMessage } from './fleet-stats.ts';
 import { makeDriverService } from './drivers.ts';
 import { makeLiveHub } from './live/hub.ts';
 import { makeLocationIngestion } from './locations.ts';
@@ -32,6 +33,7 @@ import { makeRideReactions } from './reactions.ts';
 import { makeReconciler, type ReconcilerOptions } from './reconciler.ts';
 import { makeRideService } from './rides.ts';
 import { makeTracker } from './tracker.ts';
+import { makePartitionedGps, type GpsPartitioning } from './partition/index.ts';
 
 export interface RidecastOptions {
   /** Names this instance's own consumer groups (live push, local projections). */
@@ -55,6 +57,8 @@ export interface RidecastOptions {
   /** Points per second per driver, and the burst allowed (see makeLocationIngestion). */
   readonly locationPointsPerSecond?: number;
   readonly locationPointsBurst?: number;
+  /** GPS work partitioned by shard over the instances (a shared Redis); absent: every instance reads every point. */
+  readonly partitioned?: GpsPartitioning;
 }
 
 /**
@@ -81,6 +85,7 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
   const { log, claims, readModel, payments, fleet, metrics, tariff, matchPolicy, clock, newId, logger } = ctx;
   const now = () => clock.now();
   const eta = options.eta ?? straightLineEta();
+  const gps = options.partitioned && makePartitionedGps({ fleet, metrics, logger }, options.partitioned, options.instanceId, { localLatest: (id) => tracker.latestLocation(id), hub: () => hub });
   const drivers = makeDriverService({ log, clock, metrics });
   const rides = makeRideService({ log, claims, readModel, clock, newId, metrics, tariff }, {
     serviceArea: options.serviceArea,
@@ -92,6 +97,7 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
     zones: options.zones,
     pointsPerSecond: options.locationPointsPerSecond,
     pointsBurst: options.locationPointsBurst,
+    shared: gps ? gps.screening : undefined,
     // The assignment lands on the driver's stream a moment after the ride's acceptance: ask both.
     rideOf: (driverId) => ctx.fleet.get(driverId)?.rideId ?? tracker.rideOfDriver(driverId),
   });
@@ -106,7 +112,7 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
     latestLocation: (rideId) => tracker.latestLocation(rideId),
     offeredRideOf: (driverId) => fleet.get(driverId)?.offeredRideId ?? null,
   });
-  const tracker = makeTracker({ fleet, metrics, logger, clock }, hub, {
+  const tracker = makeTracker({ fleet, metrics, logger, clock }, gps ? gps.ownerHub(hub) : hub, {
     eta,
     arrival: options.arrivalRules ?? {},
     markArrived: (rideId) => rides.arrive(systemActor, rideId, true),
@@ -126,25 +132,9 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
   let ridesCompleted = 0;
   const dispatchStats = makeDispatchStats();
 
-  /** What the operators' status panel shows, pushed every few seconds to fleet watchers. */
-  function fleetStats(sinceMs: number, locationsBefore: number) {
-    let driversOnline = 0;
-    let driversOnTrip = 0;
-    for (const d of ctx.fleet.all()) {
-      if (d.available) driversOnline++;
-      if (d.rideId) driversOnTrip++;
-    }
-    const seconds = Math.max(0.001, (now() - sinceMs) / 1000);
-    return {
-      type: 'fleet.stats',
-      driversOnline,
-      driversOnTrip,
-      activeRides: tracker.activeRides().size,
-      ridesCompleted,
-      locationsPerSecond: Math.round((tracker.locationsSeen() - locationsBefore) / seconds),
-      ...dispatchStats.snapshot(),
-    };
-  }
+  /** What the operators' status panel shows (fleet-stats.ts), since `sinceMs`. */
+  const fleetStats = (sinceMs: number, locationsBefore: number) =>
+    fleetStatsMessage(fleet, { seconds: (now() - sinceMs) / 1000, activeRides: tracker.activeRides().size, ridesCompleted, locations: tracker.locationsSeen() - locationsBefore, dispatch: dispatchStats.snapshot() });
 
   /** Per consumer group, the events failing transiently right now: the log retries them until they pass. */
   const retrying = new Map<string, Set<string>>();
@@ -197,7 +187,11 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
    * at event i reports i handled (batchFailure), so only the rest is redelivered.
    */
   async function consumeBatches<S extends StreamName>(stream: S, group: string, handler: (events: readonly Recorded<EventsOf<S>>[]) => Promise<void>) {
-    const batchHandler = async (events: readonly Recorded<EventsOf<S>>[]) => {
+    subscriptions.push(await ctx.log.subscribe(stream, { group, consumer: options.instanceId, from: 'start', ephemeral: isLocal(group), batchHandler: batchesOf(group, handler) }));
+  }
+
+  function batchesOf<E extends Event>(group: string, handler: (events: readonly Recorded<E>[]) => Promise<void>) {
+    return async (events: readonly Recorded<E>[]) => {
       const last = events.at(-1);
       if (last) ctx.metrics.consumerLag.set({ consumer: group }, Math.max(0, (now() - last.metadata.recordedAtMs) / 1000));
       try {
@@ -208,7 +202,6 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
       }
       if (failingOf(group).size > 0) for (const e of events) recovered(group, e);
     };
-    subscriptions.push(await ctx.log.subscribe(stream, { group, consumer: options.instanceId, from: 'start', ephemeral: isLocal(group), batchHandler }));
   }
 
   /** Applies `apply` to each event in order, with no await in between; a throw at i says i were handled. */
@@ -228,7 +221,8 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
     rides,
     drivers,
     locations,
-    hub,
+    /** The sockets' hub: with partitioned GPS, a watch also joins the ride's channel. */
+    hub: gps ? gps.socketHub(hub) : hub,
     tracker,
     matcher,
     reconciler,
@@ -254,12 +248,15 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
           ctx.fleet.noteMissedOffer(driverId, at);
         }
       });
-      await consumeBatches('driver-locations', local, async (events) => {
+      const onPoints = async (events: readonly Recorded<EventsOf<'driver-locations'>>[]) => {
         const batch = points(events);
         if (options.localReadModel) await projector.onLocations(batch);
-        for (const e of batch) locations.observe(e.data);
+        if (!gps) for (const e of batch) locations.observe(e.data);
         await tracker.onLocations(batch);
-      });
+      };
+      // Partitioned: only the shards this instance owns (group `gps`); else every point (its own group).
+      if (gps) await gps.start(batchesOf('gps', onPoints) as (events: readonly Recorded[]) => Promise<void>);
+      else await consumeBatches('driver-locations', local, onPoints);
       if (!options.localReadModel) {
         await consume('rides', 'read-model', (e) => projector.onRideEvent(e));
         await consumeBatches('driver-locations', 'read-model', (events) => projector.onLocations(points(events)));
@@ -291,6 +288,7 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
       clearInterval(statsTimer);
       reconciler.stop();
       matcher.stop();
+      await gps?.stop();
       await Promise.all(subscriptions.splice(0).map((s) => s.close()));
     },
   };

@@ -2,6 +2,7 @@ import { getKafkaEventLog } from '../../adapters/kafka/event-log.ts';
 import { getRedisEventLog } from '../../adapters/redis/event-log.ts';
 import { getRedisStores } from '../../adapters/redis/stores.ts';
 import { makeRedisGeoProjection } from '../../projections/geo/redis-geo.ts';
+import { partitionedGpsOnRedis } from './partitioned-gps.ts';
 import type { Infrastructure } from '../../src/wiring.ts';
 import { startKafka, type KafkaCluster } from './kafka.ts';
 import { startRedis, type RedisServer } from './redis.ts';
@@ -38,14 +39,17 @@ export function redisTransport(): TestTransport {
       const stores = getRedisStores(server!.url, prefix, { warn() {} });
       // As TRANSPORT=redis deploys it: nearby answers from the shared GEO projection.
       const positions = makeRedisGeoProjection({ url: server!.url, key: `${prefix}{geo}:drivers` });
+      // GPS work partitioned as in production (shard leases, ride channels, shared screening and tracks).
+      const gps = partitionedGpsOnRedis(server!.url, prefix, 4);
       return {
+        ...gps.infra,
         // GPS sharded as in production (LOCATION_SHARDS), so every suite on Redis reads across shards.
         log: getRedisEventLog({ url: server!.url, prefix, claimIdleMs: 1_000, blockMs: 500, locationShards: 4 }),
         claims: stores.claims,
         users: stores.users,
         attempts: stores.attempts,
         positions,
-        close: async () => void (await Promise.all([stores.close(), positions.close()])),
+        close: async () => void (await Promise.all([stores.close(), positions.close(), gps.close()])),
       };
     },
     async tearDown() {

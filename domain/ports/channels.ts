@@ -1,0 +1,16 @@
+/**
+ * Fire-and-forget messages between instances (Redis Pub/Sub): what one instance computed and
+ * another's sockets need, without every instance consuming the stream it came from. Delivery is at
+ * most once and only while subscribed: whatever must not be lost is in the log, and a newcomer
+ * catches up from there (or from the channel's kept latest message).
+ */
+export interface Channels {
+  /** Publishes; with `keepMs`, the message also stays as the channel's latest for that long (atomically with the publish). */
+  publish(channel: string, message: string, keepMs?: number): void;
+  /** The channel's kept latest message, if any. */
+  latest(channel: string): Promise<string | null>;
+  /** Resolves once the subscription is in place: every later publish reaches `onMessage`. One handler per channel. */
+  subscribe(channel: string, onMessage: (message: string) => void): Promise<void>;
+  unsubscribe(channel: string): Promise<void>;
+  close(): Promise<void>;
+}

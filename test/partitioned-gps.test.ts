@@ -1,0 +1,109 @@
+// Partitioned GPS work on Redis (README "Scaling out"): two real server processes share the GPS
+// shards by lease; each point is handled by exactly one of them, and when the owner of half the
+// shards is killed the survivor takes them over, with what the dead one had been handed.
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shardKeysOf } from '../adapters/redis/scripts.ts';
+import { startServer, stopAll, TEST_ADMIN, type ServerProcess } from './support/server-process.ts';
+import { http, type Http } from './support/http-client.ts';
+import { metric } from './support/metrics.ts';
+import { startRedis, type RedisServer } from './support/redis.ts';
+import { waitFor } from './support/wait.ts';
+
+const SHARDS = 8;
+const DRIVERS = 24;
+
+describe('partitioned GPS work, two instances on one Redis', () => {
+  let redis: RedisServer;
+  let raw: Redis;
+  let a: ServerProcess;
+  let b: ServerProcess;
+  let apiA: Http;
+  let apiB: Http;
+  const prefix = `part${process.pid}:`;
+  const env = (id: string) => ({
+    TRANSPORT: 'redis',
+    REDIS_URL: redis.url,
+    STREAM_PREFIX: prefix,
+    INSTANCE_ID: id,
+    LOCATION_SHARDS: String(SHARDS),
+    SHARD_LEASE_MS: '1500',
+    CLAIM_IDLE_MS: '1000',
+  });
+  const handled = (s: ServerProcess) => metric(s.url, 'ridecast_gps_points_handled_total');
+  const owned = (s: ServerProcess) => metric(s.url, 'ridecast_gps_shards_owned');
+  /** Entries of the `gps` group handed out and not acknowledged, over every shard. */
+  async function pending(): Promise<number> {
+    let n = 0;
+    for (const k of shardKeysOf(prefix, 'driver-locations', SHARDS)) n += Number(((await raw.xpending(k.stream, 'gps').catch(() => [0])) as unknown[])[0] ?? 0);
+    return n;
+  }
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    raw = new Redis(redis.url, { protocol: 2, maxRetriesPerRequest: 1 } as never);
+    a = await startServer({ name: 'instance a', env: env('a') });
+    b = await startServer({ name: 'instance b', env: env('b') });
+    apiA = http(a.url);
+    apiB = http(b.url);
+  }, 120_000);
+
+  afterAll(async () => {
+    await stopAll([a, b]);
+    raw?.disconnect();
+    await redis?.stop();
+  }, 60_000);
+
+  it('each point is handled by exactly one instance; killing one moves its shards, and what it held, to the other', async () => {
+    // The shards are shared out: a took all of them first, then gave half back when b joined.
+    await waitFor(async () => (await owned(a)) === SHARDS / 2 && (await owned(b)) === SHARDS / 2, 'the shards shared 4 / 4', 30_000, 100);
+
+    const admin = (await apiA.login(TEST_ADMIN.username, TEST_ADMIN.password)).token;
+    const drivers: { token: string; lat: number; at: number }[] = [];
+    for (let i = 0; i < DRIVERS; i++) {
+      const d = await apiA.user(admin, 'driver');
+      expect((await apiA.put('/v1/drivers/me/availability', d.token, { available: true })).status).toBe(200);
+      drivers.push({ token: d.token, lat: 52.5 + i * 0.01, at: Date.now() - 300_000 });
+    }
+    /** One drivable point per driver (10 s, ~55 m after the last), through `via(i)`; returns the points accepted. */
+    async function round(via: (i: number) => Http): Promise<number> {
+      const replies = await Promise.all(
+        drivers.map((d, i) => {
+          d.lat += 0.0005;
+          d.at += 10_000;
+          return via(i).post('/v1/drivers/me/locations', d.token, { lat: d.lat, lng: 13.4, recordedAt: d.at });
+        }),
+      );
+      for (const r of replies) expect(r.status, JSON.stringify(r.body)).toBe(202);
+      for (const r of replies) expect(r.body.rejections ?? [], JSON.stringify(r.body)).toEqual([]);
+      return replies.reduce((n, r) => n + Number(r.body.accepted ?? 0), 0);
+    }
+
+    // Requests of one driver alternate between the instances: screening state is shared, so none is refused.
+    let sent = 0;
+    for (let r = 0; r < 4; r++) sent += await round((i) => ((i + r) % 2 === 0 ? apiA : apiB));
+    expect(sent).toBe(4 * DRIVERS);
+    await waitFor(async () => (await handled(a)) + (await handled(b)) >= sent && (await pending()) === 0, 'every point handled', 30_000, 100);
+    const [byA, byB] = [await handled(a), await handled(b)];
+    console.info(`[partitioned-gps] ${sent} points: handled by a ${byA}, by b ${byB}`);
+    // Once each: the two counts add up to the points sent, and both instances did part of it.
+    expect(byA + byB).toBe(sent);
+    expect(byA).toBeGreaterThan(0);
+    expect(byB).toBeGreaterThan(0);
+
+    // a stops answering (frozen, its leases lapse) while points arrive; then it is killed. b takes
+    // a's shards over, with whatever a's blocked reads had been handed and never acknowledged.
+    a.freeze();
+    const more = (await round(() => apiB)) + (await round(() => apiB));
+    const heldByA = await waitFor(async () => {
+      let n = 0;
+      for (const k of shardKeysOf(prefix, 'driver-locations', SHARDS)) n += Number(((await raw.xpending(k.stream, 'gps', '-', '+', 1000, 'a')) as unknown[]).length);
+      return n + 0.5; // truthy even at 0: read once
+    }, 'a count of what a holds');
+    console.info(`[partitioned-gps] a frozen holding ${heldByA - 0.5} unacknowledged points, then killed`);
+    await a.crash();
+    await waitFor(async () => (await owned(b)) === SHARDS, 'b to own every shard', 30_000, 100);
+    await waitFor(async () => (await handled(b)) >= byB + more && (await pending()) === 0, 'b to handle every later point', 30_000, 100);
+    expect(await handled(b)).toBe(byB + more);
+  }, 180_000);
+});
