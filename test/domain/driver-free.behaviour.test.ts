@@ -81,6 +81,10 @@ describe('the driver’s record', () => {
     ]);
   });
 
+  it('a matcher retrying the same hold after a crash gets nothing new, and no refusal', () => {
+    expect(decideDriver({ type: 'HoldOffer', data: { driverId: 'd_1', rideId: 'r_1', expiresAt: 50, at: 10 } }, holding(50))).toEqual([]);
+  });
+
   it('a free driver holding nothing just holds the offer', () => {
     const data = { driverId: 'd_1', rideId: 'r_2', expiresAt: 20, at: 5 };
     expect(decideDriver({ type: 'HoldOffer', data }, online)).toEqual([{ type: 'DriverOfferHeld', data }]);

@@ -70,9 +70,15 @@ describe('arrival at its edges (when the rider is told “your driver is here”
 
   it('inside the exit margin keeps the wait only for a driver already inside', () => {
     // 60 m: outside 50 m, inside 50 + 15.
-    expect(run([at(60, 0), at(60, 25_000)]).fired).toEqual([]);
+    expect(run([at(60, 0), at(60, 25_000), at(60, 50_000)]).fired).toEqual([]);
     expect(run([at(10, 0), at(60, 10_000), at(60, 20_000)]).fired).toEqual([20_000]);
     expect(run([at(10, 0), at(70, 10_000), at(10, 20_000), at(10, 40_000)]).fired).toEqual([40_000]);
+  });
+
+  it('the exit margin’s outer edge still counts as inside', () => {
+    const d = distanceMeters(south(0), south(30));
+    const rules = { radiusM: 0, exitMarginM: d, dwellMs: 20_000 };
+    expect(run([{ ...PICKUP, recordedAt: 0 }, at(30, 10_000), at(30, 20_000)], rules).fired).toEqual([20_000]);
   });
 
   it('a fix at the same device time as the newest is still judged', () => {
