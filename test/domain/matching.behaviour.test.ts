@@ -121,11 +121,18 @@ describe('the batching window', () => {
   it('one driver near two pickups goes to one of them; the other waits; the ETA reported is the chosen pair’s', () => {
     const reqs = [{ rideId: 'r1', pickup }, { rideId: 'r2', pickup: north(3_000) }];
     const rules = { maxPickupSeconds: 2_000, fairness: defaultFairnessRules };
-    const got = planWindow(reqs, (r) => (r.rideId === 'r1' ? [drv('far', 2_000), drv('d', 500)] : [drv('d', 500)]), { eta, now: NOW, rules });
+    const got = planWindow(reqs, (r) => (r.rideId === 'r1' ? [drv('d', 500), drv('far', 2_000)] : [drv('d', 500)]), { eta, now: NOW, rules });
     expect(got).toEqual([
       { rideId: 'r1', driverId: 'far', etaSeconds: eta.estimateSeconds(north(2_000), pickup, { speedMps: null }) },
       { rideId: 'r2', driverId: 'd', etaSeconds: eta.estimateSeconds(north(500), north(3_000), { speedMps: null }) },
     ]);
+  });
+
+  it('a driver’s known speed sets the ETA the pair is chosen on', () => {
+    const rules = { maxPickupSeconds: 2_000, fairness: defaultFairnessRules };
+    const got = planWindow([{ rideId: 'r', pickup }], () => [drv('fast', 1_000, { speedMps: 17 })], { eta, now: NOW, rules });
+    expect(got).toEqual([{ rideId: 'r', driverId: 'fast', etaSeconds: eta.estimateSeconds(north(1_000), pickup, { speedMps: 17 }) }]);
+    expect(got[0]!.etaSeconds).toBeLessThan(eta.estimateSeconds(north(1_000), pickup, { speedMps: null }));
   });
 
   it('fairness tips the window: a driver with missed offers loses to a slightly further one', () => {
