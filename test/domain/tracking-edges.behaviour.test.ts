@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { distanceMeters, METERS_PER_DEGREE, type LatLng } from '../../domain/geo.ts';
 import { detectArrival, type ArrivalState } from '../../domain/tracking/arrival.ts';
 import { straightLineEta } from '../../domain/tracking/eta.ts';
-import { defaultPlausibilityRules, insertionIndex, judgeAgainstNeighbours, withPoint } from '../../domain/tracking/plausible.ts';
+import { defaultPlausibilityRules, insertionIndex, judgeAgainstNeighbours } from '../../domain/tracking/plausible.ts';
 import { pointKey, type TrackPoint } from '../../domain/tracking/point.ts';
 import { zoneTransition } from '../../domain/tracking/zones.ts';
 
@@ -108,14 +108,6 @@ describe('plausibility at its edges (which GPS points are refused)', () => {
     const many = Array.from({ length: 9 }, (_, i) => at(0, i * 1000));
     for (let i = 0; i < 9; i++) expect(insertionIndex(many, i * 1000)).toBe(i);
     for (let i = 0; i < 9; i++) expect(insertionIndex(many, i * 1000 + 1)).toBe(i + 1);
-  });
-
-  it('withPoint inserts in order without touching the original', () => {
-    const p = at(50, 5_000);
-    expect(withPoint(track, p)).toEqual([track[0], p, track[1]]);
-    expect(track).toHaveLength(2);
-    expect(withPoint(track, at(0, 20_000))[2]!.recordedAt).toBe(20_000);
-    expect(withPoint(track, at(0, -5))[0]!.recordedAt).toBe(-5);
   });
 
   it('the minimum interval is allowed exactly, on both sides', () => {
