@@ -44,6 +44,7 @@ export async function joinGroup(settings: GroupMemberSettings, options: Subscrib
       if (ended) return;
       try {
         current = await joinGroupOnce(settings, options, rejoin);
+        settings.logger.warn({ groupId: settings.groupId, attempt }, 'kafka consumer rejoined its group');
         return;
       } catch (err) {
         settings.logger.warn({ err, groupId: settings.groupId, attempt }, 'kafka rejoin failed: retrying');
