@@ -60,10 +60,27 @@ export function endpointOf(o: RedisLocation): RedisEndpoint {
   throw new Error('a Redis url or cluster nodes are required');
 }
 
+/** Reconnect backoff for every Redis connection of ours: doubling from 100 ms, at most a second. */
+export const reconnectBackoff = (times: number) => Math.min(50 * 2 ** times, 1_000);
+
+/**
+ * A side connection that fails fast: one retry per command, the command timeout when one is set
+ * (a backend fault answers 503 rather than hanging), errors left to each command's caller.
+ */
+export function openFailFast(o: RedisLocation & { readonly commandTimeoutMs?: number }): RedisClient {
+  const redis = openRedis(endpointOf(o), {
+    maxRetriesPerRequest: 1,
+    retryStrategy: reconnectBackoff,
+    ...(o.commandTimeoutMs && { commandTimeout: o.commandTimeoutMs }),
+  });
+  redis.on('error', () => undefined);
+  return redis;
+}
+
 /** A connection that reconnects forever (capped backoff) and logs an outage once, not per attempt. */
 export function connectLogged(endpoint: RedisEndpoint, logger: Logger, name: string, extra: RedisOptions): RedisClient {
   const conn = openRedis(endpoint, {
-    retryStrategy: (times) => Math.min(50 * 2 ** times, 1_000),
+    retryStrategy: reconnectBackoff,
     ...extra,
   });
   let down = false;

@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from '../../domain/ports/clock.ts';
 import type { PartitionedConsumer } from '../../domain/ports/partitions.ts';
 import type { Recorded, StreamName, Subscription } from '../../domain/ports/event-log.ts';
-import { endpointOf, openRedis, type RedisClient, type RedisLocation } from './connection.ts';
+import { endpointOf, openRedis, reconnectBackoff, type RedisClient, type RedisLocation } from './connection.ts';
 import { startGroupReader, type Logger } from './consumer.ts';
 import { shardKeysOf } from './scripts.ts';
 
@@ -61,7 +61,7 @@ export function getRedisPartitions(o: RedisPartitionsOptions): PartitionedConsum
   // Opened by start(): a process that builds the infrastructure without running (a CLI) opens nothing.
   let main: LeaseClient = undefined as unknown as LeaseClient;
   function open(): void {
-    main = openRedis(endpoint, { maxRetriesPerRequest: 1, retryStrategy: (times) => Math.min(50 * 2 ** times, 1_000) }) as LeaseClient;
+    main = openRedis(endpoint, { maxRetriesPerRequest: 1, retryStrategy: reconnectBackoff }) as LeaseClient;
     main.on('error', () => undefined);
     main.defineCommand('ridecastMembers', { numberOfKeys: 1, lua: MEMBERS_LUA });
     main.defineCommand('ridecastRenew', { numberOfKeys: 1, lua: RENEW_LUA });
@@ -78,7 +78,7 @@ export function getRedisPartitions(o: RedisPartitionsOptions): PartitionedConsum
 
   async function take(n: number): Promise<void> {
     const keys = shards[n]!;
-    const conn = openRedis(endpoint, { maxRetriesPerRequest: 2, retryStrategy: (times) => Math.min(50 * 2 ** times, 1_000) });
+    const conn = openRedis(endpoint, { maxRetriesPerRequest: 2, retryStrategy: reconnectBackoff });
     conn.on('error', () => undefined);
     try {
       await conn.call('XGROUP', 'CREATE', keys.stream, o.group, '0', 'MKSTREAM').catch((err: unknown) => {

@@ -1,6 +1,6 @@
 import type { ScreeningStore } from '../../domain/ports/screening.ts';
 import type { GpsPoint } from '../../domain/tracking/point.ts';
-import { endpointOf, openRedis, type RedisClient, type RedisLocation } from './connection.ts';
+import { openFailFast, type RedisClient, type RedisLocation } from './connection.ts';
 
 export interface RedisScreeningOptions extends RedisLocation {
   readonly prefix: string;
@@ -43,12 +43,7 @@ function decode(s: string): GpsPoint {
  * counter, under one hash tag (`{fix:<driver>}`, so drivers spread over a cluster's masters).
  */
 export function getRedisScreeningStore(o: RedisScreeningOptions): ScreeningStore & { close(): Promise<void> } {
-  const redis = openRedis(endpointOf(o), {
-    maxRetriesPerRequest: 1,
-    retryStrategy: (times) => Math.min(50 * 2 ** times, 1_000),
-    ...(o.commandTimeoutMs && { commandTimeout: o.commandTimeoutMs }),
-  }) as WithScripts;
-  redis.on('error', () => undefined);
+  const redis = openFailFast(o) as WithScripts;
   redis.defineCommand('ridecastFixAdd', { numberOfKeys: 2, lua: ADD_LUA });
   redis.defineCommand('ridecastFixRead', { numberOfKeys: 2, lua: READ_LUA });
   const ttl = o.ttlMs ?? 3_600_000;

@@ -1,5 +1,5 @@
 import type { RideReadModel, TrackPoint } from '../../domain/ports/read-model.ts';
-import { endpointOf, openRedis, type RedisClient, type RedisLocation } from './connection.ts';
+import { openFailFast, type RedisClient, type RedisLocation } from './connection.ts';
 
 export interface RedisTracksOptions extends RedisLocation {
   readonly prefix: string;
@@ -22,12 +22,7 @@ export type TrackStore = Pick<RideReadModel, 'addTrackPoints' | 'track'> & { clo
  * GPS shard, read by any (the fare at completion, resume, `GET …/track`). Idempotent per device time.
  */
 export function getRedisTracks(o: RedisTracksOptions): TrackStore {
-  const redis = openRedis(endpointOf(o), {
-    maxRetriesPerRequest: 1,
-    retryStrategy: (times) => Math.min(50 * 2 ** times, 1_000),
-    ...(o.commandTimeoutMs && { commandTimeout: o.commandTimeoutMs }),
-  }) as WithScripts;
-  redis.on('error', () => undefined);
+  const redis = openFailFast(o) as WithScripts;
   redis.defineCommand('ridecastTrackAdd', { numberOfKeys: 1, lua: ADD_LUA });
   const key = (rideId: string) => `${o.prefix}{track:${rideId}}`;
   return {
