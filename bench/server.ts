@@ -67,9 +67,13 @@ const profiler = (() => {
   };
 })();
 
+// The bench's own routes are not the API: kept out of the OpenAPI document (and its every-route-
+// declares-its-answers guard, adapters/http/openapi.ts).
+const benchOnly = { schema: { hide: true } };
+
 /** GET /bench/stats[?reset=1]: memory, CPU since the last reset, event-loop delay (1 ms resolution) since the last reset. */
 function statsRoutes(app: FastifyInstance, extra: () => Promise<Record<string, unknown>> = async () => ({})) {
-  app.get('/bench/stats', async (request) => {
+  app.get('/bench/stats', benchOnly, async (request) => {
     const cpu = process.cpuUsage(cpuMark);
     const wall = performance.now() - wallMark;
     const m = process.memoryUsage();
@@ -92,7 +96,7 @@ function statsRoutes(app: FastifyInstance, extra: () => Promise<Record<string, u
     }
     return out;
   });
-  app.post('/bench/gc', async () => {
+  app.post('/bench/gc', benchOnly, async () => {
     for (let i = 0; i < 3; i++) {
       gc?.();
       await sleep(20);
@@ -125,7 +129,7 @@ async function bare(withXadd: boolean) {
     },
   );
   statsRoutes(app);
-  app.get('/bench/count', async () => ({ events: redis ? await redis.xlen(key) : null, appended }));
+  app.get('/bench/count', benchOnly, async () => ({ events: redis ? await redis.xlen(key) : null, appended }));
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   process.on('SIGTERM', () => void app.close().then(() => redis?.disconnect()).finally(() => process.exit(0)));
   ready(url);
@@ -298,8 +302,8 @@ async function service() {
       locationsSeen: svc!.ridecast.tracker.locationsSeen(),
       locationsAccepted: (await svc!.ctx.metrics.locationsAccepted.get()).values[0]?.value ?? 0,
     }));
-    app.get('/bench/count', async () => countLocations());
-    app.post<{ Body: { from: number; count: number } }>('/bench/trips', async (request) => {
+    app.get('/bench/count', benchOnly, async () => countLocations());
+    app.post<{ Body: { from: number; count: number } }>('/bench/trips', benchOnly, async (request) => {
       const { from, count } = request.body;
       const made: Trip[] = new Array(count);
       let next = 0;
@@ -322,14 +326,14 @@ async function service() {
       for (const t of made) trips[t.index] = t;
       return { trips: made };
     });
-    app.post<{ Body: { from: number; count: number; durationMs: number; windowFrom?: number; windowTo?: number } }>('/bench/drive', async (request) => {
+    app.post<{ Body: { from: number; count: number; durationMs: number; windowFrom?: number; windowTo?: number } }>('/bench/drive', benchOnly, async (request) => {
       if (drive.running) throw new Error('a drive is already running');
       const { from, count, durationMs, windowFrom = 0, windowTo = 0 } = request.body;
       Object.assign(drive, { sent: 0, skipped: 0, accepted: 0, rejected: 0, errors: 0, lastError: '', windowFrom, windowTo, acceptedInWindow: 0 });
       void runDrive(from, count, durationMs);
       return { started: true };
     });
-    app.get('/bench/drive', async () => drive);
+    app.get('/bench/drive', benchOnly, async () => drive);
   }
 
   // Fixes 1 ms apart in device time (ingest.ts): a load generator, not a car, so one-fix-per-500-ms is off.
