@@ -23,7 +23,8 @@ export function getRedisChannels(o: RedisChannelsOptions): Channels {
   const endpoint = endpointOf(o);
   const retryStrategy = (times: number) => Math.min(50 * 2 ** times, 1_000);
   const pub = openRedis(endpoint, { retryStrategy, maxRetriesPerRequest: 1 }) as WithKeep;
-  const sub = openRedis(endpoint, { retryStrategy });
+  // Subscriber mode: nothing to pipeline.
+  const sub = openRedis(endpoint, { retryStrategy, enableAutoPipelining: false });
   pub.on('error', () => undefined);
   sub.on('error', () => undefined);
   pub.defineCommand('ridecastKeepPublish', { numberOfKeys: 1, lua: KEEP_AND_PUBLISH_LUA });

@@ -130,7 +130,7 @@ export function getRedisEventLog(options: RedisEventLogOptions) {
       try {
         for (const keys of shards) {
           // Commands fail during an outage so the reader's loop logs, backs off and tries again.
-          const conn = connectLogged(endpoint, logger, `${keys.stream}/${group}/${consumer}`, { maxRetriesPerRequest: 2 });
+          const conn = connectLogged(endpoint, logger, `${keys.stream}/${group}/${consumer}`, { maxRetriesPerRequest: 2, enableAutoPipelining: false });
           try {
             readers.push(
               await startGroupReader({

@@ -78,7 +78,8 @@ export function getRedisPartitions(o: RedisPartitionsOptions): PartitionedConsum
 
   async function take(n: number): Promise<void> {
     const keys = shards[n]!;
-    const conn = openRedis(endpoint, { maxRetriesPerRequest: 2, retryStrategy: reconnectBackoff });
+    // The shard's blocking reader: nothing to pipeline.
+    const conn = openRedis(endpoint, { maxRetriesPerRequest: 2, retryStrategy: reconnectBackoff, enableAutoPipelining: false });
     conn.on('error', () => undefined);
     try {
       await conn.call('XGROUP', 'CREATE', keys.stream, o.group, '0', 'MKSTREAM').catch((err: unknown) => {

@@ -1,4 +1,4 @@
-import { Cluster, Redis } from 'ioredis';
+import { endpointOf, openRedis, type RedisClient } from '../../adapters/redis/connection.ts';
 import { HOLD_GRACE_MS, type DriverEvent } from '../../domain/driver/index.ts';
 import { distanceMeters, EARTH_RADIUS_M, type LatLng } from '../../domain/geo.ts';
 import { systemClock, type Clock } from '../../domain/ports/clock.ts';
@@ -8,7 +8,7 @@ import { DRIVER_LUA, LOCATION_LUA, LOCATIONS_LUA, NEARBY_LUA, SWEEP_LUA } from '
 
 export interface RedisGeoOptions {
   /** A connection (or cluster client) to use, not closed by `close()`; or `url` / `clusterNodes` to open one. */
-  readonly redis?: Redis | Cluster;
+  readonly redis?: RedisClient;
   readonly url?: string;
   /** With `url`: a command unanswered this long fails (a frozen server), so `nearby` answers 503 in seconds. */
   readonly commandTimeoutMs?: number;
@@ -46,7 +46,7 @@ const widen = (radiusM: number) => (radiusM * REDIS_EARTH_RADIUS_M) / EARTH_RADI
 
 export type RedisGeoProjection = ReturnType<typeof makeRedisGeoProjection>;
 
-type GeoCommands = (Redis | Cluster) & {
+type GeoCommands = RedisClient & {
   ridecastGeoDriver(...args: (string | number)[]): Promise<number>;
   ridecastGeoLocation(...args: (string | number)[]): Promise<number>;
   ridecastGeoLocations(...args: (string | number)[]): Promise<number>;
@@ -56,14 +56,9 @@ type GeoCommands = (Redis | Cluster) & {
 
 const SWEEP_BATCH = 1_000;
 
-function open({ url, clusterNodes, commandTimeoutMs = 2_000 }: RedisGeoOptions): Redis | Cluster {
-  const perNode = { protocol: 2 as const, maxRetriesPerRequest: 1, commandTimeout: commandTimeoutMs };
-  if (!clusterNodes?.length) return new Redis(url!, perNode);
-  const nodes = clusterNodes.map((n) => {
-    const i = n.lastIndexOf(':');
-    return { host: n.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(n.slice(i + 1)) };
-  });
-  return new Cluster(nodes, { redisOptions: perNode, retryDelayOnFailover: 100, retryDelayOnClusterDown: 100 });
+/** Opened like every Redis connection of ours (adapters/redis/connection.ts): auto-pipelined, one retry. */
+function open({ url, clusterNodes, commandTimeoutMs = 2_000 }: RedisGeoOptions): RedisClient {
+  return openRedis(endpointOf({ url, clusterNodes }), { maxRetriesPerRequest: 1, commandTimeout: commandTimeoutMs });
 }
 const HASH_TAG = /\{[^}]+\}/;
 
