@@ -137,6 +137,11 @@ async function bare(withXadd: boolean) {
 
 type Trip = TripInfo;
 
+const PASSED_THROUGH = [
+  'LOCATION_RETENTION', 'LOCATION_SHARDS', 'REDIS_URL', 'KAFKA_BROKERS', 'MAX_CONNECTIONS', 'GPS_WORK', 'FLEET_FEED_MS',
+  'SHARD_LEASE_MS', 'MATCHING', 'BATCH_WINDOW_MS', 'OFFER_FANOUT',
+];
+
 async function service() {
   const prefix = `bench${process.pid}:`;
   const quiet = { info() {}, warn() {}, error() {} };
@@ -152,10 +157,9 @@ async function service() {
     LOCATION_POINTS_BURST: '1000000000',
     STREAM_PREFIX: prefix,
     INSTANCE_ID: `bench-${process.pid}`,
-    ...(process.env.LOCATION_RETENTION && { LOCATION_RETENTION: process.env.LOCATION_RETENTION }),
-    ...(process.env.LOCATION_SHARDS && { LOCATION_SHARDS: process.env.LOCATION_SHARDS }),
-    ...(process.env.REDIS_URL && { REDIS_URL: process.env.REDIS_URL }),
-    ...(process.env.KAFKA_BROKERS && { KAFKA_BROKERS: process.env.KAFKA_BROKERS }),
+    // The service's own settings a run may vary (e.g. GPS_WORK=broadcast npm run bench -- e2e); the
+    // rest of the environment stays out, so a shell's settings do not leak into the figures.
+    ...Object.fromEntries(PASSED_THROUGH.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : []))),
   };
   const config = loadConfig(env);
   let infra: Infrastructure = {};
