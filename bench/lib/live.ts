@@ -135,6 +135,8 @@ export function driverSender(baseUrl: string, trips: readonly TripInfo[], { maxS
   let from = Infinity;
   let to = -Infinity;
   const w = { sent: 0, ok: 0 };
+  /** Each in-window request's round trip (handed to the pool → response ended), ms: tells HTTP queueing from push delay. */
+  let postMs: number[] = [];
 
   function send(d: DriverState, maxInFlight: number) {
     if (c.inFlight >= maxInFlight) return void c.skipped++;
@@ -145,6 +147,7 @@ export function driverSender(baseUrl: string, trips: readonly TripInfo[], { maxS
     const body = JSON.stringify({ lat: d.lat, lng: d.lng, recordedAt: at, heading: 90, speed: 10, accuracy: 5 });
     c.inFlight++;
     c.sent++;
+    const sentAt = performance.now();
     if (inWindow) w.sent++;
     const req = request(
       {
@@ -155,6 +158,7 @@ export function driverSender(baseUrl: string, trips: readonly TripInfo[], { maxS
         res.resume();
         res.on('end', () => {
           c.inFlight--;
+          if (inWindow) postMs.push(performance.now() - sentAt);
           if (res.statusCode === 202) {
             c.ok++;
             if (inWindow) w.ok++;
@@ -173,11 +177,14 @@ export function driverSender(baseUrl: string, trips: readonly TripInfo[], { maxS
   return {
     counters: c,
     windowCounts: w,
+    /** The in-window POST round trips so far, ms. */
+    postLatencies: () => postMs,
     window(start: number, end: number) {
       from = start;
       to = end;
       w.sent = 0;
       w.ok = 0;
+      postMs = [];
     },
     /** The first `count` drivers send once a second each for `durationMs`. */
     run(count: number, durationMs: number, maxInFlight = count): Promise<void> {
