@@ -77,13 +77,18 @@ export function makeRideProjector(
       if (list) list.push(e);
       else byRide.set(rideId, [e]);
     }
-    for (const [rideId, list] of byRide) {
-      const ride = await readModel.get(rideId);
-      if (!ride || !TRACKED.has(ride.status)) continue;
-      const track = list
-        .filter((e) => e.data.driverId === ride.driverId)
-        .map(({ data: { lat, lng, recordedAt }, metadata }) => ({ lat, lng, recordedAt, eventId: metadata.eventId, loggedAt: metadata.recordedAtMs }));
-      if (track.length > 0) await readModel.addTrackPoints(rideId, track);
-    }
+    // Rides side by side, not one round trip after another: a batch of points from 100 rides waited
+    // for 200 sequential reads and writes; concurrent, they leave in one pipelined write per store.
+    // Each ride still gets one ordered write.
+    await Promise.all([...byRide].map(([rideId, list]) => trackRide(rideId, list)));
+  }
+
+  async function trackRide(rideId: string, list: readonly Recorded<LocationRecorded>[]): Promise<void> {
+    const ride = await readModel.get(rideId);
+    if (!ride || !TRACKED.has(ride.status)) return;
+    const track = list
+      .filter((e) => e.data.driverId === ride.driverId)
+      .map(({ data: { lat, lng, recordedAt }, metadata }) => ({ lat, lng, recordedAt, eventId: metadata.eventId, loggedAt: metadata.recordedAtMs }));
+    if (track.length > 0) await readModel.addTrackPoints(rideId, track);
   }
 }
