@@ -91,17 +91,21 @@ export function getRedisScreeningStore(o: RedisScreeningOptions): ScreeningStore
   redis.defineCommand('ridecastFixAppend', { numberOfKeys: 3, lua: APPEND_IF_AT_LUA });
   const ttl = o.ttlMs ?? 3_600_000;
   const gps = streams['driver-locations'];
+  /** The window's list and version, then (beside the log) the driver's GPS stream. */
   const keys = (driverId: string) => {
-    const base = o.log ? `${o.log.layout.keysFor(gps, driverId).stream}:fix:${driverId}` : `${o.prefix}{fix:${driverId}}`;
-    return [`${base}:p`, `${base}:v`] as const;
+    const stream = o.log ? o.log.layout.keysFor(gps, driverId).stream : '';
+    const base = o.log ? `${stream}:fix:${driverId}` : `${o.prefix}{fix:${driverId}}`;
+    return [`${base}:p`, `${base}:v`, stream] as const;
   };
   const store: ScreeningStore & { close(): Promise<void> } = {
     async read(driverId, since) {
-      const [version, points, full] = await redis.ridecastFixRead(...keys(driverId), since, o.kept);
+      const [list, counter] = keys(driverId);
+      const [version, points, full] = await redis.ridecastFixRead(list, counter, since, o.kept);
       return { version: Number(version), points: points.map(decode), full: Number(full) === 1 };
     },
     async add(driverId, points) {
-      return Number(await redis.ridecastFixAdd(...keys(driverId), o.kept, ttl, ...points.map(encode)));
+      const [list, counter] = keys(driverId);
+      return Number(await redis.ridecastFixAdd(list, counter, o.kept, ttl, ...points.map(encode)));
     },
     async close() {
       if (redis.status === 'ready') await redis.quit().catch(() => undefined);
@@ -118,7 +122,7 @@ export function getRedisScreeningStore(o: RedisScreeningOptions): ScreeningStore
       const args: (string | number)[] = [expected, o.kept, ttl, layout.shardOf(gps, driverId), shards, maxLen, driverId, clock.now(), points.length];
       for (const p of points) args.push(encode(p));
       for (const e of events) args.push(e.type, JSON.stringify(e.data ?? null));
-      const [ok, version, since, full] = await redis.ridecastFixAppend(...keys(driverId), layout.keysFor(gps, driverId).stream, ...args);
+      const [ok, version, since, full] = await redis.ridecastFixAppend(...keys(driverId), ...args);
       if (Number(ok) === 1) return { appended: true, version: Number(version) };
       return { appended: false, version: Number(version), points: (since ?? []).map(decode), full: Number(full) === 1 };
     },
