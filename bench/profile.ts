@@ -104,6 +104,13 @@ if (files.length === 0) {
 const biggest = files.map((f) => join(scratch, f)).sort((a, b) => readFileSync(b).length - readFileSync(a).length)[0]!;
 const out = join(dir, `${scenario}-${transport}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
 renameSync(biggest, out);
+// BENCH_HEAP_PROFILE=1: the allocation profile of the same run goes beside it (bench/heap-top.ts reads it).
+const heaps = readdirSync(scratch).filter((f) => f.endsWith('.heapprofile')).map((f) => join(scratch, f));
+if (heaps.length > 0) {
+  const heap = out.replace(/\.cpuprofile$/, '.heapprofile');
+  renameSync(heaps.sort((a, b) => readFileSync(b).length - readFileSync(a).length)[0]!, heap);
+  console.log(`wrote ${relative(ROOT, heap)}`);
+}
 rmSync(scratch, { recursive: true, force: true });
 console.log(`\nwrote ${relative(ROOT, out)} (${basename(out)})`);
 print(out);

@@ -47,15 +47,20 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  */
 const profiler = (() => {
   const dir = process.env.BENCH_PROFILE_DIR;
+  const heap = process.env.BENCH_HEAP_PROFILE === '1';
   let session: Session | null = null;
   return {
     async toggle(start: boolean) {
       if (!dir) return;
       if (session) {
         const { profile } = await session.post('Profiler.stop');
+        writeFileSync(join(dir, `server-${process.pid}-${Date.now()}.cpuprofile`), JSON.stringify(profile));
+        if (heap) {
+          const { profile: allocations } = await session.post('HeapProfiler.stopSampling');
+          writeFileSync(join(dir, `server-${process.pid}-${Date.now()}.heapprofile`), JSON.stringify(allocations));
+        }
         session.disconnect();
         session = null;
-        writeFileSync(join(dir, `server-${process.pid}-${Date.now()}.cpuprofile`), JSON.stringify(profile));
       }
       if (!start) return;
       session = new Session();
@@ -63,6 +68,8 @@ const profiler = (() => {
       await session.post('Profiler.enable');
       await session.post('Profiler.setSamplingInterval', { interval: 1000 });
       await session.post('Profiler.start');
+      // BENCH_HEAP_PROFILE=1: also where the measured run allocates (sampled every 32 KiB; bench/heap-top.ts reads it).
+      if (heap) await session.post('HeapProfiler.startSampling', { samplingInterval: 32_768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
     },
   };
 })();

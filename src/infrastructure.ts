@@ -8,6 +8,7 @@ import { getRedisStores } from '../adapters/redis/stores.ts';
 import { getRedisChannels } from '../adapters/redis/channels.ts';
 import { getRedisPartitions } from '../adapters/redis/partitions.ts';
 import { getRedisScreeningStore } from '../adapters/redis/screening.ts';
+import { streamLayout } from '../adapters/redis/layout.ts';
 import { getRedisTracks } from '../adapters/redis/tracks.ts';
 import { RECENT_POINTS_KEPT } from '../domain/tracking/clean.ts';
 import { sharedGroupPartitions } from './app/partition/shared-group.ts';
@@ -45,7 +46,7 @@ export async function makeInfrastructure(config: Config, logger: Logger, clock: 
     infra.log = getRedisEventLog({
       ...redis!,
       prefix: config.streamPrefix,
-      maxLength: { 'driver-locations': config.locationRetention, rides: config.rideRetention, drivers: config.rideRetention },
+      maxLength: redisMaxLength(config),
       claimIdleMs: knobs.claimIdleMs,
       commandTimeoutMs: config.redisCommandTimeoutMs,
       locationShards: config.locationShards,
@@ -72,7 +73,7 @@ export async function makeInfrastructure(config: Config, logger: Logger, clock: 
       logger,
     });
   }
-  if (redis && infra.log && config.gpsWork === 'partitioned') partitionGps(infra, config, redis, logger, knobs.claimIdleMs, closers);
+  if (redis && infra.log && config.gpsWork === 'partitioned') partitionGps(infra, config, redis, logger, knobs.claimIdleMs, closers, clock);
   return infra;
 }
 
@@ -81,11 +82,14 @@ export async function makeInfrastructure(config: Config, logger: Logger, clock: 
  * the `gps` group's partition assignment. Both need the shared Redis for the ride channels, the
  * screening store and the trip tracks (with a memory read model; MongoDB shares tracks already).
  */
-function partitionGps(infra: Infrastructure, config: Config, redis: RedisEndpoint, logger: Logger, claimIdleMs: number | undefined, closers: (() => Promise<unknown>)[]): void {
+function partitionGps(infra: Infrastructure, config: Config, redis: RedisEndpoint, logger: Logger, claimIdleMs: number | undefined, closers: (() => Promise<unknown>)[], clock: Clock): void {
   const prefix = config.streamPrefix;
   const commandTimeoutMs = config.redisCommandTimeoutMs;
   const channels = getRedisChannels({ ...redis, prefix, logger });
-  const screening = getRedisScreeningStore({ ...redis, prefix, kept: RECENT_POINTS_KEPT, commandTimeoutMs });
+  // With the GPS stream on the same Redis, each window sits beside its driver's shard: screening and
+  // append are then one script call (compare-and-append), not a read, an append and an add.
+  const log = config.transport === 'redis' ? { layout: streamLayout(prefix, config.locationShards, redisMaxLength(config)), clock } : undefined;
+  const screening = getRedisScreeningStore({ ...redis, prefix, kept: RECENT_POINTS_KEPT, commandTimeoutMs, log });
   closers.push(() => channels.close(), () => screening.close());
   if (config.readModel === 'memory') {
     const tracks = getRedisTracks({ ...redis, prefix, retentionMs: config.trackRetentionMs, commandTimeoutMs });
@@ -97,6 +101,11 @@ function partitionGps(infra: Infrastructure, config: Config, redis: RedisEndpoin
       ? getRedisPartitions({ ...redis, prefix, stream: 'driver-locations', shards: config.locationShards, group: 'gps', instanceId: config.instanceId, leaseMs: config.shardLeaseMs, claimIdleMs, logger })
       : sharedGroupPartitions(infra.log!, 'gps', config.instanceId);
   infra.partitioned = { consumer, channels, screening, fleetFeedMs: config.fleetFeedMs };
+}
+
+/** Retention per stream on Redis (`XADD … MAXLEN ~`), the same for the log and whoever appends beside it. */
+function redisMaxLength(config: Config) {
+  return { 'driver-locations': config.locationRetention, rides: config.rideRetention, drivers: config.rideRetention };
 }
 
 /** The Redis the configuration names: a cluster (REDIS_CLUSTER_NODES), one server (REDIS_URL), or none. */

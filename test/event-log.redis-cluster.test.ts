@@ -5,6 +5,9 @@ import { opaque, type OpaqueLog } from './support/opaque-log.ts';
 import { getRedisEventLog, type RedisEventLog } from '../adapters/redis/event-log.ts';
 import { compareIds } from '../adapters/redis/scripts.ts';
 import { getRedisStores } from '../adapters/redis/stores.ts';
+import { getRedisScreeningStore } from '../adapters/redis/screening.ts';
+import { streamLayout } from '../adapters/redis/layout.ts';
+import { systemClock } from '../domain/ports/clock.ts';
 import type { StreamName } from '../domain/ports/event-log.ts';
 import { makeRedisGeoProjection } from '../projections/geo/redis-geo.ts';
 import { eventLogContract } from './contract/event-log.contract.ts';
@@ -86,6 +89,26 @@ describe('redis cluster specifics', () => {
       expect(await geo.count()).toBe(0);
     } finally {
       await geo.close();
+    }
+  });
+
+  it('screens beside the GPS stream: compare-and-append is one script in the slot of the driver\'s shard', async () => {
+    const prefix = `scr${process.pid}:`;
+    const log = makeLog(prefix);
+    const screening = getRedisScreeningStore({ clusterNodes: cluster.nodes, prefix, kept: 256, log: { layout: streamLayout(prefix, 8), clock: systemClock } });
+    const point = (i: number) => ({ lat: 38.72 + i * 0.0001, lng: -9.14, recordedAt: 1_000_000 + i * 1_000, heading: null, speed: null, accuracy: null });
+    const event = (i: number) => ({ type: 'LocationRecorded', data: { driverId: 'd_7', n: i } });
+    try {
+      for (const i of [1, 2, 3]) expect(await screening.appendIfAt!('d_7', i - 1, [point(i)], [event(i)])).toEqual({ appended: true, version: i });
+      // Behind by one: nothing written, and the point it missed comes back.
+      expect(await screening.appendIfAt!('d_7', 2, [point(9)], [event(9)])).toEqual({ appended: false, version: 3, points: [point(3)], full: false });
+      expect(await screening.appendIfAt!('d_7', 3, [], [])).toEqual({ appended: true, version: 3 });
+      expect((await screening.read('d_7', 0)).points).toEqual([point(1), point(2), point(3)]);
+      const recorded = (await log.read('driver-locations')).filter((e) => e.metadata.key === 'd_7');
+      expect(recorded.map((e) => (e.data as { n: number }).n)).toEqual([1, 2, 3]);
+    } finally {
+      await screening.close();
+      await log.close();
     }
   });
 });

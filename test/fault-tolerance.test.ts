@@ -21,8 +21,8 @@ const SHARED_GROUPS = [
   ['rides', 'matcher'],
   ['rides', 'reactions'],
   ['drivers', 'geo'],
-  ['driver-locations', 'geo'],
-  // Partitioned GPS work: the owner's shards and what it held go to the survivor (lease lapse).
+  // Partitioned GPS work: the owner's shards and what it held go to the survivor (lease lapse). The
+  // owner also feeds the GEO projection from that read (no `geo` group on driver-locations).
   ['driver-locations', 'gps'],
 ] as const;
 

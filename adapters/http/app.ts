@@ -141,7 +141,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(authPlugin, {
     secret: deps.jwtSecret,
     expiresInSeconds: tokenTtl,
-    accountExists: async (userId) => (await services.accounts.findById(userId)) !== null,
+    accountExists: (userId) => services.accounts.exists(userId),
   });
   await app.register(fastifyRateLimit, {
     max: deps.rateLimitPerMinute ?? 1_200,

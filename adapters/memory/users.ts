@@ -16,5 +16,8 @@ export function getInMemoryUserStore(): UserStore {
     async findById(userId) {
       return byId.get(userId) ?? null;
     },
+    async exists(userId) {
+      return byId.has(userId);
+    },
   };
 }

@@ -69,7 +69,16 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
   let claimCursor = '0-0';
   /** Acks sent but not yet answered: pipelined rather than awaited one by one (a round trip per event). */
   const acks: Promise<unknown>[] = [];
-  const flushAcks = () => Promise.all(acks.splice(0));
+  /**
+   * Entries handled and not acknowledged yet: their XACK goes out in one write with the next blocking
+   * read (one round trip per batch, not two), or on its own before any other command.
+   */
+  const owed: string[] = [];
+  const sendOwed = () => void (owed.length > 0 && acks.push(conn.call('XACK', key, group, ...owed.splice(0)).catch(() => undefined)));
+  const flushAcks = () => {
+    sendOwed();
+    return Promise.all(acks.splice(0));
+  };
   let wake = () => {};
   const woken = new Promise<void>((r) => (wake = r));
   const pause = (ms: number) => Promise.race([woken, new Promise<void>((r) => setTimeout(r, ms).unref())]);
@@ -78,6 +87,7 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
   conn.on('ready', () => void (ownPending = true));
 
   async function nextBatch(): Promise<Delivery[]> {
+    if (ownPending || o.clock.now() >= nextClaimAt) await flushAcks(); // what is re-read must not be what was just handled
     if (ownPending) {
       const entries = entriesOfRead(await conn.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', batch, 'STREAMS', key, '0'));
       if (entries.length === 0) ownPending = false;
@@ -93,7 +103,16 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
       if (nextClaimAt === 0) return [];
     }
     const block = Math.max(1, Math.min(o.blockMs, nextClaimAt - o.clock.now()));
-    const reply = await conn.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', batch, 'BLOCK', block, 'STREAMS', key, '>');
+    const read = ['GROUP', group, consumer, 'COUNT', batch, 'BLOCK', block, 'STREAMS', key, '>'];
+    let reply: unknown;
+    if (owed.length === 0) reply = await conn.call('XREADGROUP', ...read);
+    else {
+      // Redis runs them in order: the acknowledgement lands before the read blocks.
+      const replies = await conn.pipeline().call('XACK', key, group, ...owed.splice(0)).call('XREADGROUP', ...read).exec();
+      const [err, value] = replies?.[1] ?? [new Error('pipeline aborted'), null];
+      if (err) throw err;
+      reply = value;
+    }
     return entriesOfRead(reply).map((entry) => ({ entry, deliveries: 1 }));
   }
 
@@ -162,7 +181,7 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
         }
       }
       if (aborted) return false;
-      ackDone();
+      owed.push(...done);
       return true;
     } finally {
       handling = false;
@@ -219,7 +238,7 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
       try {
         const deliveries = await nextBatch();
         if (!stopping && deliveries.length > 0) await handleBatch(deliveries);
-        await flushAcks();
+        await Promise.all(acks.splice(0)); // acks a retry sent mid-batch; what the batch owes goes with the next read
         errors = 0;
       } catch (err) {
         if (stopping) break;

@@ -53,12 +53,41 @@ export function compareIds(a: string, b: string): number {
 }
 
 /**
- * KEYS: stream, versions hash, history list.
- * ARGV: entity key, expected version ('' = no check), MAXLEN ('' = keep all), keep history ('1'|'0'),
- *       then (type, data JSON) per event.
- * Returns { recordedAtMs, firstVersion, id1, id2, … } or the error `VERSION_CONFLICT <actual>`.
- * Entries get plain string fields (type, key, version, data, recordedAtMs) so `redis-cli XRANGE` reads them.
+ * Lua body of `xaddFacts(stream, shard, shards, maxlen, key, at, first)`: XADDs the (type, data)
+ * pairs ARGV[first], ARGV[first + 1], … to one GPS stream, trimming with the last; returns the ids.
+ * With several shards the ids are made as described above; with one, Redis makes them (`*`).
+ * Shared by SHARD_APPEND_LUA and the screening store's compare-and-append (./screening.ts).
  */
+export const XADD_FACTS_BODY = `
+local ms, seq = 0, shard
+if shards > 1 then
+  local t = redis.call('TIME')
+  ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
+  if last then
+    local dash = string.find(last[1], '-', 1, true)
+    local lms = tonumber(string.sub(last[1], 1, dash - 1))
+    local lseq = tonumber(string.sub(last[1], dash + 1))
+    if lms >= ms then
+      ms = lms
+      seq = lseq - (lseq % shards) + shards + shard
+    end
+  end
+end
+local n = (#ARGV - first + 1) / 2
+local ids = {}
+for i = 1, n do
+  local id = shards > 1 and string.format('%.0f-%.0f', ms, seq) or '*'
+  local t, d = ARGV[first + 2 * i - 2], ARGV[first + 2 * i - 1]
+  if maxlen ~= '' and i == n then
+    ids[i] = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, id, 'type', t, 'key', key, 'version', '0', 'data', d, 'recordedAtMs', at)
+  else
+    ids[i] = redis.call('XADD', stream, id, 'type', t, 'key', key, 'version', '0', 'data', d, 'recordedAtMs', at)
+  end
+  seq = seq + shards
+end
+return ids`;
+
 /**
  * GPS points on one shard of a sharded `driver-locations`. Each shard is its own stream, so ids that
  * Redis makes (`*`) could repeat across shards within one millisecond, and an eventId must name one
@@ -67,36 +96,19 @@ export function compareIds(a: string, b: string): number {
  * KEYS[1] the shard's stream; ARGV: shard, shards, maxlen ('' for none), key, recordedAtMs, then type, data pairs.
  */
 export const SHARD_APPEND_LUA = `
-local shard = tonumber(ARGV[1])
-local shards = tonumber(ARGV[2])
-local t = redis.call('TIME')
-local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local seq = shard
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-if last then
-  local dash = string.find(last[1], '-', 1, true)
-  local lms = tonumber(string.sub(last[1], 1, dash - 1))
-  local lseq = tonumber(string.sub(last[1], dash + 1))
-  if lms >= ms then
-    ms = lms
-    seq = lseq - (lseq % shards) + shards + shard
-  end
+local function xaddFacts(stream, shard, shards, maxlen, key, at, first)
+` + XADD_FACTS_BODY + `
 end
-local n = (#ARGV - 5) / 2
-local ids = {}
-for i = 1, n do
-  local id = string.format('%.0f-%.0f', ms, seq)
-  if ARGV[3] ~= '' and i == n then
-    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], id, 'type', ARGV[4 + 2 * i], 'key', ARGV[4], 'version', '0', 'data', ARGV[5 + 2 * i], 'recordedAtMs', ARGV[5])
-  else
-    redis.call('XADD', KEYS[1], id, 'type', ARGV[4 + 2 * i], 'key', ARGV[4], 'version', '0', 'data', ARGV[5 + 2 * i], 'recordedAtMs', ARGV[5])
-  end
-  ids[i] = id
-  seq = seq + shards
-end
-return ids
+return xaddFacts(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], 6)
 `;
 
+/**
+ * KEYS: stream, versions hash, history list.
+ * ARGV: entity key, expected version ('' = no check), MAXLEN ('' = keep all), keep history ('1'|'0'),
+ *       then (type, data JSON) per event.
+ * Returns { recordedAtMs, firstVersion, id1, id2, … } or the error `VERSION_CONFLICT <actual>`.
+ * Entries get plain string fields (type, key, version, data, recordedAtMs) so `redis-cli XRANGE` reads them.
+ */
 export const APPEND_LUA = `
 local key = ARGV[1]
 local current = tonumber(redis.call('HGET', KEYS[2], key) or '0')

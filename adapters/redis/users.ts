@@ -26,6 +26,10 @@ export function getRedisUserStore(redis: RedisClient, prefix = 'ridecast:'): Use
     async findById(userId) {
       return parse(await redis.hget(byId, userId));
     },
+    // An integer reply: not the account's JSON (with its password hash) to read and parse per request.
+    async exists(userId) {
+      return (await redis.hexists(byId, userId)) === 1;
+    },
     async foldNames(fold) {
       let cursor = '0';
       do {

@@ -21,4 +21,6 @@ export interface Accounts {
   login(username: string, password: string, address: string): Promise<Account>;
   /** The account a token names, or null when the store no longer has it (refresh, ACCOUNT_GONE). */
   findById(userId: string): Promise<Account | null>;
+  /** Whether the account a token names is still there (every authenticated request asks; ACCOUNT_GONE). */
+  exists(userId: string): Promise<boolean>;
 }

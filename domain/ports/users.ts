@@ -18,6 +18,8 @@ export interface UserStore {
   create(user: User, nameKey?: string): Promise<void>;
   findByUsername(nameKey: string): Promise<User | null>;
   findById(userId: string): Promise<User | null>;
+  /** Whether the account is still there: checked on every authenticated request, so no document is fetched. Absent: `findById`. */
+  exists?(userId: string): Promise<boolean>;
   /**
    * Adds the folded key of every account stored under its name as written, so names made before
    * folding are taken in every form too. Keys already taken stay with their account.

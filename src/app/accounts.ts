@@ -127,6 +127,7 @@ export function makeAccounts(users: UserStore, newId: (prefix: string) => string
       return user;
     },
     findById: (userId: string) => users.findById(userId),
+    exists: async (userId: string) => (users.exists ? users.exists(userId) : (await users.findById(userId)) !== null),
   };
 }
 

@@ -65,15 +65,44 @@ export function makeLocationIngestion({ log, clock, metrics }: IngestionDeps, { 
   const zonesOf = new Map<string, readonly string[]>();
   const appended = metrics.eventsAppended.labels({ stream: 'driver-locations' });
 
-  function zoneCrossings(driverId: string, latest: GpsPoint): LocationEvent[] {
-    if (!zones) return [];
-    const { entered, exited, now } = zones.transitions(zonesOf.get(driverId) ?? [], latest);
-    zonesOf.set(driverId, now);
+  /** ZoneEntered / ZoneExited for a move from `was` to where `latest` is; `now` is where the driver is then. */
+  function zoneCrossings(driverId: string, was: readonly string[], latest: GpsPoint): { events: LocationEvent[]; now: readonly string[] } {
+    const { entered, exited, now } = zones!.transitions(was, latest);
+    if (entered.length === 0 && exited.length === 0) return { events: [], now };
     const at = latest.recordedAt;
-    return [
-      ...exited.map((zone): LocationEvent => ({ type: 'ZoneExited', data: { driverId, zone, at } })),
-      ...entered.map((zone): LocationEvent => ({ type: 'ZoneEntered', data: { driverId, zone, at } })),
-    ];
+    return {
+      events: [
+        ...exited.map((zone): LocationEvent => ({ type: 'ZoneExited', data: { driverId, zone, at } })),
+        ...entered.map((zone): LocationEvent => ({ type: 'ZoneEntered', data: { driverId, zone, at } })),
+      ],
+      now,
+    };
+  }
+
+  /**
+   * Screens `points` against `fix` and builds the events, touching no state: with a shared window the
+   * request may be screened again (another instance wrote the driver meanwhile).
+   */
+  function plan(driverId: string, points: readonly GpsPoint[], fix: DriverFix | null) {
+    const screened = screenPoints(fix, points, clock.now(), rules);
+    const events: LocationEvent[] = [];
+    let zonesNow = zonesOf.get(driverId);
+    if (screened.accepted.length > 0) {
+      const rideId = rideOf(driverId);
+      for (const p of screened.accepted) {
+        events.push({
+          type: 'LocationRecorded',
+          data: { driverId, lat: p.lat, lng: p.lng, recordedAt: p.recordedAt, heading: p.heading, speed: p.speed, accuracy: p.accuracy, rideId, late: p.late },
+        });
+        // A late point is history: it cannot say where the driver is now, so it crosses no border.
+        if (zones && !p.late) {
+          const crossing = zoneCrossings(driverId, zonesNow ?? [], p);
+          zonesNow = crossing.now;
+          for (const e of crossing.events) events.push(e);
+        }
+      }
+    }
+    return { screened, accepted: screened.accepted, latest: screened.latest, events, zonesNow };
   }
 
   return {
@@ -86,23 +115,18 @@ export function makeLocationIngestion({ log, clock, metrics }: IngestionDeps, { 
       if (actor.role !== 'driver') throw new DomainError('FORBIDDEN', 403, 'only drivers send locations');
       const driverId = actor.userId;
       takePoints(driverId, points.length);
-      const prior = shared ? await shared.prior(driverId) : { version: 0, fix: fixes.get(driverId) ?? null };
-      const screened = screenPoints(prior.fix, points, clock.now(), rules);
+      const appendTo = (events: readonly LocationEvent[]) => log.append('driver-locations', driverId, events);
+      let done: ReturnType<typeof plan>;
+      if (shared) done = await shared.screenAndAppend(driverId, (fix) => plan(driverId, points, fix), appendTo);
+      else {
+        done = plan(driverId, points, fixes.get(driverId) ?? null);
+        if (done.events.length > 0) await appendTo(done.events);
+        if (done.latest) fixes.set(driverId, done.latest);
+      }
+      const { screened, events } = done;
+      if (done.zonesNow) zonesOf.set(driverId, done.zonesNow);
       for (const r of screened.rejected) metrics.locationsRejected.inc({ reason: r.code });
       if (screened.accepted.length > 0) {
-        const rideId = rideOf(driverId);
-        const events: LocationEvent[] = [];
-        for (const p of screened.accepted) {
-          events.push({
-            type: 'LocationRecorded',
-            data: { driverId, lat: p.lat, lng: p.lng, recordedAt: p.recordedAt, heading: p.heading, speed: p.speed, accuracy: p.accuracy, rideId, late: p.late },
-          });
-          // A late point is history: it cannot say where the driver is now, so it crosses no border.
-          if (!p.late) events.push(...zoneCrossings(driverId, p));
-        }
-        await log.append('driver-locations', driverId, events);
-        if (shared) await shared.accepted(driverId, prior.version, screened.accepted, screened.latest);
-        else if (screened.latest) fixes.set(driverId, screened.latest);
         metrics.locationsAccepted.inc(screened.accepted.length);
         appended.inc(events.length);
       }

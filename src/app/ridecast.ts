@@ -248,11 +248,17 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
           ctx.fleet.noteMissedOffer(driverId, at);
         }
       });
+      const { positions } = options;
       const onPoints = async (events: readonly Recorded<EventsOf<'driver-locations'>>[]) => {
+        // Partitioned, the owner of a shard handles each of its points once, as a `geo` group would:
+        // the GEO projection rides on that read instead of reading every point again (its round trip
+        // overlaps the tracker's work).
+        const geo = gps && positions ? positions.onLocations(events) : undefined;
         const batch = points(events);
         if (options.localReadModel) await projector.onLocations(batch);
         if (!gps) for (const e of batch) locations.observe(e.data);
         await tracker.onLocations(batch);
+        await geo;
       };
       // Partitioned: only the shards this instance owns (group `gps`); else every point (its own group).
       if (gps) await gps.start(batchesOf('gps', onPoints) as (events: readonly Recorded[]) => Promise<void>);
@@ -261,10 +267,9 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
         await consume('rides', 'read-model', (e) => projector.onRideEvent(e));
         await consumeBatches('driver-locations', 'read-model', (events) => projector.onLocations(points(events)));
       }
-      const { positions } = options;
       if (positions) {
         await consume('drivers', 'geo', (e) => positions.onDriverEvent(e));
-        await consumeBatches('driver-locations', 'geo', async (events) => void (await positions.onLocations(events)));
+        if (!gps) await consumeBatches('driver-locations', 'geo', async (events) => void (await positions.onLocations(events)));
       }
       await consume('rides', 'matcher', (e) => matcher.onRideEvent(e));
       await consume('rides', 'reactions', react);

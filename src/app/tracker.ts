@@ -37,6 +37,8 @@ export function makeTracker(ctx: { readonly fleet: Fleet; readonly metrics: Pick
   /** The ride each driver has accepted and not finished: known from the rides stream before DriverAssigned lands. */
   const rideOfDriver = new Map<string, string>();
   let locationsSeen = 0;
+  /** Bound once: observing with a label object hashes the labels per point. */
+  const locationLatency = ctx.metrics.pushLatency.labels({ type: 'driver.location' });
 
   function etaFor(ride: Ride, at: LatLng, speedMps: number | null): number | null {
     if (ride.status === 'accepted') return options.eta.estimateSeconds(at, ride.pickup, { speedMps });
@@ -87,7 +89,7 @@ export function makeTracker(ctx: { readonly fleet: Fleet; readonly metrics: Pick
       eventId: e.metadata.eventId,
     };
     if (onThisRide) latest.set(onThisRide.rideId, message);
-    ctx.metrics.pushLatency.observe({ type: 'driver.location' }, Math.max(0, (ctx.clock.now() - e.metadata.recordedAtMs) / 1000));
+    locationLatency.observe(Math.max(0, (ctx.clock.now() - e.metadata.recordedAtMs) / 1000));
     hub.publishLocation(message);
     if (onThisRide && onThisRide.status === 'accepted') {
       const decision = detectArrival(arrivals.get(onThisRide.rideId) ?? null, e.data, onThisRide.pickup, options.arrival);
