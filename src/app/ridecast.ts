@@ -1,7 +1,6 @@
 import { systemActor } from '../../domain/actor.ts';
-import { classifyFailure } from '../../domain/failures.ts';
 import type { DriverEvent } from '../../domain/driver/index.ts';
-import { batchFailure, handledBefore, type Event, type EventsOf, type Recorded, type StreamName, type Subscription } from '../../domain/ports/event-log.ts';
+import type { EventsOf, Recorded, StreamName, Subscription } from '../../domain/ports/event-log.ts';
 import type { DriverPositions } from '../../domain/ports/positions.ts';
 import type { RideEvent } from '../../domain/ride/index.ts';
 import type { ArrivalRules } from '../../domain/tracking/arrival.ts';
@@ -22,6 +21,7 @@ import type { Fleet } from '../../projections/fleet/index.ts';
 import { makeRideProjector } from '../../projections/rides/projector.ts';
 import type { Logger } from '../../domain/ports/logger.ts';
 import type { Metrics } from './metrics.ts';
+import { each, makeConsumerGuards } from './consumer-guards.ts';
 import { makeDispatchStats } from './dispatch-stats.ts';
 import { fleetStatsMessage } from './fleet-stats.ts';
 import { makeDriverService } from './drivers.ts';
@@ -136,41 +136,7 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
   const fleetStats = (sinceMs: number, locationsBefore: number) =>
     fleetStatsMessage(fleet, { seconds: (now() - sinceMs) / 1000, activeRides: tracker.activeRides().size, ridesCompleted, locations: tracker.locationsSeen() - locationsBefore, dispatch: dispatchStats.snapshot() });
 
-  /** Per consumer group, the events failing transiently right now: the log retries them until they pass. */
-  const retrying = new Map<string, Set<string>>();
-  const failingOf = (name: string) => retrying.get(name) ?? retrying.set(name, new Set()).get(name)!;
-
-  function recovered(name: string, e: Recorded): void {
-    if (failingOf(name).delete(e.metadata.eventId)) {
-      ctx.metrics.handlerRetrying.dec({ consumer: name });
-      ctx.logger.info({ consumer: name, eventId: e.metadata.eventId }, 'event handler recovered');
-    }
-  }
-
-  function failed(name: string, err: unknown, e: Recorded | undefined): void {
-    const failing = failingOf(name);
-    const eventId = e?.metadata.eventId ?? '?';
-    const kind = classifyFailure(err);
-    ctx.metrics.handlerFailures.inc({ consumer: name, kind });
-    // Logged once per event, not once per retry: an outage of minutes would flood the log.
-    if (kind === 'permanent' || !failing.has(eventId))
-      ctx.logger.warn({ err, consumer: name, eventId, kind }, kind === 'transient' ? 'event handler failed; retrying until it passes' : 'event handler failed for good; it will be dead-lettered');
-    if (kind === 'transient' && !failing.has(eventId)) {
-      failing.add(eventId);
-      ctx.metrics.handlerRetrying.inc({ consumer: name });
-    }
-  }
-
-  const guarded = <E extends Event>(name: string, handler: (e: Recorded<E>) => unknown) => async (e: Recorded<E>) => {
-    ctx.metrics.consumerLag.set({ consumer: name }, Math.max(0, (now() - e.metadata.recordedAtMs) / 1000));
-    try {
-      await handler(e);
-      recovered(name, e);
-    } catch (err) {
-      failed(name, err, e);
-      throw err;
-    }
-  };
+  const { guarded, batchesOf } = makeConsumerGuards({ metrics: ctx.metrics, logger: ctx.logger, clock });
 
   /** This instance's own groups (live push, local projections): reset at start, removed at a graceful stop. */
   const localGroup = `local-${options.instanceId}`;
@@ -189,31 +155,6 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
   async function consumeBatches<S extends StreamName>(stream: S, group: string, handler: (events: readonly Recorded<EventsOf<S>>[]) => Promise<void>) {
     subscriptions.push(await ctx.log.subscribe(stream, { group, consumer: options.instanceId, from: 'start', ephemeral: isLocal(group), batchHandler: batchesOf(group, handler) }));
   }
-
-  function batchesOf<E extends Event>(group: string, handler: (events: readonly Recorded<E>[]) => Promise<void>) {
-    return async (events: readonly Recorded<E>[]) => {
-      const last = events.at(-1);
-      if (last) ctx.metrics.consumerLag.set({ consumer: group }, Math.max(0, (now() - last.metadata.recordedAtMs) / 1000));
-      try {
-        await handler(events);
-      } catch (err) {
-        failed(group, err, events[handledBefore(err)]);
-        throw err;
-      }
-      if (failingOf(group).size > 0) for (const e of events) recovered(group, e);
-    };
-  }
-
-  /** Applies `apply` to each event in order, with no await in between; a throw at i says i were handled. */
-  const each = <E extends Event>(events: readonly Recorded<E>[], apply: (e: Recorded<E>) => void) => {
-    for (let i = 0; i < events.length; i++) {
-      try {
-        apply(events[i]!);
-      } catch (err) {
-        throw batchFailure(i, err);
-      }
-    }
-  };
 
   const points = (events: readonly Recorded[]) => events.filter((e): e is Recorded<LocationRecorded> => e.type === 'LocationRecorded');
 
@@ -250,9 +191,8 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
       });
       const { positions } = options;
       const onPoints = async (events: readonly Recorded<EventsOf<'driver-locations'>>[]) => {
-        // Partitioned, the owner of a shard handles each of its points once, as a `geo` group would:
-        // the GEO projection rides on that read instead of reading every point again (its round trip
-        // overlaps the tracker's work).
+        // Partitioned, the shard's owner feeds the GEO projection from its own read (no `geo` group
+        // reading every point again); its round trip overlaps the tracker's work.
         const geo = gps && positions ? positions.onLocations(events) : undefined;
         const batch = points(events);
         if (options.localReadModel) await projector.onLocations(batch);
