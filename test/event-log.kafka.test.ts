@@ -149,6 +149,26 @@ describe('kafka event log specifics', () => {
     expect(second).toEqual([4, 5, 6, 7]);
   });
 
+  it('heartbeats while a batch handler runs longer than the session timeout: the batch is not taken away and handed again', async () => {
+    const log = track(makeLog());
+    await log.append('rides', 'r_1', [ev(1), ev(2)]);
+    const calls: number[][] = [];
+    const sub = await log.subscribe('rides', {
+      group: 'slow',
+      consumer: 'c1',
+      batchHandler: async (events) => {
+        calls.push(events.map(nOf));
+        // Slow work, longer than the 6 s session timeout: without heartbeats the broker expels the member.
+        if (calls.length === 1) await new Promise((r) => setTimeout(r, 7_000));
+      },
+    });
+    await waitFor(() => calls.length > 0, 'the first batch', 20_000);
+    await log.append('rides', 'r_1', [ev(3)]);
+    await waitFor(() => calls.flat().includes(3), 'the event after the slow batch', 30_000);
+    await sub.close();
+    expect(calls).toEqual([[1, 2], [3]]);
+  });
+
   it('spreads keys over partitions when asked, each key staying in one partition and in order', async () => {
     const log = track(makeLog({ partitions: 4 }));
     for (let n = 1; n <= 20; n++) await log.append('rides', `r_${n % 5}`, [ev(n, `r_${n % 5}`)], { expectedVersion: Math.floor((n - 1) / 5) });
