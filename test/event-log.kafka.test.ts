@@ -5,7 +5,7 @@ import { PermanentFailure } from '../domain/failures.ts';
 import { getInMemoryClaims } from '../adapters/memory/claims.ts';
 import { eventLogContract } from './contract/event-log.contract.ts';
 import { createStreamIndex } from '../adapters/kafka/stream-index.ts';
-import { eventIdOf, type EventLog, type Recorded } from '../domain/ports/event-log.ts';
+import { batchFailure, eventIdOf, type EventLog, type Recorded } from '../domain/ports/event-log.ts';
 import { startKafka, type KafkaCluster } from './support/kafka.ts';
 import { waitFor } from './support/wait.ts';
 
@@ -41,7 +41,7 @@ const makeLog = (extra: Partial<KafkaEventLogOptions> = {}) =>
     ...extra,
   }));
 
-eventLogContract('kafka', async () => makeLog(), { timeoutMs: 45_000, batchedReads: !!process.env.KAFKA_BROKERS });
+eventLogContract('kafka', async () => makeLog(), { timeoutMs: 45_000 });
 
 const ev = (n: number, key = 'r_1') => ({ type: 'Numbered', data: { n, key } });
 const gps = (n: number) => ({ type: 'DriverLocationReported', data: { n, lat: 52.5, lng: 13.4 } });
@@ -121,6 +121,52 @@ describe('kafka event log specifics', () => {
     expect(attempts).toHaveLength(3);
     expect(handled).toEqual([1, 3]);
     expect(log.deadLetterCount()).toBe(1);
+  });
+
+  it('closing mid-retry stops at once: what the batch handled stays committed, the failed event goes to the next member', async () => {
+    const topicPrefix = `t${process.pid}-${++counter}.`;
+    const log = track(makeLog({ topicPrefix }));
+    await log.append('rides', 'r_1', [1, 2, 3, 4, 5, 6].map((n) => ev(n)));
+    const calls: number[][] = [];
+    const sub = await log.subscribe('rides', {
+      group: 'mid-retry',
+      consumer: 'c1',
+      batchHandler: async (events) => {
+        calls.push(events.map(nOf));
+        const i = events.findIndex((e) => nOf(e) === 4);
+        // A backend refusing writes: retried in place for as long as it lasts.
+        if (i >= 0) throw batchFailure(i, Object.assign(new Error('READONLY'), { name: 'ReplyError' }));
+      },
+    });
+    await waitFor(() => calls.length >= 3, 'the failed event retried in place', 20_000);
+    await sub.close();
+    expect(calls.slice(0, 3)).toEqual([[1, 2, 3, 4, 5, 6], [4], [4]]);
+    const second: number[] = [];
+    const next = await log.subscribe('rides', { group: 'mid-retry', consumer: 'c2', handler: async (e) => void second.push(nOf(e)) });
+    await log.append('rides', 'r_1', [ev(7)]);
+    await waitFor(() => second.includes(7), 'the sentinel', 20_000);
+    await next.close();
+    expect(second).toEqual([4, 5, 6, 7]);
+  });
+
+  it('heartbeats while a batch handler runs longer than the session timeout: the batch is not taken away and handed again', async () => {
+    const log = track(makeLog());
+    await log.append('rides', 'r_1', [ev(1), ev(2)]);
+    const calls: number[][] = [];
+    const sub = await log.subscribe('rides', {
+      group: 'slow',
+      consumer: 'c1',
+      batchHandler: async (events) => {
+        calls.push(events.map(nOf));
+        // Slow work, longer than the 6 s session timeout: without heartbeats the broker expels the member.
+        if (calls.length === 1) await new Promise((r) => setTimeout(r, 7_000));
+      },
+    });
+    await waitFor(() => calls.length > 0, 'the first batch', 20_000);
+    await log.append('rides', 'r_1', [ev(3)]);
+    await waitFor(() => calls.flat().includes(3), 'the event after the slow batch', 30_000);
+    await sub.close();
+    expect(calls).toEqual([[1, 2], [3]]);
   });
 
   it('spreads keys over partitions when asked, each key staying in one partition and in order', async () => {

@@ -5,7 +5,7 @@ import { waitFor } from './support/wait.ts';
 import { getInMemoryEventLog } from '../adapters/memory/event-log.ts';
 import { eventLogContract } from './contract/event-log.contract.ts';
 
-// Memory delivers what is pending for a member as one batch: the batched-read check applies.
+// Memory delivers what is pending for a member as one batch.
 eventLogContract('memory', async () => getInMemoryEventLog({ retryDelayMs: 5 }));
 
 describe('typed streams', () => {

@@ -1,5 +1,5 @@
-import type { Admin, ConsumerConfig, Kafka, KafkaMessage } from 'kafkajs';
-import { backoffMs, classifyFailure } from '../../domain/failures.ts';
+import type { Admin, ConsumerConfig, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import { deliverBatch, retryInPlace } from '../shared/batch-delivery.ts';
 import { batchHandlerOf, type Recorded, type StreamName, type SubscribeOptions, type Subscription } from '../../domain/ports/event-log.ts';
 import { decodeMessage } from './codec.ts';
 import type { Logger } from './logging.ts';
@@ -21,15 +21,17 @@ export interface GroupMemberSettings {
 }
 
 /**
- * One member of a Kafka consumer group. The group's committed offset is the acknowledgement: an
- * event's offset is committed only after its handler resolved, so anything a member was handed and
+ * One member of a Kafka consumer group. The group's committed offset is the acknowledgement: a
+ * fetched partition batch goes to the handler as one batch (adapters/shared/batch-delivery.ts) and
+ * its offsets are committed once, after the handler resolved, so anything a member was handed and
  * did not finish is fetched again by whoever owns the partition next (rebalance).
  *
- * A failing handler is retried here, with backoff and heartbeats in between, rather than by seeking
- * back: same redelivery, without a refetch, and the member keeps its partitions meanwhile. A transient
- * failure (a backend refusing writes) is retried until it passes; a permanent one (domain/failures.ts)
- * maxDeliveries times, then dead-lettered. A handler that runs longer than the session timeout loses
- * its partitions to the group.
+ * An event the handler fails on is retried here, in place, with backoff and heartbeats in between,
+ * rather than by seeking back: same redelivery, without a refetch, and the member keeps its
+ * partitions meanwhile; what the batch handled before it is committed first. A transient failure (a
+ * backend refusing writes) is retried until it passes; a permanent one (domain/failures.ts)
+ * maxDeliveries times, then dead-lettered; then the rest of the batch goes on. A handler that runs
+ * longer than the rebalance timeout loses its partitions to the group.
  */
 export async function joinGroup(settings: GroupMemberSettings, options: SubscribeOptions): Promise<Subscription> {
   let current: Subscription | null = null;
@@ -76,40 +78,94 @@ async function joinGroupOnce(settings: GroupMemberSettings, options: SubscribeOp
   let stopped: Promise<void> | null = null;
   let abortNow!: () => void;
   const aborted = new Promise<void>((r) => (abortNow = r));
-  // A function, not a comparison: TypeScript would narrow `state` across the awaits that change it.
+  let wake!: () => void;
+  const woken = new Promise<void>((r) => (wake = r));
+  // Functions, not comparisons: TypeScript would narrow `state` across the awaits that change it.
   const isAborted = () => state === 'aborted';
-  const pause = (ms: number) => Promise.race([aborted, new Promise<void>((r) => setTimeout(r, ms))]);
+  const isStopping = () => state !== 'running';
+  const pause = (ms: number) => Promise.race([woken, new Promise<void>((r) => setTimeout(r, ms))]);
+  const backoff = { baseMs: settings.retryDelayMs, maxMs: settings.maxRetryDelayMs };
+  const heartbeatEveryMs = settings.consumerConfig.heartbeatInterval ?? 3_000;
 
-  async function handle(partition: number, message: KafkaMessage, heartbeat: () => Promise<void>): Promise<void> {
-    const event = decodeMessage(settings.stream, partition, message);
-    if (event) {
-      const backoff = { baseMs: settings.retryDelayMs, maxMs: settings.maxRetryDelayMs };
-      let deliveries = 0;
-      for (let attempt = 1; ; attempt++) {
-        deliveries++;
-        try {
-          await handler([event]);
-          break;
-        } catch (err) {
-          if (isAborted()) return;
-          if (classifyFailure(err) === 'permanent' && deliveries >= settings.maxDeliveries) {
-            await settings.onDeadLetter(event, message, err);
-            break;
-          }
-          await pause(backoffMs(attempt, backoff));
-          if (isAborted()) return;
-          // Throws while the group rebalances: kafkajs rejoins, and the offset is still uncommitted.
-          await heartbeat();
-        }
+  /**
+   * One fetched partition batch: its decoded events go to the handler at once, in offset order, and
+   * its offsets are committed once when it is done. Offsets are resolved as events are handled (the
+   * next fetch starts after them) and committed before a retry that may take long, so a crash or a
+   * rebalance then redelivers only what was not handled. Undecodable records are skipped: not ours.
+   */
+  async function handleBatch({ batch, resolveOffset, heartbeat }: EachBatchPayload): Promise<void> {
+    const { partition, messages } = batch;
+    const last = messages.at(-1);
+    if (!last) return;
+    const ready: { event: Recorded; message: KafkaMessage }[] = [];
+    for (const message of messages) {
+      const event = decodeMessage(settings.stream, partition, message);
+      if (event) ready.push({ event, message });
+    }
+    const firstOffset = Number(messages[0]!.offset);
+    // Once the first `upTo` events are done, the next offset to read is the event after them (what
+    // could not be decoded before it is done too), or the end of the batch.
+    const nextAfter = (upTo: number) => (upTo < ready.length ? Number(ready[upTo]!.message.offset) : Number(last.offset) + 1);
+    let next = firstOffset;
+    let committed = firstOffset;
+    const doneUpTo = (upTo: number) => {
+      const n = nextAfter(upTo);
+      if (n <= next) return;
+      next = n;
+      resolveOffset(String(n - 1));
+    };
+    const commit = async () => {
+      if (next === committed || isAborted()) return;
+      const offset = next;
+      try {
+        await consumer.commitOffsets([{ topic, partition, offset: String(offset) }]);
+        committed = offset;
+      } catch (err) {
+        // The next commit covers this one; if the partition moved on, its new owner redelivers (at-least-once).
+        logger.warn({ err, groupId: settings.groupId, partition, offset }, 'kafka offset commit failed');
       }
-    }
-    if (isAborted()) return;
-    try {
-      await consumer.commitOffsets([{ topic, partition, offset: String(Number(message.offset) + 1) }]);
-    } catch (err) {
-      // The next commit covers this one; if the partition moved on, its new owner redelivers (at-least-once).
-      logger.warn({ err, groupId: settings.groupId, partition, offset: message.offset }, 'kafka offset commit failed');
-    }
+    };
+
+    // A long batch must not cost the member its partitions: heartbeat while the handler runs. A
+    // failed beat (the group rebalancing) is kafkajs' to act on at its own next heartbeat, after this batch.
+    const beating = async (events: readonly Recorded[]) => {
+      const timer = setInterval(() => void heartbeat().catch(() => undefined), heartbeatEveryMs);
+      try {
+        await handler(events);
+      } finally {
+        clearInterval(timer);
+      }
+    };
+    const done = await deliverBatch(
+      ready.map((r) => r.event),
+      {
+        handler: beating,
+        handled: (_from, to) => doneUpTo(to),
+        flush: commit,
+        aborted: isAborted,
+        retry: async (index, error) => {
+          const { event, message } = ready[index]!;
+          const outcome = await retryInPlace(event, error, 1, {
+            handler: beating,
+            maxDeliveries: settings.maxDeliveries,
+            backoff,
+            pause,
+            stopping: isStopping,
+            aborted: isAborted,
+            deadLetter: (err) => settings.onDeadLetter(event, message, err),
+            // Throws while the group rebalances: kafkajs rejoins, and the offset is still uncommitted.
+            beforeAttempt: async () => {
+              await heartbeat();
+              return true;
+            },
+          });
+          if (outcome !== 'stop') doneUpTo(index + 1);
+          return outcome;
+        },
+      },
+    );
+    if (done) doneUpTo(ready.length);
+    await commit();
   }
 
   try {
@@ -120,10 +176,13 @@ async function joinGroupOnce(settings: GroupMemberSettings, options: SubscribeOp
 
     await consumer.run({
       autoCommit: false,
-      eachMessage: async ({ partition, message, heartbeat }) => {
-        // Closing or crashed: leave the rest uncommitted for the partition's next owner.
-        if (state !== 'running') return;
-        const work = handle(partition, message, heartbeat);
+      // What is not resolved is fetched again: a batch left half done (closing, crashed) is not skipped.
+      eachBatchAutoResolve: false,
+      eachBatch: async (payload) => {
+        // Closing or crashed: leave the batch uncommitted for the partition's next owner. Stale: a
+        // seek (from: 'end') moved the partition after this batch was fetched.
+        if (state !== 'running' || payload.isStale()) return;
+        const work = handleBatch(payload);
         inFlight = work.then(
           () => undefined,
           () => undefined,
@@ -163,6 +222,7 @@ async function joinGroupOnce(settings: GroupMemberSettings, options: SubscribeOp
   return {
     async close() {
       if (state === 'running') state = 'stopping';
+      wake();
       stopped ??= (async () => {
         while (inFlight) await Promise.race([inFlight, aborted]);
         await consumer.disconnect();
@@ -172,6 +232,7 @@ async function joinGroupOnce(settings: GroupMemberSettings, options: SubscribeOp
     async abort() {
       state = 'aborted';
       abortNow();
+      wake();
       stopped ??= consumer.disconnect();
       await stopped;
     },

@@ -1,9 +1,8 @@
 import { DomainError, versionConflict } from '../../domain/errors.ts';
-import { backoffMs, classifyFailure } from '../../domain/failures.ts';
+import { deliverBatch, retryInPlace } from '../shared/batch-delivery.ts';
 import {
   batchHandlerOf,
   eventIdOf,
-  handledBefore,
   type DeadLetter,
   type Event,
   type EventLogBackend,
@@ -110,7 +109,7 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
       while (!member.closed && member.queue.length > 0) {
         // What is pending for this member now is one batch: its events in log order, so per key too.
         member.inFlight = Math.min(member.queue.length, MAX_BATCH);
-        member.current = deliverBatch(s, group, member, member.inFlight);
+        member.current = deliverQueued(s, group, member, member.inFlight);
         await member.current;
         member.current = null;
         member.inFlight = 0;
@@ -127,7 +126,7 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
    * the head of the queue (an aborted member's queue goes back to the group). A failure at event i
    * (`batchFailure(i, err)`) acks what came before i, retries i in place under the policy, then goes on.
    */
-  async function deliverBatch(s: StreamState, group: Group, member: Member, n: number): Promise<void> {
+  async function deliverQueued(s: StreamState, group: Group, member: Member, n: number): Promise<void> {
     const ready: { event: Recorded; index: number; pos: number }[] = [];
     for (let pos = 0; pos < n; pos++) {
       const index = member.queue[pos]!;
@@ -141,43 +140,36 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
       member.inFlight -= upTo - acked;
       acked = upTo;
     };
-    for (let from = 0; from < ready.length; ) {
-      try {
-        await member.handle(from === 0 ? ready.map((r) => r.event) : ready.slice(from).map((r) => r.event));
-        break;
-      } catch (err) {
-        if (member.closed) return;
-        const failed = ready[from + Math.min(handledBefore(err), ready.length - from - 1)]!;
-        ack(failed.pos);
-        await retryInPlace(member, group, failed.index, failed.event, err);
-        if (member.closed) return;
-        ack(failed.pos + 1);
-        from = ready.indexOf(failed) + 1;
-      }
-    }
-    ack(n);
-  }
-
-  /** Transient failures are retried until they pass; permanent ones maxDeliveries times, then dead-lettered. */
-  async function retryInPlace(member: Member, group: Group, index: number, event: Recorded, firstError: unknown): Promise<void> {
-    let err = firstError;
-    for (let deliveries = 1, attempt = 1; !member.closed; attempt++) {
-      if (classifyFailure(err) === 'permanent' && deliveries >= maxDeliveries) {
-        const id = `${event.metadata.stream}/${++deadSeq}`;
-        const error = err instanceof Error ? err.message : String(err);
-        dead.set(id, { id, stream: event.metadata.stream, group: groupName(group), event, error, deliveries, deadAtMs: now(), index });
-        return;
-      }
-      await new Promise((r) => setTimeout(r, backoffMs(attempt, backoff)));
-      if (member.closed) return;
-      deliveries++;
-      try {
-        await member.handle([event]);
-        return;
-      } catch (e) {
-        err = e;
-      }
-    }
+    // Queue position before which everything is done once the first `i` ready events are.
+    const posOf = (i: number) => (i < ready.length ? ready[i]!.pos : n);
+    const closed = () => member.closed;
+    const done = await deliverBatch(
+      ready.map((r) => r.event),
+      {
+        handler: member.handle,
+        handled: (_from, to) => ack(posOf(to)),
+        aborted: closed,
+        retry: async (i, err) => {
+          const failed = ready[i]!;
+          const outcome = await retryInPlace(failed.event, err, 1, {
+            handler: member.handle,
+            maxDeliveries,
+            backoff,
+            pause: (ms) => new Promise<void>((r) => setTimeout(r, ms)),
+            stopping: closed,
+            aborted: closed,
+            deadLetter: async (e, deliveries) => {
+              const id = `${failed.event.metadata.stream}/${++deadSeq}`;
+              const error = e instanceof Error ? e.message : String(e);
+              dead.set(id, { id, stream: failed.event.metadata.stream, group: groupName(group), event: failed.event, error, deliveries, deadAtMs: now(), index: failed.index });
+            },
+          });
+          if (outcome !== 'stop') ack(failed.pos + 1);
+          return outcome;
+        },
+      },
+    );
+    if (done) ack(n);
   }
 
   function groupName(group: Group): string {

@@ -1,7 +1,7 @@
-import { backoffMs, classifyFailure } from '../../domain/failures.ts';
+import { deliverBatch, retryInPlace as retryEventInPlace, type Outcome } from '../shared/batch-delivery.ts';
 import type { Clock } from '../../domain/ports/clock.ts';
 import type { RedisClient } from './connection.ts';
-import { batchHandlerOf, handledBefore, type Recorded, type StreamName, type SubscribeOptions, type Subscription } from '../../domain/ports/event-log.ts';
+import { batchHandlerOf, type Recorded, type StreamName, type SubscribeOptions, type Subscription } from '../../domain/ports/event-log.ts';
 import { asEntries, entriesOfRead, fromEntry, replayedFor, type keysOf, type RawEntry } from './scripts.ts';
 import type { Logger as PortLogger } from '../../domain/ports/logger.ts';
 
@@ -126,8 +126,6 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
   }
 
   type Ready = { id: string; fields: string[]; deliveries: number; event: Recorded };
-  /** How a failed entry ended: handled (ack it), settled (dead-lettered or taken by another: no ack), or stop. */
-  type Outcome = 'handled' | 'settled' | 'stop';
 
   /**
    * What one read returned, as one batch: trimmed or foreign entries acked, undecodable or poison
@@ -164,24 +162,25 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
         }
         ready.push({ id, fields, deliveries, event });
       }
-      for (let from = 0; from < ready.length; ) {
-        try {
-          await handler(ready.slice(from).map((r) => r.event));
-          for (let i = from; i < ready.length; i++) done.push(ready[i]!.id);
-          from = ready.length;
-        } catch (err) {
-          if (aborted) return false;
-          const failed = from + Math.min(handledBefore(err), ready.length - from - 1);
-          for (let i = from; i < failed; i++) done.push(ready[i]!.id);
-          ackDone(); // what was handled is acked before a retry that may take long
-          const outcome = await retryInPlace(ready[failed]!, err);
-          if (outcome === 'stop') return false;
-          if (outcome === 'handled') done.push(ready[failed]!.id);
-          from = failed + 1;
-        }
-      }
-      if (aborted) return false;
-      owed.push(...done);
+      const finished = await deliverBatch(
+        ready.map((r) => r.event),
+        {
+          handler,
+          handled: (from, to) => {
+            for (let i = from; i < to; i++) done.push(ready[i]!.id);
+          },
+          flush: async () => ackDone(), // what was handled is acked before a retry that may take long
+          aborted: () => aborted,
+          retry: async (i, err) => {
+            const outcome = await retryInPlace(ready[i]!, err);
+            if (outcome === 'handled') done.push(ready[i]!.id);
+            return outcome;
+          },
+        },
+      );
+      if (!finished) return false;
+      // Acked with the next read (one round trip for both), not on its own.
+      owed.push(...done.splice(0));
       return true;
     } finally {
       handling = false;
@@ -189,35 +188,34 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
   }
 
   /** A failing handler is retried in place (the entries behind it wait): see the comment above. */
-  async function retryInPlace(r: Ready, firstError: unknown): Promise<Outcome> {
-    let { deliveries } = r;
-    let err = firstError;
-    for (let attempt = 1; ; attempt++) {
-      const kind = classifyFailure(err);
-      if (kind === 'permanent' && deliveries >= o.maxDeliveries) {
+  function retryInPlace(r: Ready, firstError: unknown): Promise<Outcome> {
+    return retryEventInPlace(r.event, firstError, r.deliveries, {
+      handler,
+      maxDeliveries: o.maxDeliveries,
+      backoff,
+      pause: async (ms) => {
+        handling = false;
+        await pause(ms);
+        handling = true;
+      },
+      // Closing: still pending, read again on restart or claimed by another member.
+      stopping: () => stopping,
+      aborted: () => aborted,
+      deadLetter: async (err, deliveries) => {
         o.logger.error({ err, stream: o.stream, group, id: r.id, deliveries }, 'event handler failed for good: dead-lettered');
         await deadLetter(r.id, r.fields, deliveries, err);
-        return 'settled';
-      }
-      if (attempt === 1 || attempt % 20 === 0)
-        o.logger.warn({ err, stream: o.stream, group, consumer, id: r.id, deliveries, attempt, kind }, 'event handler failed: will retry');
-      handling = false;
-      await pause(backoffMs(attempt, backoff));
-      if (stopping) return 'stop'; // still pending: read again on restart, or claimed by another member
-      handling = true;
-      deliveries++;
+      },
       // Ours again (idle time reset), without counting a delivery (JUSTID). Empty: another member
       // claimed it meanwhile (it handles it now), or it is gone: move on.
-      const kept = await conn.call('XCLAIM', key, group, consumer, 0, r.id, 'JUSTID').catch(() => null);
-      if (Array.isArray(kept) && kept.length === 0) return 'settled';
-      try {
-        await handler([r.event]);
-        return aborted ? 'stop' : 'handled';
-      } catch (e) {
-        if (aborted) return 'stop';
-        err = e;
-      }
-    }
+      beforeAttempt: async () => {
+        const kept = await conn.call('XCLAIM', key, group, consumer, 0, r.id, 'JUSTID').catch(() => null);
+        return !(Array.isArray(kept) && kept.length === 0);
+      },
+      onFailure: (err, attempt, deliveries, kind) => {
+        if (attempt === 1 || attempt % 20 === 0)
+          o.logger.warn({ err, stream: o.stream, group, consumer, id: r.id, deliveries, attempt, kind }, 'event handler failed: will retry');
+      },
+    });
   }
 
   async function deadLetter(id: string, fields: string[], deliveries: number, error: unknown): Promise<void> {
