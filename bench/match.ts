@@ -6,9 +6,8 @@ import type { DriverEvent } from '../domain/driver/index.ts';
 import { defaultMatchPolicy } from '../domain/matching/policy.ts';
 import type { Recorded } from '../domain/ports/event-log.ts';
 import type { LocationRecorded } from '../domain/tracking/events.ts';
-import { makeFleet, type Fleet, type FleetDriver } from '../projections/fleet/index.ts';
-import RBush from 'rbush';
-import knn from 'rbush-knn';
+import { makeFleet, type Fleet, type FleetDriver, type FleetOptions } from '../projections/fleet/index.ts';
+import { makeLibraryKnn } from '../projections/fleet/knn.ts';
 import { startRedis } from './lib/infra.ts';
 import { createRandom } from '../src/simulator/random.ts';
 import { fmt, scenario, stats, type Row } from './lib/report.ts';
@@ -36,8 +35,8 @@ interface Built {
 }
 
 /** 70% free and fresh, 10% on a trip, 10% offline, 10% with a stale fix (older than the policy's freshness). */
-function buildFleet(n: number, now: number): Built {
-  const fleet = makeFleet();
+function buildFleet(n: number, now: number, knn?: FleetOptions['knn']): Built {
+  const fleet = makeFleet({ knn });
   const rand = rng(n);
   let eligibleCount = 0;
   const t0 = performance.now();
@@ -55,6 +54,7 @@ function buildFleet(n: number, now: number): Built {
       fleet.applyDriverEvent({ type: 'DriverAssigned', data: { driverId, rideId: `r${i}`, at: now }, metadata: meta('drivers', driverId, 2, now) } as Recorded<DriverEvent>);
     if (kind < 0.7) eligibleCount++;
   }
+  fleet.settle(); // the tree is loaded when first asked: count that in the build
   return { fleet, eligibleCount, buildMs: performance.now() - t0 };
 }
 
@@ -117,6 +117,10 @@ try {
     const now = Date.now();
     s.log(`${n} drivers: building`);
     const { fleet, eligibleCount, buildMs } = buildFleet(n, now);
+    // The same events into a second index that searches with the rbush-knn library: the same tree
+    // (same items, loaded the same way), the same filter, the same output (fleet.nearest's candidates).
+    const libFleet = buildFleet(n, now, makeLibraryKnn).fleet;
+    if (libFleet.indexedCount() !== fleet.indexedCount()) throw new Error('the two indexes differ');
     const all = [...fleet.all()];
     const ok = eligible(now);
     // The Redis GEO projection holds only available, free, fresh drivers (it sweeps stale ones).
@@ -154,14 +158,14 @@ try {
         }
         results.linear = { lat, found: found / linearQueries, agree: linearQueries, compared: linearQueries, cpuUs: cpuOf(process.cpuUsage(cpu0), linearQueries + warm) };
       }
-      {
+      const timeFleet = (f: Fleet) => {
         const lat: number[] = [];
         let found = 0;
         let agree = 0;
         let compared = 0;
         const cpu0 = process.cpuUsage();
         for (let q = 0; q < QUERIES; q++) {
-          const [c, us] = time(() => fleet.nearest(points[q]!, LIMIT, radius, ok));
+          const [c, us] = time(() => f.nearest(points[q]!, LIMIT, radius, ok));
           lat.push(us);
           found += c.length;
           if (q < linearQueries + warm) {
@@ -169,8 +173,13 @@ try {
             if (sameSet(c.map((x) => x.driverId), linearIds[q]!)) agree++;
           }
         }
-        results.rbush = { lat: lat.slice(100), found: found / QUERIES, agree, compared, cpuUs: cpuOf(process.cpuUsage(cpu0), QUERIES) };
-      }
+        return { lat: lat.slice(100), found: found / QUERIES, agree, compared, cpuUs: cpuOf(process.cpuUsage(cpu0), QUERIES) };
+      };
+      // Alternated, twice each, so neither has the machine to itself; the second round is reported.
+      results.lib = timeFleet(libFleet);
+      results.rbush = timeFleet(fleet);
+      results.lib = timeFleet(libFleet);
+      results.rbush = timeFleet(fleet);
       {
         const lat: number[] = [];
         let found = 0;
@@ -190,25 +199,8 @@ try {
         }
         results.redis = { lat: lat.slice(100), found: found / QUERIES, agree, compared };
       }
-      {
-        // Same run baseline: the rbush-knn library (what fleet.nearest used before issue 15) on a tree of
-        // the same indexed drivers, with the same filter.
-        const xs = Math.cos(CENTER.lat * RAD);
-        const lib = new RBush<{ minX: number; minY: number; maxX: number; maxY: number; d: FleetDriver }>();
-        lib.load(all.filter((d) => d.available && d.position).map((d) => ({ minX: d.position!.lng * xs, maxX: d.position!.lng * xs, minY: d.position!.lat, maxY: d.position!.lat, d })));
-        const lat: number[] = [];
-        let found = 0;
-        const cpu0 = process.cpuUsage();
-        for (let q = 0; q < QUERIES; q++) {
-          const p = points[q]!;
-          const [c, us] = time(() => knn(lib, p.lng * xs, p.lat, LIMIT, (it: { d: FleetDriver }) => ok(it.d), radius / DEG_M));
-          lat.push(us);
-          found += c.length;
-        }
-        results.lib = { lat: lat.slice(100), found: found / QUERIES, agree: 0, compared: 0, cpuUs: cpuOf(process.cpuUsage(cpu0), QUERIES) };
-      }
       const rb = stats(results.rbush!.lat);
-      for (const [method, r] of [['rbush (fleet.nearest + filter)', results.rbush!], ['rbush-knn library, same tree + filter (before)', results.lib!], ['redis GEOSEARCH', results.redis!], ['linear scan', results.linear!]] as const) {
+      for (const [method, r] of [['rbush (fleet.nearest, own kNN)', results.rbush!], ['rbush (fleet.nearest, rbush-knn library): same tree, filter, output', results.lib!], ['redis GEOSEARCH', results.redis!], ['linear scan', results.linear!]] as const) {
         const st = stats(r.lat);
         rows.push({
           drivers: n,
@@ -219,6 +211,7 @@ try {
           'p99 µs': fmt(st.p99),
           'mean µs': fmt(st.mean),
           'cpu µs/query': r.cpuUs === undefined ? '' : fmt(r.cpuUs),
+          'linear cpu ÷ this': r.cpuUs === undefined ? '' : fmt(results.linear!.cpuUs! / r.cpuUs, 0),
           'x rbush p50': fmt(st.p50 / rb.p50, 2),
           'x rbush p99': fmt(st.p99 / rb.p99, 2),
           'found avg': fmt(r.found, 1),
@@ -240,7 +233,7 @@ s.note('Drivers: 70% free with a fresh fix, 10% on a trip, 10% offline, 10% with
 s.note('Redis latency is a full round trip from this process (ioredis, one query at a time), with WITHDIST WITHCOORD as projections/geo/redis-geo.ts asks; the PING row is the round-trip floor. rbush and linear are in-process calls.');
 s.note('cpu µs/query = this process\'s CPU time over the loop / queries, for the in-process methods: unlike wall-clock percentiles it does not grow when other work on the machine preempts the process.');
 s.note('"same 10 as linear" compares the result sets with the linear scan (equirectangular distance); Redis measures haversine on a geohash grid, so a tie at the 10th place can differ.');
-const head = rows.filter((r) => r.radius === '1 km' && String(r.method).startsWith('rbush'))
+const head = rows.filter((r) => r.radius === '1 km' && String(r.method).includes('own kNN'))
   .map((r) => `${r.drivers}: rbush p50 ${r['p50 µs']} µs`);
 const redisHead = rows.filter((r) => r.radius === '1 km' && r.method === 'redis GEOSEARCH').map((r) => `redis ${r['p50 µs']} µs`);
 const linHead = rows.filter((r) => r.radius === '1 km' && r.method === 'linear scan').map((r) => `linear ${r['p50 µs']} µs`);

@@ -5,7 +5,7 @@ import { systemClock, type Clock } from '../../domain/ports/clock.ts';
 import type { Candidate } from '../../domain/matching/policy.ts';
 import type { Recorded } from '../../domain/ports/event-log.ts';
 import type { LocationRecorded } from '../../domain/tracking/events.ts';
-import { makeKnn } from './knn.ts';
+import { makeKnn, type KnnSearch } from './knn.ts';
 
 /** A driver as the index keeps one: the driver decider's state (folded by `evolveDriver`), plus where and how idle. */
 export interface FleetDriver extends DriverState {
@@ -27,7 +27,7 @@ export interface FleetDriver extends DriverState {
 /** Missed offers remembered per driver; older ones no longer weigh (domain/matching/dispatch.ts). */
 const MISSED_KEPT = 8;
 
-interface Item {
+export interface Item {
   minX: number;
   minY: number;
   maxX: number;
@@ -42,7 +42,14 @@ const RAD = Math.PI / 180;
  * (online, not on a ride, with a position). Fed by a broadcast consumer (each instance keeps its
  * own); the index catches up with moves when it is next asked.
  */
-export function makeFleet({ referenceLat, clock = systemClock }: { referenceLat?: number; clock?: Clock } = {}) {
+export interface FleetOptions {
+  referenceLat?: number;
+  clock?: Clock;
+  /** The k-nearest search over the index (default ours, knn.ts; the bench puts the library's beside it on the same tree). */
+  knn?: <T extends Item>(tree: RBush<T>) => KnnSearch<T>;
+}
+
+export function makeFleet({ referenceLat, clock = systemClock, knn: searchOf = makeKnn }: FleetOptions = {}) {
   /**
    * Equirectangular x = lng·cos(φ₀) with ONE φ₀ for the whole index (the first fix seen, or the
    * configured city), so planar kNN distances are metric to well under 1% across a city. A per-point
@@ -57,7 +64,7 @@ export function makeFleet({ referenceLat, clock = systemClock }: { referenceLat?
   /** What the tree holds, per driver: the item as it sits in the tree (its box is where it was inserted). */
   const items = new Map<string, Item>();
   const tree = new RBush<Item>();
-  const knn = makeKnn(tree);
+  const knn = searchOf(tree);
   const box = { minX: 0, minY: 0, maxX: 0, maxY: 0 };
   /**
    * Drivers whose position or offerability changed since the tree last saw them. The tree is brought

@@ -1,4 +1,5 @@
 import type RBush from 'rbush';
+import rbushKnn from 'rbush-knn';
 
 interface Box {
   minX: number;
@@ -12,13 +13,22 @@ interface Node extends Box {
   leaf: boolean;
 }
 
+/** A k-nearest search over one tree: (x, y, at most n, accept, max distance in tree units; 0 = none). */
+export type KnnSearch<T> = (x: number, y: number, n: number, accept: ((t: T) => boolean) | undefined, maxDistance: number) => T[];
+
+/** The same search by the rbush-knn library (a tinyqueue and an object per candidate). */
+export const makeLibraryKnn =
+  <T extends Box>(tree: RBush<T>): KnnSearch<T> =>
+  (x, y, n, accept, maxDistance) =>
+    rbushKnn(tree, x, y, n, accept, maxDistance);
+
 /**
  * Best-first k-nearest search over an rbush tree (the algorithm of rbush-knn), without its per
  * candidate allocation: the queue is a binary heap over parallel arrays that one searcher reuses
  * for every query, and items are kept as they are (our items are their own boxes). `accept` runs
  * only on items popped nearest first, so at most `n` pass and the search stops.
  */
-export function makeKnn<T extends Box>(tree: RBush<T>) {
+export function makeKnn<T extends Box>(tree: RBush<T>): KnnSearch<T> {
   let dist = new Float64Array(256);
   let ref: (Node | Box)[] = new Array(256);
   let item = new Uint8Array(256);
