@@ -6,8 +6,11 @@ import type { DriverEvent } from '../domain/driver/index.ts';
 import { defaultMatchPolicy } from '../domain/matching/policy.ts';
 import type { Recorded } from '../domain/ports/event-log.ts';
 import type { LocationRecorded } from '../domain/tracking/events.ts';
-import { makeFleet, type Fleet, type FleetDriver, type FleetOptions } from '../projections/fleet/index.ts';
-import { makeLibraryKnn } from '../projections/fleet/knn.ts';
+import { makeFleet, type Fleet, type FleetDriver } from '../projections/fleet/index.ts';
+import RBush from 'rbush';
+import knn from 'rbush-knn';
+import { isFree } from '../domain/driver/index.ts';
+import type { Candidate } from '../domain/matching/policy.ts';
 import { startRedis } from './lib/infra.ts';
 import { createRandom } from '../src/simulator/random.ts';
 import { fmt, scenario, stats, type Row } from './lib/report.ts';
@@ -35,8 +38,8 @@ interface Built {
 }
 
 /** 70% free and fresh, 10% on a trip, 10% offline, 10% with a stale fix (older than the policy's freshness). */
-function buildFleet(n: number, now: number, knn?: FleetOptions['knn']): Built {
-  const fleet = makeFleet({ knn });
+function buildFleet(n: number, now: number): Built {
+  const fleet = makeFleet();
   const rand = rng(n);
   let eligibleCount = 0;
   const t0 = performance.now();
@@ -100,6 +103,9 @@ async function timeAsync<T>(fn: () => Promise<T>): Promise<[T, number]> {
   return [out, Number(process.hrtime.bigint() - t0) / 1000];
 }
 
+/** The fleet's plane: x = lng·cos(φ₀) with φ₀ the first fix it saw. */
+const all0Lat = (fleet: Fleet) => [...fleet.all()][0]!.position!.lat;
+
 const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
 
 const redisServer = await startRedis();
@@ -117,10 +123,35 @@ try {
     const now = Date.now();
     s.log(`${n} drivers: building`);
     const { fleet, eligibleCount, buildMs } = buildFleet(n, now);
-    // The same events into a second index that searches with the rbush-knn library: the same tree
-    // (same items, loaded the same way), the same filter, the same output (fleet.nearest's candidates).
-    const libFleet = buildFleet(n, now, makeLibraryKnn).fleet;
-    if (libFleet.indexedCount() !== fleet.indexedCount()) throw new Error('the two indexes differ');
+    // Before (the index as it was until this change): every online driver with a position, on a
+    // trip or not, inserted one by one as events came; the same search (rbush-knn), filter and
+    // output (fleet.nearest's candidates), on the same plane (the fleet's reference latitude).
+    const xs = Math.cos(all0Lat(fleet) * RAD);
+    type BeforeItem = { minX: number; minY: number; maxX: number; maxY: number; d: FleetDriver };
+    const beforeTree = new RBush<BeforeItem>();
+    for (const d of fleet.all()) if (d.available && d.position) beforeTree.insert({ minX: d.position.lng * xs, maxX: d.position.lng * xs, minY: d.position.lat, maxY: d.position.lat, d });
+    const beforeNearest = (at: { lat: number; lng: number }, limit: number, maxMeters: number, filter: (d: FleetDriver) => boolean): Candidate[] =>
+      knn(beforeTree, at.lng * xs, at.lat, limit, (it: BeforeItem) => filter(it.d), maxMeters / DEG_M).map(({ d }) => ({
+        driverId: d.driverId, lat: d.position!.lat, lng: d.position!.lng, fixAt: d.position!.recordedAt, free: isFree(d, now), idleSince: d.idleSince, missedOffersAt: d.missedOffersAt,
+      }));
+    // After, with the tree reshaped by moves: a second fleet from the same events in which 40% of
+    // the drivers then moved a little, settled 1,000 at a time (removed + inserted one by one, below
+    // the threshold at which the index reloads in bulk).
+    const moved = buildFleet(n, now).fleet;
+    {
+      const ids = [...moved.all()].map((d) => d.driverId);
+      const rand = rng(3 + n);
+      for (let i = 0; i < Math.floor(ids.length * 0.4); i++) {
+        const d = moved.get(ids[i]!)!;
+        if (!d.position) continue;
+        const lat = d.position.lat + (rand() - 0.5) * 4e-3;
+        const lng = d.position.lng + (rand() - 0.5) * 6e-3;
+        const recordedAt = d.position.recordedAt + 1;
+        moved.moveDriver({ type: 'LocationRecorded', data: { driverId: d.driverId, lat, lng, recordedAt, heading: null, speed: null, accuracy: 5, rideId: null, late: false }, metadata: meta('driver-locations', d.driverId, 0, now) } as Recorded<LocationRecorded>, { lat, lng, heading: null, speed: null });
+        if (i % 1_000 === 999) moved.settle();
+      }
+      moved.settle();
+    }
     const all = [...fleet.all()];
     const ok = eligible(now);
     // The Redis GEO projection holds only available, free, fresh drivers (it sweeps stale ones).
@@ -133,7 +164,7 @@ try {
       await redis.call('GEOADD', key, ...args);
     }
     const geoMs = performance.now() - g0;
-    buildRows.push({ drivers: n, eligible: eligibleCount, 'rbush indexed': fleet.indexedCount(), 'fleet build ms (events)': fmt(buildMs), 'µs/driver': fmt((buildMs * 1000) / n, 2), 'redis GEOADD ms (batches of 1000)': fmt(geoMs) });
+    buildRows.push({ drivers: n, eligible: eligibleCount, 'rbush indexed': fleet.indexedCount(), 'before: indexed': beforeTree.all().length, 'fleet build ms (events)': fmt(buildMs), 'µs/driver': fmt((buildMs * 1000) / n, 2), 'redis GEOADD ms (batches of 1000)': fmt(geoMs) });
 
     const rand = rng(7 + n);
     const points = Array.from({ length: QUERIES }, () => ({ lat: CENTER.lat + (rand() * 2 - 1) * SPAN.lat * 0.8, lng: CENTER.lng + (rand() * 2 - 1) * SPAN.lng * 0.8 }));
@@ -158,7 +189,7 @@ try {
         }
         results.linear = { lat, found: found / linearQueries, agree: linearQueries, compared: linearQueries, cpuUs: cpuOf(process.cpuUsage(cpu0), linearQueries + warm) };
       }
-      const timeFleet = (f: Fleet) => {
+      const timeFleet = (f: Pick<Fleet, 'nearest'>) => {
         const lat: number[] = [];
         let found = 0;
         let agree = 0;
@@ -176,10 +207,12 @@ try {
         return { lat: lat.slice(100), found: found / QUERIES, agree, compared, cpuUs: cpuOf(process.cpuUsage(cpu0), QUERIES) };
       };
       // Alternated, twice each, so neither has the machine to itself; the second round is reported.
-      results.lib = timeFleet(libFleet);
+      results.before = timeFleet({ nearest: beforeNearest });
       results.rbush = timeFleet(fleet);
-      results.lib = timeFleet(libFleet);
+      results.moved = timeFleet(moved);
+      results.before = timeFleet({ nearest: beforeNearest });
       results.rbush = timeFleet(fleet);
+      results.moved = timeFleet(moved);
       {
         const lat: number[] = [];
         let found = 0;
@@ -200,7 +233,7 @@ try {
         results.redis = { lat: lat.slice(100), found: found / QUERIES, agree, compared };
       }
       const rb = stats(results.rbush!.lat);
-      for (const [method, r] of [['rbush (fleet.nearest, own kNN)', results.rbush!], ['rbush (fleet.nearest, rbush-knn library): same tree, filter, output', results.lib!], ['redis GEOSEARCH', results.redis!], ['linear scan', results.linear!]] as const) {
+      for (const [method, r] of [['rbush fleet.nearest: offerable drivers only, bulk-loaded', results.rbush!], ['rbush fleet.nearest, after 40% moved one by one', results.moved!], ['before: tree of every online driver (on-trip too), inserted one by one', results.before!], ['redis GEOSEARCH', results.redis!], ['linear scan', results.linear!]] as const) {
         const st = stats(r.lat);
         rows.push({
           drivers: n,
@@ -233,7 +266,7 @@ s.note('Drivers: 70% free with a fresh fix, 10% on a trip, 10% offline, 10% with
 s.note('Redis latency is a full round trip from this process (ioredis, one query at a time), with WITHDIST WITHCOORD as projections/geo/redis-geo.ts asks; the PING row is the round-trip floor. rbush and linear are in-process calls.');
 s.note('cpu µs/query = this process\'s CPU time over the loop / queries, for the in-process methods: unlike wall-clock percentiles it does not grow when other work on the machine preempts the process.');
 s.note('"same 10 as linear" compares the result sets with the linear scan (equirectangular distance); Redis measures haversine on a geohash grid, so a tie at the 10th place can differ.');
-const head = rows.filter((r) => r.radius === '1 km' && String(r.method).includes('own kNN'))
+const head = rows.filter((r) => r.radius === '1 km' && String(r.method).includes('bulk-loaded'))
   .map((r) => `${r.drivers}: rbush p50 ${r['p50 µs']} µs`);
 const redisHead = rows.filter((r) => r.radius === '1 km' && r.method === 'redis GEOSEARCH').map((r) => `redis ${r['p50 µs']} µs`);
 const linHead = rows.filter((r) => r.radius === '1 km' && r.method === 'linear scan').map((r) => `linear ${r['p50 µs']} µs`);
