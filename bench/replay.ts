@@ -2,8 +2,6 @@
 // Redis log of ~1,000,000 events (mostly LocationRecorded, plus whole ride lifecycles), reading with
 // the Redis adapter's `read` in pages (projections/rebuild.ts replayMerged). Baselines in the same
 // run: raw pipelined XADD (writing the log), raw XRANGE and XREADGROUP paging, adapter reads alone.
-import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import { Redis } from 'ioredis';
 import { getInMemoryReadModel } from '../adapters/memory/read-model.ts';
 import { getRedisEventLog } from '../adapters/redis/event-log.ts';
@@ -16,6 +14,7 @@ import { makeFleet } from '../projections/fleet/index.ts';
 import { replayMerged, replayMergedBatches, runsOf } from '../projections/rebuild.ts';
 import { makeRideProjector } from '../projections/rides/projector.ts';
 import { createRandom } from '../src/simulator/random.ts';
+import { startCpuProfile } from './lib/cpu-profile.ts';
 import { startRedis } from './lib/infra.ts';
 import { fmt, scenario, sleep, type Row } from './lib/report.ts';
 
@@ -27,13 +26,14 @@ const PREFIX = 'bench:';
 const s = scenario('replay');
 const gc = (globalThis as { gc?: () => void }).gc;
 const mib = (b: number) => fmt(b / 2 ** 20);
+/** Full GCs (bench runs with --expose-gc), so a step starts, and retained memory is read, without garbage. */
+const collect = async () => {
+  for (let i = 0; i < 3; i++) (gc?.(), await sleep(10));
+};
 
 /** Runs fn, sampling this process's RSS every 25 ms: [result, ms, peak RSS MiB, RSS at start MiB]. */
 async function measured<T>(fn: () => Promise<T>): Promise<{ out: T; ms: number; cpuMs: number; peakMiB: number; startMiB: number }> {
-  for (let i = 0; i < 3; i++) {
-    gc?.();
-    await sleep(10);
-  }
+  await collect();
   const startRss = process.memoryUsage().rss;
   let peak = startRss;
   const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 25);
@@ -228,13 +228,7 @@ try {
   const perEvent = process.env.BENCH_REPLAY_PER_EVENT === '1';
   // BENCH_REPLAY_PROFILE=<file.cpuprofile>: the rebuild step alone under the CPU profiler
   // (read it with `npm run profile -- --read <file>`).
-  const profileTo = process.env.BENCH_REPLAY_PROFILE;
-  const inspector = profileTo ? new Session() : null;
-  if (inspector) {
-    inspector.connect();
-    await inspector.post('Profiler.enable');
-    await inspector.post('Profiler.start');
-  }
+  const stopProfile = await startCpuProfile(process.env.BENCH_REPLAY_PROFILE);
   const rb = await measured(() =>
     perEvent
       ? replayMerged(log, ['rides', 'drivers', 'driver-locations'], async (e) => {
@@ -261,16 +255,9 @@ try {
         }, { pageSize: PAGE }),
   );
   rows.push(row(`rebuild: ${perEvent ? 'replayMerged per event (before)' : 'replayMergedBatches per page'} → ride projector + fleet, pages of ${PAGE}`, rb.out.events, rb, { 'RSS before MiB': rb.startMiB }));
-  if (inspector && profileTo) {
-    const { profile } = await inspector.post('Profiler.stop');
-    writeFileSync(profileTo, JSON.stringify(profile));
-    inspector.disconnect();
-  }
+  await stopProfile();
   await log.close();
-  for (let i = 0; i < 3; i++) {
-    gc?.();
-    await sleep(10);
-  }
+  await collect();
   const retainedMiB = mib(process.memoryUsage().heapUsed);
 
   const docs = await readModel.active();
