@@ -9,6 +9,8 @@ import type { LocationRecorded } from '../domain/tracking/events.ts';
 import { makeFleet, type Fleet, type FleetDriver } from '../projections/fleet/index.ts';
 import RBush from 'rbush';
 import knn from 'rbush-knn';
+import { isFree } from '../domain/driver/index.ts';
+import type { Candidate } from '../domain/matching/policy.ts';
 import { startRedis } from './lib/infra.ts';
 import { createRandom } from '../src/simulator/random.ts';
 import { fmt, scenario, stats, type Row } from './lib/report.ts';
@@ -55,6 +57,7 @@ function buildFleet(n: number, now: number): Built {
       fleet.applyDriverEvent({ type: 'DriverAssigned', data: { driverId, rideId: `r${i}`, at: now }, metadata: meta('drivers', driverId, 2, now) } as Recorded<DriverEvent>);
     if (kind < 0.7) eligibleCount++;
   }
+  fleet.settle(); // the tree is loaded when first asked: count that in the build
   return { fleet, eligibleCount, buildMs: performance.now() - t0 };
 }
 
@@ -100,6 +103,9 @@ async function timeAsync<T>(fn: () => Promise<T>): Promise<[T, number]> {
   return [out, Number(process.hrtime.bigint() - t0) / 1000];
 }
 
+/** The fleet's plane: x = lng·cos(φ₀) with φ₀ the first fix it saw. */
+const all0Lat = (fleet: Fleet) => [...fleet.all()][0]!.position!.lat;
+
 const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
 
 const redisServer = await startRedis();
@@ -117,6 +123,35 @@ try {
     const now = Date.now();
     s.log(`${n} drivers: building`);
     const { fleet, eligibleCount, buildMs } = buildFleet(n, now);
+    // Before (the index as it was until this change): every online driver with a position, on a
+    // trip or not, inserted one by one as events came; the same search (rbush-knn), filter and
+    // output (fleet.nearest's candidates), on the same plane (the fleet's reference latitude).
+    const xs = Math.cos(all0Lat(fleet) * RAD);
+    type BeforeItem = { minX: number; minY: number; maxX: number; maxY: number; d: FleetDriver };
+    const beforeTree = new RBush<BeforeItem>();
+    for (const d of fleet.all()) if (d.available && d.position) beforeTree.insert({ minX: d.position.lng * xs, maxX: d.position.lng * xs, minY: d.position.lat, maxY: d.position.lat, d });
+    const beforeNearest = (at: { lat: number; lng: number }, limit: number, maxMeters: number, filter: (d: FleetDriver) => boolean): Candidate[] =>
+      knn(beforeTree, at.lng * xs, at.lat, limit, (it: BeforeItem) => filter(it.d), maxMeters / DEG_M).map(({ d }) => ({
+        driverId: d.driverId, lat: d.position!.lat, lng: d.position!.lng, fixAt: d.position!.recordedAt, free: isFree(d, now), idleSince: d.idleSince, missedOffersAt: d.missedOffersAt,
+      }));
+    // After, with the tree reshaped by moves: a second fleet from the same events in which 40% of
+    // the drivers then moved a little, settled 1,000 at a time (removed + inserted one by one, below
+    // the threshold at which the index reloads in bulk).
+    const moved = buildFleet(n, now).fleet;
+    {
+      const ids = [...moved.all()].map((d) => d.driverId);
+      const rand = rng(3 + n);
+      for (let i = 0; i < Math.floor(ids.length * 0.4); i++) {
+        const d = moved.get(ids[i]!)!;
+        if (!d.position) continue;
+        const lat = d.position.lat + (rand() - 0.5) * 4e-3;
+        const lng = d.position.lng + (rand() - 0.5) * 6e-3;
+        const recordedAt = d.position.recordedAt + 1;
+        moved.moveDriver({ type: 'LocationRecorded', data: { driverId: d.driverId, lat, lng, recordedAt, heading: null, speed: null, accuracy: 5, rideId: null, late: false }, metadata: meta('driver-locations', d.driverId, 0, now) } as Recorded<LocationRecorded>, { lat, lng, heading: null, speed: null });
+        if (i % 1_000 === 999) moved.settle();
+      }
+      moved.settle();
+    }
     const all = [...fleet.all()];
     const ok = eligible(now);
     // The Redis GEO projection holds only available, free, fresh drivers (it sweeps stale ones).
@@ -129,7 +164,7 @@ try {
       await redis.call('GEOADD', key, ...args);
     }
     const geoMs = performance.now() - g0;
-    buildRows.push({ drivers: n, eligible: eligibleCount, 'rbush indexed': fleet.indexedCount(), 'fleet build ms (events)': fmt(buildMs), 'µs/driver': fmt((buildMs * 1000) / n, 2), 'redis GEOADD ms (batches of 1000)': fmt(geoMs) });
+    buildRows.push({ drivers: n, eligible: eligibleCount, 'rbush indexed': fleet.indexedCount(), 'before: indexed': beforeTree.all().length, 'fleet build ms (events)': fmt(buildMs), 'µs/driver': fmt((buildMs * 1000) / n, 2), 'redis GEOADD ms (batches of 1000)': fmt(geoMs) });
 
     const rand = rng(7 + n);
     const points = Array.from({ length: QUERIES }, () => ({ lat: CENTER.lat + (rand() * 2 - 1) * SPAN.lat * 0.8, lng: CENTER.lng + (rand() * 2 - 1) * SPAN.lng * 0.8 }));
@@ -154,14 +189,14 @@ try {
         }
         results.linear = { lat, found: found / linearQueries, agree: linearQueries, compared: linearQueries, cpuUs: cpuOf(process.cpuUsage(cpu0), linearQueries + warm) };
       }
-      {
+      const timeFleet = (f: Pick<Fleet, 'nearest'>) => {
         const lat: number[] = [];
         let found = 0;
         let agree = 0;
         let compared = 0;
         const cpu0 = process.cpuUsage();
         for (let q = 0; q < QUERIES; q++) {
-          const [c, us] = time(() => fleet.nearest(points[q]!, LIMIT, radius, ok));
+          const [c, us] = time(() => f.nearest(points[q]!, LIMIT, radius, ok));
           lat.push(us);
           found += c.length;
           if (q < linearQueries + warm) {
@@ -169,8 +204,15 @@ try {
             if (sameSet(c.map((x) => x.driverId), linearIds[q]!)) agree++;
           }
         }
-        results.rbush = { lat: lat.slice(100), found: found / QUERIES, agree, compared, cpuUs: cpuOf(process.cpuUsage(cpu0), QUERIES) };
-      }
+        return { lat: lat.slice(100), found: found / QUERIES, agree, compared, cpuUs: cpuOf(process.cpuUsage(cpu0), QUERIES) };
+      };
+      // Alternated, twice each, so neither has the machine to itself; the second round is reported.
+      results.before = timeFleet({ nearest: beforeNearest });
+      results.rbush = timeFleet(fleet);
+      results.moved = timeFleet(moved);
+      results.before = timeFleet({ nearest: beforeNearest });
+      results.rbush = timeFleet(fleet);
+      results.moved = timeFleet(moved);
       {
         const lat: number[] = [];
         let found = 0;
@@ -190,25 +232,8 @@ try {
         }
         results.redis = { lat: lat.slice(100), found: found / QUERIES, agree, compared };
       }
-      {
-        // Same run baseline: the rbush-knn library (what fleet.nearest used before issue 15) on a tree of
-        // the same indexed drivers, with the same filter.
-        const xs = Math.cos(CENTER.lat * RAD);
-        const lib = new RBush<{ minX: number; minY: number; maxX: number; maxY: number; d: FleetDriver }>();
-        lib.load(all.filter((d) => d.available && d.position).map((d) => ({ minX: d.position!.lng * xs, maxX: d.position!.lng * xs, minY: d.position!.lat, maxY: d.position!.lat, d })));
-        const lat: number[] = [];
-        let found = 0;
-        const cpu0 = process.cpuUsage();
-        for (let q = 0; q < QUERIES; q++) {
-          const p = points[q]!;
-          const [c, us] = time(() => knn(lib, p.lng * xs, p.lat, LIMIT, (it: { d: FleetDriver }) => ok(it.d), radius / DEG_M));
-          lat.push(us);
-          found += c.length;
-        }
-        results.lib = { lat: lat.slice(100), found: found / QUERIES, agree: 0, compared: 0, cpuUs: cpuOf(process.cpuUsage(cpu0), QUERIES) };
-      }
       const rb = stats(results.rbush!.lat);
-      for (const [method, r] of [['rbush (fleet.nearest + filter)', results.rbush!], ['rbush-knn library, same tree + filter (before)', results.lib!], ['redis GEOSEARCH', results.redis!], ['linear scan', results.linear!]] as const) {
+      for (const [method, r] of [['rbush fleet.nearest: offerable drivers only, bulk-loaded', results.rbush!], ['rbush fleet.nearest, after 40% moved one by one', results.moved!], ['before: tree of every online driver (on-trip too), inserted one by one', results.before!], ['redis GEOSEARCH', results.redis!], ['linear scan', results.linear!]] as const) {
         const st = stats(r.lat);
         rows.push({
           drivers: n,
@@ -219,6 +244,7 @@ try {
           'p99 µs': fmt(st.p99),
           'mean µs': fmt(st.mean),
           'cpu µs/query': r.cpuUs === undefined ? '' : fmt(r.cpuUs),
+          'linear cpu ÷ this': r.cpuUs === undefined ? '' : fmt(results.linear!.cpuUs! / r.cpuUs, 0),
           'x rbush p50': fmt(st.p50 / rb.p50, 2),
           'x rbush p99': fmt(st.p99 / rb.p99, 2),
           'found avg': fmt(r.found, 1),
@@ -240,7 +266,7 @@ s.note('Drivers: 70% free with a fresh fix, 10% on a trip, 10% offline, 10% with
 s.note('Redis latency is a full round trip from this process (ioredis, one query at a time), with WITHDIST WITHCOORD as projections/geo/redis-geo.ts asks; the PING row is the round-trip floor. rbush and linear are in-process calls.');
 s.note('cpu µs/query = this process\'s CPU time over the loop / queries, for the in-process methods: unlike wall-clock percentiles it does not grow when other work on the machine preempts the process.');
 s.note('"same 10 as linear" compares the result sets with the linear scan (equirectangular distance); Redis measures haversine on a geohash grid, so a tie at the 10th place can differ.');
-const head = rows.filter((r) => r.radius === '1 km' && String(r.method).startsWith('rbush'))
+const head = rows.filter((r) => r.radius === '1 km' && String(r.method).includes('bulk-loaded'))
   .map((r) => `${r.drivers}: rbush p50 ${r['p50 µs']} µs`);
 const redisHead = rows.filter((r) => r.radius === '1 km' && r.method === 'redis GEOSEARCH').map((r) => `redis ${r['p50 µs']} µs`);
 const linHead = rows.filter((r) => r.radius === '1 km' && r.method === 'linear scan').map((r) => `linear ${r['p50 µs']} µs`);

@@ -14,6 +14,7 @@ import { makeFleet } from '../projections/fleet/index.ts';
 import { replayMerged, replayMergedBatches, runsOf } from '../projections/rebuild.ts';
 import { makeRideProjector } from '../projections/rides/projector.ts';
 import { createRandom } from '../src/simulator/random.ts';
+import { startCpuProfile } from './lib/cpu-profile.ts';
 import { startRedis } from './lib/infra.ts';
 import { fmt, scenario, sleep, type Row } from './lib/report.ts';
 
@@ -25,22 +26,25 @@ const PREFIX = 'bench:';
 const s = scenario('replay');
 const gc = (globalThis as { gc?: () => void }).gc;
 const mib = (b: number) => fmt(b / 2 ** 20);
+/** Full GCs (bench runs with --expose-gc), so a step starts, and retained memory is read, without garbage. */
+const collect = async () => {
+  for (let i = 0; i < 3; i++) (gc?.(), await sleep(10));
+};
 
 /** Runs fn, sampling this process's RSS every 25 ms: [result, ms, peak RSS MiB, RSS at start MiB]. */
-async function measured<T>(fn: () => Promise<T>): Promise<{ out: T; ms: number; peakMiB: number; startMiB: number }> {
-  for (let i = 0; i < 3; i++) {
-    gc?.();
-    await sleep(10);
-  }
+async function measured<T>(fn: () => Promise<T>): Promise<{ out: T; ms: number; cpuMs: number; peakMiB: number; startMiB: number }> {
+  await collect();
   const startRss = process.memoryUsage().rss;
   let peak = startRss;
   const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 25);
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const out = await fn();
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   clearInterval(timer);
   peak = Math.max(peak, process.memoryUsage().rss);
-  return { out, ms, peakMiB: mib(peak), startMiB: mib(startRss) };
+  return { out, ms, cpuMs: (cpu.user + cpu.system) / 1000, peakMiB: mib(peak), startMiB: mib(startRss) };
 }
 
 /** The simulator's seeded generator (mulberry32): the same history every run. */
@@ -146,12 +150,18 @@ async function generate(url: string) {
 
 const redisServer = await startRedis();
 const rows: Row[] = [];
+/** CPU µs per event of the raw XRANGE step: the floor every later step's CPU is compared with. */
+let floorCpuUs = NaN;
+const row = (step: string, n: number, m: { ms: number; cpuMs: number; peakMiB: number }, extra: Row = {}): Row => {
+  const cpuUs = (m.cpuMs * 1000) / Math.max(1, n);
+  return { step, events: n, seconds: fmt(m.ms / 1000, 2), 'events/s': Math.round(n / (m.ms / 1000)), 'CPU µs/event': fmt(cpuUs, 2), 'CPU ÷ XRANGE': Number.isNaN(floorCpuUs) ? '' : fmt(cpuUs / floorCpuUs, 2), 'peak RSS MiB': m.peakMiB, ...extra };
+};
 let results: Row[] = [];
 try {
   s.log(`writing ${TARGET.toLocaleString('en')} events`);
   const written = await measured(() => generate(redisServer.url));
   const { counts, total, rides } = written.out;
-  rows.push({ step: 'write: raw pipelined XADD (2000/pipeline, 4 in flight)', events: total, seconds: fmt(written.ms / 1000, 2), 'events/s': Math.round(total / (written.ms / 1000)), 'peak RSS MiB': written.peakMiB });
+  rows.push(row('write: raw pipelined XADD (2000/pipeline, 4 in flight)', total, written));
   s.log(`wrote ${total} events (${JSON.stringify(counts)}, ${rides} rides) in ${(written.ms / 1000).toFixed(1)} s`);
 
   const raw = new Redis(redisServer.url);
@@ -172,7 +182,8 @@ try {
     }
     return n;
   });
-  rows.push({ step: `baseline: raw XRANGE pages of ${PAGE}, 3 streams`, events: xr.out, seconds: fmt(xr.ms / 1000, 2), 'events/s': Math.round(xr.out / (xr.ms / 1000)), 'peak RSS MiB': xr.peakMiB });
+  floorCpuUs = (xr.cpuMs * 1000) / Math.max(1, xr.out);
+  rows.push(row(`baseline: raw XRANGE pages of ${PAGE}, 3 streams`, xr.out, xr));
 
   // Raw XREADGROUP (NOACK) from 0 over the GPS stream, as a consumer group catching up reads.
   const xg = await measured(async () => {
@@ -187,7 +198,7 @@ try {
     }
     return n;
   });
-  rows.push({ step: `baseline: raw XREADGROUP NOACK, COUNT ${PAGE}, driver-locations`, events: xg.out, seconds: fmt(xg.ms / 1000, 2), 'events/s': Math.round(xg.out / (xg.ms / 1000)), 'peak RSS MiB': xg.peakMiB });
+  rows.push(row(`baseline: raw XREADGROUP NOACK, COUNT ${PAGE}, driver-locations`, xg.out, xg));
   raw.disconnect();
 
   const log = getRedisEventLog({ url: redisServer.url, prefix: PREFIX });
@@ -205,7 +216,7 @@ try {
     }
     return n;
   });
-  rows.push({ step: `adapter log.read pages of ${PAGE}, decode only`, events: ar.out, seconds: fmt(ar.ms / 1000, 2), 'events/s': Math.round(ar.out / (ar.ms / 1000)), 'peak RSS MiB': ar.peakMiB });
+  rows.push(row(`adapter log.read pages of ${PAGE}, decode only`, ar.out, ar));
 
   // The rebuild: the three streams merged by recorded time (replayMerged), into the ride projector
   // (memory read model: documents + trip tracks) and the fleet index (rbush).
@@ -215,6 +226,9 @@ try {
   const projector = makeRideProjector(readModel, () => void stale++);
   // Before issue 15's batch work: per event, the projector awaited (same code path as the per-event handler).
   const perEvent = process.env.BENCH_REPLAY_PER_EVENT === '1';
+  // BENCH_REPLAY_PROFILE=<file.cpuprofile>: the rebuild step alone under the CPU profiler
+  // (read it with `npm run profile -- --read <file>`).
+  const stopProfile = await startCpuProfile(process.env.BENCH_REPLAY_PROFILE);
   const rb = await measured(() =>
     perEvent
       ? replayMerged(log, ['rides', 'drivers', 'driver-locations'], async (e) => {
@@ -240,8 +254,11 @@ try {
           }
         }, { pageSize: PAGE }),
   );
-  rows.push({ step: `rebuild: ${perEvent ? 'replayMerged per event (before)' : 'replayMergedBatches per page'} → ride projector + fleet, pages of ${PAGE}`, events: rb.out.events, seconds: fmt(rb.ms / 1000, 2), 'events/s': Math.round(rb.out.events / (rb.ms / 1000)), 'peak RSS MiB': rb.peakMiB, 'RSS before MiB': rb.startMiB });
+  rows.push(row(`rebuild: ${perEvent ? 'replayMerged per event (before)' : 'replayMergedBatches per page'} → ride projector + fleet, pages of ${PAGE}`, rb.out.events, rb, { 'RSS before MiB': rb.startMiB }));
+  await stopProfile();
   await log.close();
+  await collect();
+  const retainedMiB = mib(process.memoryUsage().heapUsed);
 
   const docs = await readModel.active();
   let trackPoints = 0;
@@ -265,6 +282,7 @@ try {
     'fleet drivers': [...fleet.all()].length,
     'rbush indexed': fleet.indexedCount(),
     'stale ride events': stale,
+    'heap retained after rebuild MiB (GC run)': retainedMiB,
     'redis used_memory MiB': redisMiB,
   }];
 } finally {

@@ -9,10 +9,55 @@ export interface InMemoryReadModelOptions {
   readonly clock?: Clock;
 }
 
+/**
+ * A trip's points column by column (one typed array per field, doubled as it grows) rather than an
+ * object and a map entry per point: a rebuild of a city's day holds a million of them.
+ */
+interface Track {
+  size: number;
+  lat: Float64Array;
+  lng: Float64Array;
+  at: Float64Array;
+  loggedAt: Float64Array;
+  eventIds: string[];
+  /** Newest device time held: a point after it cannot be a duplicate (the common case, no search). */
+  newest: number;
+}
+
+const newTrack = (capacity = 16): Track => ({
+  size: 0, lat: new Float64Array(capacity), lng: new Float64Array(capacity), at: new Float64Array(capacity), loggedAt: new Float64Array(capacity), eventIds: [], newest: -Infinity,
+});
+
+function grown(a: Float64Array): Float64Array {
+  const b = new Float64Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
+function addPoint(t: Track, p: TrackPoint): void {
+  // Keyed by device time: a duplicate point (a redelivery) keeps the first, never adds a second.
+  if (p.recordedAt <= t.newest && t.at.subarray(0, t.size).includes(p.recordedAt)) return;
+  if (t.size === t.at.length) (t.lat = grown(t.lat)), (t.lng = grown(t.lng)), (t.at = grown(t.at)), (t.loggedAt = grown(t.loggedAt));
+  const i = t.size++;
+  t.lat[i] = p.lat;
+  t.lng[i] = p.lng;
+  t.at[i] = p.recordedAt;
+  t.loggedAt[i] = p.loggedAt;
+  t.eventIds.push(p.eventId);
+  if (p.recordedAt > t.newest) t.newest = p.recordedAt;
+}
+
+function pointsOf(t: Track | undefined): TrackPoint[] {
+  if (!t) return [];
+  const out: TrackPoint[] = new Array(t.size);
+  for (let i = 0; i < t.size; i++) out[i] = { lat: t.lat[i]!, lng: t.lng[i]!, recordedAt: t.at[i]!, eventId: t.eventIds[i]!, loggedAt: t.loggedAt[i]! };
+  return out;
+}
+
 /** The embedded read model: ride documents and trip tracks in process memory. */
 export function getInMemoryReadModel({ trackRetentionMs = 24 * 3600_000, clock = systemClock }: InMemoryReadModelOptions = {}): RideReadModel {
   const rides = new Map<string, RideDocument>();
-  const tracks = new Map<string, Map<number, TrackPoint>>();
+  const tracks = new Map<string, Track>();
   /** When each finished ride ended, oldest first (Map keeps insertion order). */
   const ended = new Map<string, number>();
 
@@ -42,13 +87,12 @@ export function getInMemoryReadModel({ trackRetentionMs = 24 * 3600_000, clock =
     },
     async addTrackPoints(rideId, points) {
       let track = tracks.get(rideId);
-      if (!track) tracks.set(rideId, (track = new Map()));
-      // Keyed by device time: a duplicate point replaces itself instead of adding a second one.
-      for (const p of points) if (!track.has(p.recordedAt)) track.set(p.recordedAt, p);
+      if (!track) tracks.set(rideId, (track = newTrack()));
+      for (const p of points) addPoint(track, p);
     },
     async track(rideId) {
       dropExpiredTracks();
-      return [...(tracks.get(rideId)?.values() ?? [])].sort((a, b) => a.recordedAt - b.recordedAt);
+      return pointsOf(tracks.get(rideId)).sort((a, b) => a.recordedAt - b.recordedAt);
     },
     async clear() {
       rides.clear();

@@ -97,7 +97,7 @@ export function getRedisEventLog(options: RedisEventLogOptions) {
       // `limit`, so the first `limit` of the merge are exact for what was there at the read.
       const shards = layout.allKeys(stream);
       const replies = await Promise.all(shards.map((k) => main.call('XRANGE', k.stream, after === undefined ? '-' : `(${after}`, '+', ...count)));
-      const entries = replies.flatMap((r) => asEntries(r));
+      const entries = replies.length === 1 ? asEntries(replies[0]) : replies.flatMap((r) => asEntries(r));
       if (shards.length > 1) entries.sort((x, y) => compareIds(x[0], y[0]));
       const out: Recorded[] = [];
       for (const [id, fields] of entries) {

@@ -148,10 +148,17 @@ return out
  * dead letter (fields `replayOf`, `replayFor`) decodes as the original: same position and eventId.
  */
 export function fromEntry(stream: StreamName, id: string, fields: readonly string[]): Recorded {
+  // The entry as APPEND_LUA writes it, read in place: no object of fields per event (a replay decodes millions).
+  if (isPlainEntry(fields)) return recorded(stream, id, fields[1]!, fields[3]!, Number(fields[5]), JSON.parse(fields[7]!) as unknown, Number(fields[9]));
   const f = fieldsOf(fields);
   const data = f['data'] === undefined ? undefined : (JSON.parse(f['data']) as unknown);
   const position = f['replayOf'] ?? id;
   return recorded(stream, position, f['type'] ?? '', f['key'] ?? '', Number(f['version'] ?? 0), data, Number(f['recordedAtMs'] ?? position.split('-')[0]));
+}
+
+/** Exactly the fields APPEND_LUA writes, in its order (so not a replayed dead letter, which has more). */
+export function isPlainEntry(fields: readonly string[]): boolean {
+  return fields.length === 10 && fields[0] === 'type' && fields[2] === 'key' && fields[4] === 'version' && fields[6] === 'data' && fields[8] === 'recordedAtMs';
 }
 
 export function fieldsOf(fields: readonly string[]): Record<string, string> {
@@ -165,6 +172,7 @@ export function fieldsOf(fields: readonly string[]): Record<string, string> {
  * (`replayFor`), and that read() never shows: a redelivery, not a new event. Null for a plain entry.
  */
 export function replayedFor(fields: readonly string[]): string | null {
+  if (isPlainEntry(fields)) return null;
   for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'replayFor') return fields[i + 1]!;
   return null;
 }
