@@ -44,7 +44,7 @@ interface PolicyRace {
   readonly fanout?: number;
 }
 const BATCHED: PolicyRace = { label: 'MATCHING=batched (150 ms window)', env: { MATCHING: 'batched', BATCH_WINDOW_MS: '150' }, city: braga };
-/** `batched` and fan-out in one restart (each restart and race costs the suite ~⟨⟩ s): the window's alternates and top-ups race across instances too. */
+/** `batched` and fan-out in one restart (a restart and race cost the file ~26 s here): the window's alternates and top-ups race across instances too. */
 const BATCHED_FANOUT: PolicyRace = {
   label: 'MATCHING=batched (150 ms window) with OFFER_FANOUT=3',
   env: { MATCHING: 'batched', BATCH_WINDOW_MS: '150', OFFER_FANOUT: '3' },
@@ -402,12 +402,23 @@ describe('two instances on Kafka', () => {
     KAFKA_MAX_WAIT_MS: '100',
     ...policy,
   });
-  /** Starts both instances, one after the other, and waits for their consumer groups to settle. */
-  async function startBoth(policy: Record<string, string> = {}, label = '') {
-    // One after the other: two instances starting at the same moment can both try to create the
-    // configured admin, and the loser exits (see the report on accounts.ensure).
-    a = await startServer({ name: `kafka instance a${label}`, env: env('a', policy), readyTimeoutMs: 150_000 });
-    b = await startServer({ name: `kafka instance b${label}`, env: env('b', policy), readyTimeoutMs: 150_000 });
+  /** Starts both instances and waits for their consumer groups to settle. */
+  async function startBoth(policy: Record<string, string> = {}, label = '', restart = false) {
+    const start = (id: 'a' | 'b') => startServer({ name: `kafka instance ${id}${label}`, env: env(id, policy), readyTimeoutMs: 150_000 });
+    if (restart) {
+      // A restart, at once: the admin exists by now, and both join each group in one rebalance
+      // rather than two (each join is held sessionTimeout − 1 s by the mock). Each one that started
+      // is kept, so afterAll stops it even if the other did not start.
+      const [startedA, startedB] = await Promise.allSettled([start('a'), start('b')]);
+      if (startedA.status === 'fulfilled') a = startedA.value;
+      if (startedB.status === 'fulfilled') b = startedB.value;
+      for (const s of [startedA, startedB]) if (s.status === 'rejected') throw s.reason;
+    } else {
+      // One after the other: two instances starting at the same moment can both try to create the
+      // configured admin, and the loser exits (see the report on accounts.ensure).
+      a = await start('a');
+      b = await start('b');
+    }
     // A mock bug, not Kafka's: when a group rebalances, the mock completes the sync as soon as the
     // leader's SyncGroup carries every member's assignment, and answers a follower whose own SyncGroup
     // arrives after that with INVALID_REQUEST (a real broker returns the assignment). kafkajs treats
@@ -570,7 +581,7 @@ describe('two instances on Kafka', () => {
     onTestFailed(() => console.error(diagnostics([a, b])));
     const restartedAt = Date.now();
     await stopAll([a, b]);
-    await startBoth(BATCHED.env, ` (${BATCHED.label})`);
+    await startBoth(BATCHED.env, ` (${BATCHED.label})`, true);
     console.info(`[scale-out/kafka] both instances restarted under ${BATCHED.label} in ${Date.now() - restartedAt} ms`);
     await twentyRideRace({ a, b, apiA, apiB, admin, log, sockets, bothMatch: false, timeoutMs: 200_000, city: BATCHED.city });
   }, 480_000);
