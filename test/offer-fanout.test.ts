@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DriverEvent } from '../domain/driver/index.ts';
 import type { LatLng } from '../domain/geo.ts';
 import type { Recorded } from '../domain/ports/event-log.ts';
-import type { RideEvent } from '../domain/ride/index.ts';
+import type { RideEvent, RideOffered } from '../domain/ride/index.ts';
 import { client, startService } from './support/service.ts';
 import { waitFor } from './support/wait.ts';
 import { connect, type LiveClient } from './support/ws.ts';
@@ -84,6 +84,30 @@ describe.each(POLICIES)('offer fan-out (OFFER_FANOUT=3, $matching)', ({ env: pol
     // A loser is free for the next ride at once.
     const next = (await api.post('/v1/rides', (await api.user('rider')).token, { pickup: town, dropoff: offset(town, 2_000) })).body.rideId as string;
     await Promise.all(losers.map((d) => d.socket.next('ride.offer', (m) => m.rideId === next)));
+  });
+
+  it('tops a round up to three: a ride that could hold only one driver is offered to two more as they come free, in the same round', async () => {
+    const town = nextTown();
+    const [first] = await driversAround(town, 1);
+    const rider = await api.user('rider');
+    const { rideId } = (await api.post('/v1/rides', rider.token, { pickup: town, dropoff: offset(town, 2_000) })).body;
+    // Only one driver is free: the round opens with one offer (the other two holds had nobody to hold).
+    await first!.socket.next('ride.offer', (m) => m.rideId === rideId);
+    // Two more come free while that offer is open (20 s): they join the round rather than wait for it to end.
+    const later = await driversAround(offset(town, 50), 2);
+    await Promise.all(later.map((d) => d.socket.next('ride.offer', (m) => m.rideId === rideId, 10_000)));
+    const events = (await service.ctx.log.readKey('rides', rideId)) as Recorded<RideEvent>[];
+    const offers = events.filter((e): e is Recorded<RideOffered> => e.type === 'RideOffered');
+    expect(offers.map((e) => e.data.driverId).sort()).toEqual([first!, ...later].map((d) => d.userId).sort());
+    expect(new Set(offers.map((e) => e.data.round))).toEqual(new Set([1]));
+    expect(events.filter((e) => e.type === 'OfferExpired' || e.type === 'OfferDeclined')).toEqual([]);
+    // Never more than three: a fourth driver coming free is not offered the ride.
+    const [fourth] = await driversAround(offset(town, 80), 1);
+    const accepted = await api.post(`/v1/rides/${rideId}/accept`, later[0]!.token);
+    expect(accepted.status).toBe(200);
+    for (const d of [first!, later[1]!]) await d.socket.next('ride.offer.withdrawn', (m) => m.rideId === rideId);
+    expect(fourth!.socket.all('ride.offer').filter((m) => m.rideId === rideId)).toEqual([]);
+    expect(((await service.ctx.log.readKey('rides', rideId)) as Recorded<RideEvent>[]).filter((e) => e.type === 'RideOffered')).toHaveLength(3);
   });
 
   it('a race: 12 riders, 4 drivers accepting every offer at once; no driver ever holds two offers or carries two rides, every ride is done once', async () => {

@@ -47,6 +47,13 @@ export function fairnessSeconds(driver: DriverRecord, now: number, rules: Fairne
 export interface WindowRequest {
   readonly rideId: string;
   readonly pickup: LatLng;
+  /**
+   * Fan-out top-up: the ride is already offered to fewer than K drivers (holds failed, or nobody
+   * else was free) and wants this many more. It takes no part in the assignment: it gets only
+   * drivers every matched ride left free, after their own alternates, so topping up a ride that has
+   * offers never costs a ride that has none.
+   */
+  readonly topUp?: number;
 }
 
 export interface WindowDriver extends DriverRecord {
@@ -76,6 +83,8 @@ export interface WindowMatch {
   readonly etaSeconds: number;
   /** With `fanout` > 1: up to fanout − 1 more drivers for the same ride, best first. */
   readonly alternates?: readonly { readonly driverId: string; readonly etaSeconds: number }[];
+  /** A top-up request's answer: `driverId` and `alternates` all join the ride's open round. */
+  readonly topUp?: true;
 }
 
 /**
@@ -135,8 +144,12 @@ export function planIndexedWindow(window: IndexedWindow, { eta, now, rules }: { 
   let edgeEta = new Float64Array(edgeCol.length); // the ETA without fairness, reported on the match
   let n = 0;
   const maxPenalty = rules.fairness.missedOfferMaxCount * rules.fairness.missedOfferPenaltySeconds;
+  // Top-up rows keep their edges aside (few: rides already offered) and give the solver none.
+  const topUpEdges = new Map<number, { col: number; cost: number; eta: number }[]>();
   for (let i = 0; i < requests.length; i++) {
     const pickup = requests[i]!.pickup;
+    const aside: { col: number; cost: number; eta: number }[] | null = (requests[i]!.topUp ?? 0) > 0 ? [] : null;
+    if (aside) topUpEdges.set(i, aside);
     const count = window.candidates(i, scratch);
     if (n + count > edgeCol.length) {
       const grow = <T extends Int32Array | Float64Array>(a: T): T => {
@@ -155,6 +168,10 @@ export function planIndexedWindow(window: IndexedWindow, { eta, now, rules }: { 
       }
       const seconds = eta.estimateSeconds(d, pickup, { speedMps: d.speedMps });
       if (seconds > rules.maxPickupSeconds) continue;
+      if (aside) {
+        aside.push({ col, cost: seconds + fair[col]!, eta: seconds });
+        continue;
+      }
       edgeCol[n] = col;
       edgeCost[n] = seconds + fair[col]!;
       edgeEta[n++] = seconds;
@@ -167,8 +184,8 @@ export function planIndexedWindow(window: IndexedWindow, { eta, now, rules }: { 
   const extra = Math.max(0, Math.floor(rules.fanout ?? 1) - 1);
   // Fan-out alternates come from drivers the assignment left free, each given to one ride only
   // (rides in window order), so fan-out never takes a driver the window chose for another ride.
-  const taken = new Uint8Array(extra > 0 ? columns : 0);
-  if (extra > 0) for (let i = 0; i < requests.length; i++) if (colOf[i]! >= 0) taken[colOf[i]!] = 1;
+  const taken = new Uint8Array(extra > 0 || topUpEdges.size > 0 ? columns : 0);
+  if (taken.length > 0) for (let i = 0; i < requests.length; i++) if (colOf[i]! >= 0) taken[colOf[i]!] = 1;
   const matches: WindowMatch[] = [];
   for (let i = 0; i < requests.length; i++) {
     const col = colOf[i]!;
@@ -188,6 +205,17 @@ export function planIndexedWindow(window: IndexedWindow, { eta, now, rules }: { 
       return { driverId: driverAt[edgeCol[e]!]!.driverId, etaSeconds: edgeEta[e]! };
     });
     matches.push({ ...match, alternates });
+  }
+  // Last, the top-ups, in window order: each takes up to what it asks for from what is left.
+  for (const [i, edges] of topUpEdges) {
+    edges.sort((a, b) => a.cost - b.cost || a.col - b.col);
+    const picked: { driverId: string; etaSeconds: number }[] = [];
+    for (const e of edges) {
+      if (picked.length >= requests[i]!.topUp! || taken[e.col]) continue;
+      taken[e.col] = 1;
+      picked.push({ driverId: driverAt[e.col]!.driverId, etaSeconds: e.eta });
+    }
+    if (picked.length > 0) matches.push({ rideId: requests[i]!.rideId, ...picked[0]!, alternates: picked.slice(1), topUp: true });
   }
   return matches;
 }

@@ -32,6 +32,14 @@ const HAND_BACK_PER_TURN = 4;
 interface Waiting {
   pickup: LatLng;
   passedBy: readonly string[];
+  /** Fan-out top-up: the ride is offered already and wants this many more drivers. */
+  topUp?: number;
+}
+
+/** A window's answer to a top-up: drivers to add to the ride's open round, best first. */
+export interface TopUpProposal {
+  readonly drivers: readonly { readonly driverId: string; readonly etaSeconds: number }[];
+  readonly at: number;
 }
 
 /**
@@ -48,6 +56,7 @@ export function makeBatchWindow(ctx: { readonly fleet: Fleet; readonly matchPoli
   /** Windows a ride has waited without a proposal: its search starts that many rings out. */
   const widened = new Map<string, number>();
   const proposals = new Map<string, Proposal>();
+  const topUps = new Map<string, TopUpProposal>();
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
 
@@ -57,10 +66,11 @@ export function makeBatchWindow(ctx: { readonly fleet: Fleet; readonly matchPoli
     const at = now();
     const entries = [...waiting.entries()];
     waiting.clear();
-    const requests = entries.map(([rideId, w]) => ({ rideId, pickup: w.pickup, passedBy: w.passedBy, windowsWaited: widened.get(rideId) ?? 0 }));
+    const requests = entries.map(([rideId, w]) => ({ rideId, pickup: w.pickup, passedBy: w.passedBy, topUp: w.topUp, windowsWaited: w.topUp ? 0 : (widened.get(rideId) ?? 0) }));
     for (const m of planBatch(fleet, requests, { policy, eta: options.eta, fairness: options.fairness, fanout: options.fanout, now: at }))
-      proposals.set(m.rideId, { driverId: m.driverId, etaSeconds: m.etaSeconds, at, alternates: m.alternates ?? [] });
-    for (const [rideId] of entries) if (!proposals.has(rideId)) widened.set(rideId, (widened.get(rideId) ?? 0) + 1);
+      if (m.topUp) topUps.set(m.rideId, { drivers: [{ driverId: m.driverId, etaSeconds: m.etaSeconds }, ...(m.alternates ?? [])], at });
+      else proposals.set(m.rideId, { driverId: m.driverId, etaSeconds: m.etaSeconds, at, alternates: m.alternates ?? [] });
+    for (const [rideId, w] of entries) if (!w.topUp && !proposals.has(rideId)) widened.set(rideId, (widened.get(rideId) ?? 0) + 1);
     handBack(entries.map(([rideId]) => rideId), 0);
   }
 
@@ -76,28 +86,55 @@ export function makeBatchWindow(ctx: { readonly fleet: Fleet; readonly matchPoli
     if (to < rideIds.length) setImmediate(handBack, rideIds, to);
   }
 
+  function join(rideId: string, entry: Waiting): void {
+    if (stopped) return;
+    waiting.set(rideId, entry);
+    if (!timer) {
+      timer = setTimeout(flush, options.windowMs);
+      timer.unref();
+    }
+  }
+
   return {
     /** The ride needs a driver: it joins the open window (or opens one). */
     enqueue(rideId: string, pickup: LatLng, passedBy: readonly string[]): void {
-      if (stopped) return;
-      waiting.set(rideId, { pickup, passedBy });
-      if (!timer) {
-        timer = setTimeout(flush, options.windowMs);
-        timer.unref();
-      }
+      join(rideId, { pickup, passedBy });
+    },
+    /**
+     * Fan-out: the ride is offered to fewer than K drivers and wants `wanted` more; it joins the
+     * window as a top-up, served from the drivers the window's matched rides leave free.
+     * `exclude`: who passed on the ride, was withdrawn from it, or holds one of its offers.
+     */
+    enqueueTopUp(rideId: string, pickup: LatLng, exclude: readonly string[], wanted: number): void {
+      join(rideId, { pickup, passedBy: exclude, topUp: wanted });
+    },
+    /** This window's top-up for the ride, once, without drivers in `exclude` (who took part in the ride meanwhile). */
+    takeTopUp(rideId: string, exclude: readonly string[]): TopUpProposal['drivers'] {
+      const p = topUps.get(rideId);
+      topUps.delete(rideId);
+      if (!p || now() - p.at > options.windowMs) return [];
+      return p.drivers.filter((d) => !exclude.includes(d.driverId));
     },
     /** This window's proposal for the ride, once: a stale one (an older window, a driver who passed) is dropped. */
     takeProposal(rideId: string, passedBy: readonly string[]): Proposal | null {
       const p = proposals.get(rideId);
       proposals.delete(rideId);
       if (!p || passedBy.includes(p.driverId) || now() - p.at > options.windowMs) return null;
-      return p;
+      // An alternate may have passed on the ride meanwhile (offered it by another instance's window).
+      return { ...p, alternates: p.alternates.filter((a) => !passedBy.includes(a.driverId)) };
     },
     /** The ride got its offer or left matching: forget its widening. */
     settled(rideId: string): void {
       widened.delete(rideId);
       waiting.delete(rideId);
       proposals.delete(rideId);
+      topUps.delete(rideId);
+    },
+    /** The ride is offered (fan-out): a request for a first driver is dropped, a top-up stays. */
+    offered(rideId: string): void {
+      widened.delete(rideId);
+      proposals.delete(rideId);
+      if (!waiting.get(rideId)?.topUp) waiting.delete(rideId);
     },
     isWaiting: (rideId: string) => waiting.has(rideId),
     stop(): void {

@@ -3,12 +3,11 @@ import { fold } from '../../domain/decider.ts';
 import { distanceMeters, type LatLng } from '../../domain/geo.ts';
 import { handle } from '../../domain/handle.ts';
 import type { FairnessRules } from '../../domain/matching/dispatch.ts';
-import { rankCandidates } from '../../domain/matching/policy.ts';
 import type { EtaEstimator } from '../../domain/tracking/eta.ts';
 import type { Recorded } from '../../domain/ports/event-log.ts';
-import { offerLapsed, rideDecider, type RideEvent } from '../../domain/ride/index.ts';
-import { freeWithFreshFix, type FleetDriver } from '../../projections/fleet/index.ts';
+import { offerLapsed, rideDecider, type Ride, type RideEvent } from '../../domain/ride/index.ts';
 import { makeBatchWindow } from './batch-window.ts';
+import { makeCandidates } from './candidates.ts';
 import type { Claims } from '../../domain/ports/claims.ts';
 import type { EventLog } from '../../domain/ports/event-log.ts';
 import type { MatchPolicy } from '../../domain/matching/policy.ts';
@@ -72,6 +71,7 @@ export function makeMatcher(ctx: MatcherDeps, drivers: DriverService, options: M
   let stopped = false;
   const fairness = options.dispatch?.fairness;
   const fanout = Math.max(1, Math.floor(options.dispatch?.offerFanout ?? 1));
+  const { ranked, distanceTo } = makeCandidates(fleet, policy, fairness, now);
   const batch =
     options.dispatch?.matching === 'batched'
       ? makeBatchWindow(ctx, {
@@ -174,13 +174,24 @@ export function makeMatcher(ctx: MatcherDeps, drivers: DriverService, options: M
 
   async function decide(rideId: string): Promise<void> {
     const ride = await rideState(rideId);
-    if (ride.status !== 'requested') batch?.settled(rideId);
+    // An offered ride may still be topped up (fan-out) through the window; it is settled once it leaves matching.
+    if (ride.status === 'offered' && fanout > 1) batch?.offered(rideId);
+    else if (ride.status !== 'requested') batch?.settled(rideId);
     if (ride.status === 'offered' && ride.offers.length > 0) {
       // Each open offer (several with fan-out) expires on its own; look again when the next one lapses.
       const open = ride.offers.filter((o) => !offerLapsed(o, now()));
       for (const o of ride.offers)
         if (offerLapsed(o, now())) await handle(log, 'rides', rideId, rideDecider, { type: 'ExpireOffer', data: { rideId, driverId: o.driverId, at: now() } });
-      if (open.length > 0) later(rideId, Math.min(...open.map((o) => o.expiresAt)) - now() + 5);
+      if (open.length === 0) return;
+      const nextLapse = Math.min(...open.map((o) => o.expiresAt)) - now() + 5;
+      // Fan-out short of K (holds failed, or nobody else was free): top the round up. Only from a
+      // state with nothing lapsed; the expiries just appended bring their own look.
+      const short = open.length === ride.offers.length ? fanout - open.length : 0;
+      let stillShort = 0;
+      if (short > 0) stillShort = short - (await topUp(rideId, ride, short));
+      else batch?.settled(rideId); // nothing to top up (yet): no top-up waits in the window
+      // Still short under `nearest`: look again soon, as for a ride with nobody free (`batched`: the window hands it back).
+      later(rideId, stillShort > 0 && !batch ? Math.min(nextLapse, options.retryMs) : nextLapse);
       return;
     }
     if (ride.status !== 'requested') return;
@@ -193,16 +204,9 @@ export function makeMatcher(ctx: MatcherDeps, drivers: DriverService, options: M
     }
     if (batch) return placeInWindow(rideId, ride);
     const stopTimer = ctx.metrics.matchSeconds.startTimer();
-    const maxRadius = policy.radiiMeters.at(-1) ?? 5_000;
-    const at = now();
-    // Only eligible drivers count towards the k nearest, so stale or passed ones cannot crowd out the rest.
-    const eligible = (d: FleetDriver) =>
-      freeWithFreshFix(d, at, policy.freshnessMs) && !ride.passedBy.includes(d.driverId);
-    const nearby = fleet.nearest(ride.pickup, policy.limit * 4, maxRadius, eligible);
-    const ranked = rankCandidates(ride.pickup, nearby, { now: at, passedBy: ride.passedBy, policy, fairness });
     // The best `fanout` candidates who can be held, each offered in turn (fan-out: one round, K offers).
     let offered = 0;
-    for (const candidate of ranked) {
+    for (const candidate of ranked(ride.pickup, ride.passedBy)) {
       const outcome = await tryOffer(rideId, ride.pickup, candidate.driverId, candidate.distanceMeters);
       if (outcome === 'offered' && ++offered < fanout) continue;
       if (outcome === 'offered' || (outcome === 'ride-moved' && offered > 0)) {
@@ -214,11 +218,35 @@ export function makeMatcher(ctx: MatcherDeps, drivers: DriverService, options: M
     }
     if (offered > 0) {
       stopTimer();
-      later(rideId, policy.offerTimeoutMs + 5);
+      // Short of K: look again soon to top the round up (decide's `offered` branch).
+      later(rideId, Math.min(options.retryMs, policy.offerTimeoutMs + 5));
       return;
     }
     // Nobody free now: look again soon, and no later than the moment the ride is to be given up.
     later(rideId, Math.max(1, Math.min(options.retryMs, deadline - now())));
+  }
+
+  /**
+   * Fan-out: up to `wanted` more drivers join the ride's open round (the decider lets an offered
+   * ride take offers until it has K). `nearest` holds the best-ranked free drivers now; `batched`
+   * offers what the window left free for it, or puts the ride in the window as a top-up, served
+   * after the rides with no offer. Each is held first, as every offer is. Returns how many joined.
+   */
+  async function topUp(rideId: string, ride: Ride, wanted: number): Promise<number> {
+    const exclude = [...ride.passedBy, ...ride.withdrawn, ...ride.offers.map((o) => o.driverId)];
+    const choices = batch
+      ? batch.takeTopUp(rideId, exclude).map((c) => ({ driverId: c.driverId, etaSeconds: c.etaSeconds as number | undefined, distance: distanceTo(c.driverId, ride.pickup) }))
+      : ranked(ride.pickup, exclude).map((c) => ({ driverId: c.driverId, etaSeconds: undefined, distance: c.distanceMeters }));
+    let offered = 0;
+    for (const choice of choices) {
+      if (offered >= wanted) break;
+      const outcome = await tryOffer(rideId, ride.pickup, choice.driverId, choice.distance, choice.etaSeconds);
+      if (outcome === 'offered') offered++;
+      else if (outcome === 'ride-moved') return offered;
+    }
+    // Those just held are no longer free, so the window will not propose them again.
+    if (batch && offered < wanted) batch.enqueueTopUp(rideId, ride.pickup, exclude, wanted - offered);
+    return offered;
   }
 
   /** `batched`: offer what the window proposed; without a proposal (or if that driver was taken meanwhile), wait for the next window. */
@@ -229,9 +257,7 @@ export function makeMatcher(ctx: MatcherDeps, drivers: DriverService, options: M
       let offered = 0;
       let moved = false;
       for (const choice of [{ driverId: proposal.driverId, etaSeconds: proposal.etaSeconds }, ...proposal.alternates]) {
-        const position = fleet.get(choice.driverId)?.position;
-        const distance = position ? Math.round(distanceMeters(position, ride.pickup)) : 0;
-        const outcome = await tryOffer(rideId, ride.pickup, choice.driverId, distance, choice.etaSeconds);
+        const outcome = await tryOffer(rideId, ride.pickup, choice.driverId, distanceTo(choice.driverId, ride.pickup), choice.etaSeconds);
         if (outcome === 'offered') offered++;
         else if (outcome === 'ride-moved') moved = true;
         // The window's own choice was taken meanwhile: wait for the next window rather than offer only alternates.

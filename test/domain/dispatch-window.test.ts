@@ -71,6 +71,21 @@ describe('planWindow with offer fan-out', () => {
     expect(byRide.r1!.alternates![0]).toEqual({ driverId: 'd100', etaSeconds: Math.round((100 * 1.3) / 4) });
   });
 
+  it('a top-up (a ride already offered, short of K) is in no assignment: it gets what the matched rides left, best first, at most what it asks', () => {
+    const drivers = [driver('d0', 0), driver('d150', 150), driver('d400', 400), driver('d500', 500), driver('d900', 900)];
+    const r: WindowRequest = { rideId: 'r', pickup: east(100) };
+    const alone = planWindow([r], () => drivers, { eta, now: NOW, rules: fanout(2) });
+    const matches = planWindow([{ rideId: 'up', pickup: east(0), topUp: 2 }, r], () => drivers, { eta, now: NOW, rules: fanout(2) });
+    // The top-up changes nothing for the ride with no offer: d150 (50 m), then d0 (100 m) as its alternate,
+    // though d0 stands at the top-up's pickup.
+    expect(matches.find((m) => m.rideId === 'r')).toEqual(alone[0]);
+    expect(alone[0]).toMatchObject({ driverId: 'd150', alternates: [{ driverId: 'd0' }] });
+    const up = matches.find((m) => m.rideId === 'up')!;
+    expect(up).toEqual({ rideId: 'up', driverId: 'd400', etaSeconds: Math.round((400 * 1.3) / 4), alternates: [{ driverId: 'd500', etaSeconds: Math.round((500 * 1.3) / 4) }], topUp: true });
+    // Nobody left within reach: no answer for the top-up.
+    expect(planWindow([{ rideId: 'up', pickup: east(0), topUp: 1 }, r], () => drivers.slice(0, 2), { eta, now: NOW, rules: fanout(2) }).map((m) => m.rideId)).toEqual(['r']);
+  });
+
   it('fan-out 1 (the default) adds nothing', () => {
     const [m] = planWindow([{ rideId: 'r', pickup: east(0) }], () => [driver('a', 0), driver('b', 50)], { eta, now: NOW, rules: fanout(1) });
     expect(m).toEqual({ rideId: 'r', driverId: 'a', etaSeconds: 0 });

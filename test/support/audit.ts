@@ -18,8 +18,10 @@ export interface Audit {
   readonly versionViolations: string[];
   /** Events that must happen at most once per ride (TripCompleted, FareCalculated, PaymentCaptured, RideRated, DriverAssigned, DriverFreed). */
   readonly duplicates: string[];
-  /** OfferExpired/OfferDeclined without an open offer to that driver just before. */
+  /** OfferExpired/OfferDeclined/OfferWithdrawn without an open offer to that driver just before. */
   readonly orphanOfferEnds: string[];
+  /** Fan-out: another driver's offer of the ride still open when the ride was accepted (it must be withdrawn first). */
+  readonly offersLeftOpen: string[];
   readonly counts: Record<string, number>;
 }
 
@@ -31,6 +33,7 @@ export function auditLog(rides: readonly LoggedEvent[], drivers: readonly Logged
   const versionViolations: string[] = [];
   const duplicates: string[] = [];
   const orphanOfferEnds: string[] = [];
+  const offersLeftOpen: string[] = [];
   const counts: Record<string, number> = {};
 
   const versions = new Map<string, number>();
@@ -63,7 +66,8 @@ export function auditLog(rides: readonly LoggedEvent[], drivers: readonly Logged
         break;
       }
       case 'OfferExpired':
-      case 'OfferDeclined': {
+      case 'OfferDeclined':
+      case 'OfferWithdrawn': {
         const now = open.get(d.driverId!);
         if (!now || now.rideId !== rideId || now.phase !== 'offered') orphanOfferEnds.push(`${e.type} ${rideId} for ${d.driverId} without its open offer (${e.metadata.eventId})`);
         else open.delete(d.driverId!);
@@ -73,6 +77,8 @@ export function auditLog(rides: readonly LoggedEvent[], drivers: readonly Logged
       case 'RideAccepted': {
         const now = open.get(d.driverId!);
         if (!now || now.rideId !== rideId) doubleAssignments.push(`${d.driverId} accepted ${rideId} while ${now ? `${now.phase} ${now.rideId}` : 'holding no offer for it'} (${e.metadata.eventId})`);
+        for (const [driverId, o] of open)
+          if (driverId !== d.driverId && o.rideId === rideId && o.phase === 'offered') offersLeftOpen.push(`${driverId}'s offer of ${rideId} still open when ${d.driverId} accepted it (${e.metadata.eventId})`);
         open.set(d.driverId!, { rideId, phase: 'assigned' });
         offeredTo.delete(rideId);
         break;
@@ -126,5 +132,5 @@ export function auditLog(rides: readonly LoggedEvent[], drivers: readonly Logged
   }
   for (const [k, n] of perDriverRide) if (n > 1) duplicates.push(`${k} × ${n}`);
 
-  return { rides: perRide.size, rideEvents: rides.length, driverEvents: drivers.length, doubleAssignments, driverStreamViolations, versionViolations, duplicates, orphanOfferEnds, counts };
+  return { rides: perRide.size, rideEvents: rides.length, driverEvents: drivers.length, doubleAssignments, driverStreamViolations, versionViolations, duplicates, orphanOfferEnds, offersLeftOpen, counts };
 }
