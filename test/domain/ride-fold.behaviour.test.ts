@@ -137,6 +137,11 @@ describe('the ride fold, field by field', () => {
     expect(again).toStrictEqual({ ...fresh, riderId: 'u_2', pickup: dropoff, dropoff: pickup, requestedAt: T0 + 99, version: 3 });
   });
 
+  it('an event of a type this version does not know (a newer writer) is counted and otherwise ignored', () => {
+    const unknown = { type: 'RideTeleported', data: { rideId, at: T0 + 7 } } as unknown as RideEvent;
+    expect(evolve(evolve(initialState(), requested), unknown)).toStrictEqual({ ...fresh, version: 2 });
+  });
+
   it('foldRide pairs each event with the ride it left, skipping what came before the request in a trimmed log', () => {
     const history = [offered('x', 1, T0), requested, offered('a', 1, T0 + 15_000)].map((e, i) => ({
       ...e,

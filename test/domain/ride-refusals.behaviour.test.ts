@@ -119,6 +119,20 @@ describe('ride decider edges', () => {
     ]);
   });
 
+  it('fan-out: a driver already holding an open offer of the round is not offered it again, even with room left', () => {
+    const twoOpen = [requested, offeredTo(driver.userId), offeredTo(other.userId)];
+    expect(() => decide(twoOpen, cmd.offer(driver.userId, 3))).toThrow('ride r_7 is offered; cannot offer');
+    expect(decide(twoOpen, cmd.offer('d_3', 3))).toHaveLength(1);
+  });
+
+  it('cancelling a fanned-out ride withdraws the other open offers as cancelled', () => {
+    const twoOpen = [requested, offeredTo(driver.userId), offeredTo(other.userId)];
+    expect(decide(twoOpen, cmd.cancel(rider))).toStrictEqual([
+      { type: 'OfferWithdrawn', data: { rideId, driverId: other.userId, reason: 'cancelled', at: T0 + 9_000 } },
+      { type: 'RideCancelled', data: { rideId, by: 'rider', reason: null, at: T0 + 9_000 } },
+    ]);
+  });
+
   it('staff may cancel a ride they are not party to, and are named as admin or system', () => {
     expect(decide(accepted, cmd.cancel(admin))).toStrictEqual([{ type: 'RideCancelled', data: { rideId, by: 'admin', reason: null, at: T0 + 9_000 } }]);
     expect(decide(accepted, cmd.cancel({ userId: 'svc', role: 'service' }))).toStrictEqual([
