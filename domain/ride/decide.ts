@@ -73,6 +73,7 @@ function offerRide({ data }: C.OfferRide, ride: Ride): RideEvent[] {
   return [{ type: 'RideOffered', data: { ...offer, round: joins ? ride.rounds : ride.rounds + 1 } }];
 }
 
+/** The driver's open offer, if any. A ride has open offers only while it is `offered` (state.ts), so this also says it is offered. */
 const openOfferOf = (ride: Ride, driverId: string) => ride.offers.find((o) => o.driverId === driverId) ?? null;
 
 /** The open offers other than `driverId`'s, withdrawn (fan-out: they make way for an acceptance or a cancellation). */
@@ -81,7 +82,7 @@ const withdrawOthers = (ride: Ride, driverId: string | null, reason: 'accepted' 
 
 function declineOffer({ data }: C.DeclineOffer, ride: Ride): RideEvent[] {
   mustSee(data.actor, ride);
-  if (ride.status !== 'offered' || !openOfferOf(ride, data.actor.userId))
+  if (!openOfferOf(ride, data.actor.userId))
     throw invalidTransition(`ride ${ride.rideId} is ${ride.status}; cannot decline`);
   return [{ type: 'OfferDeclined', data: { rideId: ride.rideId, driverId: data.actor.userId, at: data.at } }];
 }
@@ -89,7 +90,7 @@ function declineOffer({ data }: C.DeclineOffer, ride: Ride): RideEvent[] {
 /** Expiry is idempotent: an offer that was already answered or replaced expires into nothing. */
 function expireOffer({ data }: C.ExpireOffer, ride: Ride): RideEvent[] {
   const offer = openOfferOf(ride, data.driverId);
-  if (ride.status !== 'offered' || !offer || !offerLapsed(offer, data.at)) return [];
+  if (!offer || !offerLapsed(offer, data.at)) return [];
   return [{ type: 'OfferExpired', data: { rideId: ride.rideId, driverId: data.driverId, at: data.at } }];
 }
 
@@ -100,7 +101,7 @@ function acceptRide({ data }: C.AcceptRide, ride: Ride): RideEvent[] {
     throw new DomainError('OFFER_EXPIRED', 409, `the offer for ride ${ride.rideId} is no longer open`);
   mustSee(data.actor, ride);
   const offer = openOfferOf(ride, data.actor.userId);
-  if (ride.status !== 'offered' || !offer) throw invalidTransition(`ride ${ride.rideId} is ${ride.status}; cannot accept`);
+  if (!offer) throw invalidTransition(`ride ${ride.rideId} is ${ride.status}; cannot accept`);
   if (!offerOpen(offer, data.at)) throw new DomainError('OFFER_EXPIRED', 409, `the offer for ride ${ride.rideId} has expired`);
   // Offline means "send me no rides": an offer still held from before must not bind them to one.
   if (!data.driverOnline) throw new DomainError('DRIVER_OFFLINE', 409, 'go online before accepting a ride');
