@@ -45,7 +45,7 @@ export interface Infrastructure {
   /** GPS work partitioned by shard over the instances (needs a shared Redis); absent: every instance reads every point. */
   partitioned?: GpsPartitioning;
   /** Trip tracks shared by the instances (Redis), for a memory read model under partitioned GPS work. */
-  tracks?: Pick<RideReadModel, 'addTrackPoints' | 'track'>;
+  tracks?: Pick<RideReadModel, 'addTrackPoints' | 'addTracks' | 'track'>;
   /** Closes what the infrastructure opened (connections), after the app has stopped. */
   close?: () => Promise<void>;
 }
@@ -76,7 +76,7 @@ export async function makeService(config: Config, infra: Infrastructure = {}, tu
   const clock: Clock = tuning.clock ?? (now ? { now: () => now() } : systemClock);
   const ownReadModel = infra.readModel ?? getInMemoryReadModel({ trackRetentionMs: config.trackRetentionMs, clock });
   // Partitioned GPS: a ride's track is written by its driver's shard owner, so it is kept where every instance reads it.
-  const readModel = infra.tracks ? { ...ownReadModel, addTrackPoints: infra.tracks.addTrackPoints, track: infra.tracks.track } : ownReadModel;
+  const readModel = infra.tracks ? { ...ownReadModel, addTrackPoints: infra.tracks.addTrackPoints, addTracks: infra.tracks.addTracks, track: infra.tracks.track } : ownReadModel;
   const payments = infra.payments ?? getInMemoryPaymentLedger();
   // The ports made real; each service takes the part it uses (tests reach in here too).
   const ctx = {

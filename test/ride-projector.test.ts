@@ -54,3 +54,24 @@ describe('the rides projector folds each ride as the decider does', () => {
     expect(await rm.get(rideId)).toMatchObject({ version: 7, payment: 'captured', rating: null });
   });
 });
+
+describe('the rides projector tracks a batch of points', () => {
+  it('writes the new points of every tracked ride in one call, and none for rides not being tracked or other drivers', async () => {
+    const log = getInMemoryEventLog();
+    const onTrip = (id: string): RideEvent[] => story.slice(0, 4).map((e) => ({ ...e, data: { ...e.data, rideId: id } }) as RideEvent);
+    for (const id of ['r_a', 'r_b']) await log.append('rides', id, onTrip(id), { expectedVersion: 0 });
+    await log.append('rides', 'r_c', story.slice(0, 1).map((e) => ({ ...e, data: { ...e.data, rideId: 'r_c' } }) as RideEvent), { expectedVersion: 0 });
+    const rm = getInMemoryReadModel();
+    const calls: string[][] = [];
+    const spied = { ...rm, addTracks: async (list: Parameters<typeof rm.addTracks>[0]) => void (calls.push(list.map((t) => t.rideId)), await rm.addTracks(list)) };
+    const projector = makeRideProjector(spied, () => undefined, async (id) => (await log.readKey('rides', id)) as Recorded<RideEvent>[]);
+    for (const id of ['r_a', 'r_b', 'r_c']) for (const e of (await log.readKey('rides', id)) as Recorded<RideEvent>[]) await projector.onRideEvent(e);
+    const point = (rideId: string, driverId: string, at: number) => ({ type: 'LocationRecorded', data: { driverId, lat: 48.86, lng: 2.34, recordedAt: at, heading: null, speed: null, accuracy: 5, rideId, late: false }, metadata: { eventId: `driver-locations:${rideId}:${at}`, stream: 'driver-locations', position: String(at), key: driverId, version: 0, recordedAtMs: at } }) as never;
+    await projector.onLocations([point('r_a', 'd_1', T0 + 10), point('r_b', 'd_1', T0 + 11), point('r_a', 'd_1', T0 + 12), point('r_c', 'd_1', T0 + 13), point('r_b', 'd_9', T0 + 14)]);
+    // One write for the batch: r_a's two points and r_b's one; r_c is only requested, d_9 is not r_b's driver.
+    expect(calls).toEqual([['r_a', 'r_b']]);
+    expect((await rm.track('r_a')).map((p) => p.recordedAt)).toEqual([T0 + 10, T0 + 12]);
+    expect((await rm.track('r_b')).map((p) => p.recordedAt)).toEqual([T0 + 11]);
+    expect(await rm.track('r_c')).toEqual([]);
+  });
+});

@@ -61,6 +61,12 @@ export function getInMemoryReadModel({ trackRetentionMs = 24 * 3600_000, clock =
   /** When each finished ride ended, oldest first (Map keeps insertion order). */
   const ended = new Map<string, number>();
 
+  function addTrackPoints(rideId: string, points: readonly TrackPoint[]): void {
+    let track = tracks.get(rideId);
+    if (!track) tracks.set(rideId, (track = newTrack()));
+    for (const p of points) addPoint(track, p);
+  }
+
   // Cheap enough to run on every write: it stops at the first track still within retention.
   function dropExpiredTracks(): void {
     const cutoff = clock.now() - trackRetentionMs;
@@ -86,9 +92,10 @@ export function getInMemoryReadModel({ trackRetentionMs = 24 * 3600_000, clock =
       return [...rides.values()].filter((r) => !FINAL_STATUSES.has(r.status));
     },
     async addTrackPoints(rideId, points) {
-      let track = tracks.get(rideId);
-      if (!track) tracks.set(rideId, (track = newTrack()));
-      for (const p of points) addPoint(track, p);
+      addTrackPoints(rideId, points);
+    },
+    async addTracks(list) {
+      for (const { rideId, points } of list) addTrackPoints(rideId, points);
     },
     async track(rideId) {
       dropExpiredTracks();

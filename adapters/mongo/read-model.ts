@@ -1,5 +1,5 @@
 import { MongoClient, MongoServerError, type Collection, type Db } from 'mongodb';
-import type { RideDocument, RideReadModel, TrackPoint } from '../../domain/ports/read-model.ts';
+import type { RideDocument, RideReadModel, RideTrackPoints, TrackPoint } from '../../domain/ports/read-model.ts';
 import { FINAL_STATUSES } from '../../domain/ride/state.ts';
 
 export interface MongoReadModelOptions {
@@ -79,6 +79,20 @@ export function getMongoReadModel(options: MongoReadModelOptions): MongoReadMode
       throw err;
     }));
 
+  /** Rows of every ride's points, one unordered insertMany: a duplicate (same ride and device time) is dropped by the unique index, the rest go in. */
+  async function insertTracks(list: readonly RideTrackPoints[]): Promise<void> {
+    const rows: TrackRow[] = [];
+    for (const { rideId, points } of list)
+      for (const p of points) rows.push({ rideId, lat: p.lat, lng: p.lng, recordedAt: p.recordedAt, eventId: p.eventId, loggedAt: p.loggedAt, loggedAtDate: new Date(p.loggedAt) });
+    if (rows.length === 0) return;
+    await init();
+    try {
+      await tracks.insertMany(rows, { ordered: false });
+    } catch (err) {
+      if (!onlyDuplicates(err)) throw err;
+    }
+  }
+
   async function ensureTtlIndex(): Promise<void> {
     try {
       await tracks.createIndex({ loggedAtDate: 1 }, { name: TTL_INDEX, expireAfterSeconds: retention });
@@ -123,23 +137,11 @@ export function getMongoReadModel(options: MongoReadModelOptions): MongoReadMode
     },
 
     async addTrackPoints(rideId, points) {
-      if (points.length === 0) return;
-      await init();
-      const rows: TrackRow[] = points.map((p) => ({
-        rideId,
-        lat: p.lat,
-        lng: p.lng,
-        recordedAt: p.recordedAt,
-        eventId: p.eventId,
-        loggedAt: p.loggedAt,
-        loggedAtDate: new Date(p.loggedAt),
-      }));
-      try {
-        // Unordered: a duplicate (same device time) is dropped by the unique index, the rest go in.
-        await tracks.insertMany(rows, { ordered: false });
-      } catch (err) {
-        if (!onlyDuplicates(err)) throw err;
-      }
+      await insertTracks([{ rideId, points }]);
+    },
+    /** A consumer batch's points of every ride in one unordered insertMany (one bulk write per batch). */
+    async addTracks(list) {
+      await insertTracks(list);
     },
 
     async track(rideId) {

@@ -15,7 +15,7 @@ return redis.call('PEXPIRE', KEYS[1], ARGV[1])`;
 
 type WithScripts = RedisClient & { ridecastTrackAdd(key: string, retention: number, ...fields: (string | number)[]): Promise<number> };
 
-export type TrackStore = Pick<RideReadModel, 'addTrackPoints' | 'track'> & { close(): Promise<void> };
+export type TrackStore = Pick<RideReadModel, 'addTrackPoints' | 'addTracks' | 'track'> & { close(): Promise<void> };
 
 /**
  * Trip tracks in Redis, shared by every instance: written by whichever instance owns the driver's
@@ -25,12 +25,17 @@ export function getRedisTracks(o: RedisTracksOptions): TrackStore {
   const redis = openFailFast(o) as WithScripts;
   redis.defineCommand('ridecastTrackAdd', { numberOfKeys: 1, lua: ADD_LUA });
   const key = (rideId: string) => `${o.prefix}{track:${rideId}}`;
+  async function addTrackPoints(rideId: string, points: readonly TrackPoint[]): Promise<void> {
+    if (points.length === 0) return;
+    const fields: (string | number)[] = [];
+    for (const p of points) fields.push(p.recordedAt, JSON.stringify(p));
+    await redis.ridecastTrackAdd(key(rideId), o.retentionMs, ...fields);
+  }
   return {
-    async addTrackPoints(rideId, points) {
-      if (points.length === 0) return;
-      const fields: (string | number)[] = [];
-      for (const p of points) fields.push(p.recordedAt, JSON.stringify(p));
-      await redis.ridecastTrackAdd(key(rideId), o.retentionMs, ...fields);
+    addTrackPoints,
+    // One script per ride (a ride's hash may sit on any master), issued in one tick: one auto-pipelined write per master.
+    async addTracks(list) {
+      await Promise.all(list.map((t) => addTrackPoints(t.rideId, t.points)));
     },
     async track(rideId) {
       const values = await redis.hvals(key(rideId));

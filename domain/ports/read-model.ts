@@ -14,6 +14,12 @@ export interface TrackPoint {
   readonly loggedAt: number;
 }
 
+/** One ride's new track points, as `addTracks` takes them. */
+export interface RideTrackPoints {
+  readonly rideId: string;
+  readonly points: readonly TrackPoint[];
+}
+
 /**
  * The rides read model (memory by default, MongoDB with READ_MODEL=mongo). Writers only move a
  * document forward: `save` ignores a document whose version is not newer than the stored one.
@@ -24,6 +30,8 @@ export interface RideReadModel {
   /** Rides not yet completed, cancelled or unmatched. */
   active(): Promise<RideDocument[]>;
   addTrackPoints(rideId: string, points: readonly TrackPoint[]): Promise<void>;
+  /** Several rides' points (one consumer batch) in one write, each ride as `addTrackPoints` keeps it. */
+  addTracks(tracks: readonly RideTrackPoints[]): Promise<void>;
   /** The trip's points in device-time order, duplicates removed. */
   track(rideId: string): Promise<TrackPoint[]>;
   /** Drops everything (rebuild). */

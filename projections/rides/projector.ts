@@ -1,5 +1,5 @@
 import type { Recorded } from '../../domain/ports/event-log.ts';
-import type { RideReadModel, TrackPoint } from '../../domain/ports/read-model.ts';
+import type { RideReadModel, RideTrackPoints, TrackPoint } from '../../domain/ports/read-model.ts';
 import { evolve, initialState, type RideEvent, type RideState } from '../../domain/ride/index.ts';
 import type { LocationRecorded } from '../../domain/tracking/events.ts';
 
@@ -77,20 +77,22 @@ export function makeRideProjector(
       if (list) list.push(e);
       else byRide.set(rideId, [e]);
     }
-    // Rides side by side, not one round trip after another: a batch of points from 100 rides waited
-    // for 200 sequential reads and writes; concurrent, they leave in one pipelined write per store.
-    // Each ride still gets one ordered write.
-    await Promise.all([...byRide].map(([rideId, list]) => trackRide(rideId, list)));
+    // The rides are read side by side (a batch of points from 100 rides waited for 100 sequential
+    // reads), then every ride's new points go in one write: one bulk write per batch.
+    const tracks = await Promise.all([...byRide].map(([rideId, list]) => trackOf(rideId, list)));
+    const toWrite = tracks.filter((t): t is RideTrackPoints => t !== null);
+    if (toWrite.length > 0) await readModel.addTracks(toWrite);
   }
 
-  async function trackRide(rideId: string, list: readonly Recorded<LocationRecorded>[]): Promise<void> {
+  /** The points of a batch that join a ride's track, or null when the ride is not being tracked. */
+  async function trackOf(rideId: string, list: readonly Recorded<LocationRecorded>[]): Promise<RideTrackPoints | null> {
     const ride = await readModel.get(rideId);
-    if (!ride || !TRACKED.has(ride.status)) return;
+    if (!ride || !TRACKED.has(ride.status)) return null;
     // One pass, no intermediate arrays: a rebuild runs this for most of a million points.
-    const track: TrackPoint[] = [];
+    const points: TrackPoint[] = [];
     for (const { data, metadata } of list) {
-      if (data.driverId === ride.driverId) track.push({ lat: data.lat, lng: data.lng, recordedAt: data.recordedAt, eventId: metadata.eventId, loggedAt: metadata.recordedAtMs });
+      if (data.driverId === ride.driverId) points.push({ lat: data.lat, lng: data.lng, recordedAt: data.recordedAt, eventId: metadata.eventId, loggedAt: metadata.recordedAtMs });
     }
-    if (track.length > 0) await readModel.addTrackPoints(rideId, track);
+    return points.length > 0 ? { rideId, points } : null;
   }
 }

@@ -112,6 +112,23 @@ export function readModelContract(name: string, make: MakeReadModel) {
       expect(await rm.track('r_404')).toEqual([]);
     });
 
+    it('writes several rides\' points in one call, each ride as addTrackPoints keeps it', async () => {
+      await rm.addTrackPoints('r_1', [point(10)]);
+      await rm.addTracks([
+        { rideId: 'r_1', points: [point(30), point(10, { eventId: 'again' }), point(20)] },
+        { rideId: 'r_2', points: [point(5, { eventId: 'other ride' })] },
+        { rideId: 'r_3', points: [] },
+      ]);
+      await rm.addTracks([]);
+      expect((await rm.track('r_1')).map((p) => [p.recordedAt, p.eventId])).toEqual([
+        [10, 'driver-locations:10'],
+        [20, 'driver-locations:20'],
+        [30, 'driver-locations:30'],
+      ]);
+      expect(await rm.track('r_2')).toEqual([point(5, { eventId: 'other ride' })]);
+      expect(await rm.track('r_3')).toEqual([]);
+    });
+
     it('keeps every point of a long track once, whatever the batch order', async () => {
       const points = Array.from({ length: 200 }, (_, i) => point(1_000 + i));
       const shuffled = [...points].sort((a, b) => ((a.recordedAt * 7919) % 200) - ((b.recordedAt * 7919) % 200));
