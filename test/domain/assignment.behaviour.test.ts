@@ -1,34 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { solveAssignment, solveSparseAssignment, type AssignmentEdge, type AssignmentProblem } from '../../domain/matching/assignment.ts';
+import { createRandom } from '../../src/simulator/random.ts';
+import { bruteForce } from '../support/assignment-oracle.ts';
 
-/**
- * Windows wider than the small brute-force instances of assignment.test.ts: a request that can reach
- * a hundred drivers (the solver's search queue grows past its first allocation), and the compressed
- * form the dispatcher hands the solver.
- */
-function lcg(seed: number) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1_664_525) + 1_013_904_223) >>> 0) / 2 ** 32);
-}
-
-/** The true optimum by trying every way (few rows, so cheap even with many columns). */
-function bruteForce({ edges, unassignedCost }: AssignmentProblem): number {
-  let best = Infinity;
-  const used = new Set<number>();
-  const walk = (row: number, cost: number) => {
-    if (cost >= best) return;
-    if (row === edges.length) return void (best = cost);
-    walk(row + 1, cost + unassignedCost);
-    for (const e of edges[row]!) {
-      if (used.has(e.col)) continue;
-      used.add(e.col);
-      walk(row + 1, cost + e.cost);
-      used.delete(e.col);
-    }
-  };
-  walk(0, 0);
-  return best;
-}
+// Windows wider than the small brute-force instances of assignment.test.ts: a request that can reach
+// a hundred drivers (the solver's search queue grows past its first allocation), and the compressed
+// form the dispatcher hands the solver.
 
 /** The answer is a matching of the given edges whose cost adds up to `totalCost`. */
 function costOf(problem: AssignmentProblem, colOf: Int32Array): number {
@@ -47,7 +24,7 @@ function costOf(problem: AssignmentProblem, colOf: Int32Array): number {
 
 describe('assignment over wide windows', () => {
   it('one request that reaches 150 drivers takes the cheapest', () => {
-    const random = lcg(7);
+    const { next: random } = createRandom(7);
     const edges: AssignmentEdge[] = Array.from({ length: 150 }, (_, col) => ({ col, cost: 10 + random() * 500 }));
     const cheapest = edges.reduce((a, b) => (b.cost < a.cost ? b : a));
     const { colOf, totalCost } = solveAssignment({ cols: 150, edges: [edges], unassignedCost: 1_000 });
@@ -56,7 +33,7 @@ describe('assignment over wide windows', () => {
   });
 
   it('three requests over 120 shared drivers: the optimum, as brute force finds it', () => {
-    const random = lcg(2026);
+    const { next: random } = createRandom(2026);
     for (let round = 0; round < 8; round++) {
       const cols = 120;
       const edges: AssignmentEdge[][] = Array.from({ length: 3 }, () =>

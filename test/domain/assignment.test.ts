@@ -1,28 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { solveAssignment, type AssignmentEdge, type AssignmentProblem } from '../../domain/matching/assignment.ts';
 import { createRandom, type Random } from '../../src/simulator/random.ts';
-
-/** Every way to give each row one of its edges or nothing, drivers distinct: the true optimum. */
-function bruteForce({ edges, unassignedCost }: AssignmentProblem): number {
-  let best = Infinity;
-  const used = new Set<number>();
-  const walk = (row: number, cost: number) => {
-    if (cost >= best) return;
-    if (row === edges.length) {
-      best = cost;
-      return;
-    }
-    walk(row + 1, cost + unassignedCost);
-    for (const e of edges[row]!) {
-      if (used.has(e.col)) continue;
-      used.add(e.col);
-      walk(row + 1, cost + e.cost);
-      used.delete(e.col);
-    }
-  };
-  walk(0, 0);
-  return best;
-}
+import { bruteForce } from '../support/assignment-oracle.ts';
 
 function randomProblem(random: Random, rows: number, cols: number, density: number, integer: boolean): AssignmentProblem {
   const edges: AssignmentEdge[][] = [];
