@@ -373,8 +373,10 @@ async function twentyRideRace({ a, b, apiA, apiB, admin, log, sockets, bothMatch
 }
 
 /**
- * A driver's stream, folded: freed after a trip and holding neither an offer nor a ride. With fan-out
- * the last event may be the release of a withdrawn offer's hold rather than DriverFreed.
+ * A driver's stream, folded: holding neither an offer nor a ride. With fan-out the last event may be
+ * the release of a withdrawn offer's hold rather than DriverFreed, and a driver may end the race
+ * without a trip at all (every offer they held was won by another, declined or withdrawn), so a
+ * DriverFreed is not required: a ride assigned and not yet freed is what the fold catches.
  */
 function freeAtEnd(history: readonly { type: string; data: unknown }[]): boolean {
   let held: string | null = null;
@@ -386,7 +388,7 @@ function freeAtEnd(history: readonly { type: string; data: unknown }[]): boolean
     else if (e.type === 'DriverAssigned') (held = null), (ride = rideId!);
     else if (e.type === 'DriverFreed' && ride === rideId) ride = null;
   }
-  return history.some((e) => e.type === 'DriverFreed') && held === null && ride === null;
+  return held === null && ride === null;
 }
 
 /**
