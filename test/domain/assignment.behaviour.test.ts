@@ -1,26 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { solveAssignment, solveSparseAssignment, type AssignmentEdge, type AssignmentProblem } from '../../domain/matching/assignment.ts';
 import { createRandom } from '../../src/simulator/random.ts';
-import { bruteForce } from '../support/assignment-oracle.ts';
+import { bruteForce, costOf } from '../support/assignment-oracle.ts';
 
 // Windows wider than the small brute-force instances of assignment.test.ts: a request that can reach
 // a hundred drivers (the solver's search queue grows past its first allocation), and the compressed
 // form the dispatcher hands the solver.
-
-/** The answer is a matching of the given edges whose cost adds up to `totalCost`. */
-function costOf(problem: AssignmentProblem, colOf: Int32Array): number {
-  const seen = new Set<number>();
-  let sum = 0;
-  colOf.forEach((c, r) => {
-    if (c === -1) return void (sum += problem.unassignedCost);
-    expect(seen.has(c), `column ${c} given twice`).toBe(false);
-    seen.add(c);
-    const edge = problem.edges[r]!.find((e) => e.col === c);
-    expect(edge, `row ${r} given column ${c} it has no edge to`).toBeDefined();
-    sum += edge!.cost;
-  });
-  return sum;
-}
 
 describe('assignment over wide windows', () => {
   it('one request that reaches 150 drivers takes the cheapest', () => {
