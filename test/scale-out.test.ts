@@ -85,6 +85,12 @@ for (const [backendName, startBackend, first, races] of redisBackends) describe(
   let log: RedisEventLog;
   const prefix = `scale${process.pid}:`;
   const sockets: LiveSocket[] = [];
+  const offers = { a: 0, b: 0, races: 0 };
+  const tally = (split: OfferSplit) => {
+    offers.a += split.offersByA;
+    offers.b += split.offersByB;
+    offers.races++;
+  };
 
   const env = (id: string, policy: Record<string, string> = {}) => ({
     TRANSPORT: 'redis',
@@ -166,7 +172,7 @@ for (const [backendName, startBackend, first, races] of redisBackends) describe(
 
   it(`20 rides requested through both instances against 3 drivers${first.fanout > 1 ? ` (${first.label})` : ''}: no driver is ever booked twice, each ride is paid once`, async () => {
     onFailure();
-    await twentyRideRace({ a, b, apiA, apiB, admin, log, sockets, bothMatch: true, timeoutMs: 100_000, city: porto, fanout: first.fanout });
+    tally(await twentyRideRace({ a, b, apiA, apiB, admin, log, sockets, timeoutMs: 100_000, city: porto, fanout: first.fanout }));
   }, 150_000);
 
   for (const race of races)
@@ -187,8 +193,16 @@ for (const [backendName, startBackend, first, races] of redisBackends) describe(
       apiB = http(b.url);
       admin = (await apiA.login(TEST_ADMIN.username, TEST_ADMIN.password)).token;
       console.info(`[scale-out] ${backendName}: both instances restarted under ${race.label} in ${Date.now() - restartedAt} ms`);
-      await twentyRideRace({ a, b, apiA, apiB, admin, log, sockets, bothMatch: true, timeoutMs: 100_000, city: race.city, fanout: race.fanout });
+      tally(await twentyRideRace({ a, b, apiA, apiB, admin, log, sockets, timeoutMs: 100_000, city: race.city, fanout: race.fanout }));
     }, 180_000);
+
+  // Which member of the matcher group takes a ride's events, and which instance's window or sweep
+  // wins the ride's lease, is up to Redis and the scheduler: one race may, on a loaded machine, be
+  // matched by one instance alone (CI once saw 26 offers by A, 0 by B). Across the races it is not.
+  it('both instances made offers across the races (the matching really ran on both)', () => {
+    expect(offers.a, `offers by instance a over ${offers.races} races`).toBeGreaterThan(0);
+    expect(offers.b, `offers by instance b over ${offers.races} races`).toBeGreaterThan(0);
+  });
 });
 
 /** What the 20-ride race needs of a two-instance setup. */
@@ -200,8 +214,6 @@ interface RaceSetup {
   readonly admin: string;
   readonly log: EventLog;
   readonly sockets: LiveSocket[];
-  /** Whether both instances take part in matching ride events (Kafka: only the holder of the rides partition does; the other joins through its retry sweep). */
-  readonly bothMatch: boolean;
   readonly timeoutMs: number;
   /** Where the race's drivers and rides are: a city no earlier race used. */
   readonly city: City;
@@ -210,11 +222,20 @@ interface RaceSetup {
 }
 
 /** 20 rides requested through both instances at once against 3 drivers: the race the matchers must not lose. */
-async function twentyRideRace({ a, b, apiA, apiB, admin, log, sockets, bothMatch, timeoutMs, city, fanout = 1 }: RaceSetup): Promise<void> {
+/** Offers each instance made in one race (its `ridecast_offers_total`). */
+interface OfferSplit {
+  readonly offersByA: number;
+  readonly offersByB: number;
+}
+
+async function twentyRideRace({ a, b, apiA, apiB, admin, log, sockets, timeoutMs, city, fanout = 1 }: RaceSetup): Promise<OfferSplit> {
   const RIDES = 20;
   const DRIVERS = 3;
   const apis = [apiA, apiB];
   const capturesBefore = (await metric(a.url, 'ridecast_payment_capture_requests_total')) + (await metric(b.url, 'ridecast_payment_capture_requests_total'));
+  const offersBeforeA = await metric(a.url, 'ridecast_offers_total');
+  const offersBeforeB = await metric(b.url, 'ridecast_offers_total');
+  const offersBefore = offersBeforeA + offersBeforeB;
   const drivers = await Promise.all(Array.from({ length: DRIVERS }, (_, i) => apis[i % 2]!.user(admin, 'driver')));
   const riders = await times(RIDES, 8, (i) => apis[i % 2]!.user(admin, 'rider'));
 
@@ -361,15 +382,13 @@ async function twentyRideRace({ a, b, apiA, apiB, admin, log, sockets, bothMatch
       expect(botSockets[i]!.messages.filter((m) => m.type === 'ride.offer.withdrawn' && won.has(m.rideId as string))).toEqual([]);
     }
   }
-  // Both instances matched (a real race), and the reactions group asked the gateway once per ride in all.
-  if (bothMatch) {
-    expect(offersByA).toBeGreaterThan(0);
-    expect(offersByB).toBeGreaterThan(0);
-  }
+  // Every offer was made by one of the two instances; the reactions group asked the gateway once per ride in all.
+  expect(offersByA + offersByB - offersBefore).toBe(count('RideOffered'));
   expect(captures).toBe(RIDES);
   expect(outcomes.accepted).toBe(RIDES);
   // Every driver is free again: no hold left behind (a withdrawn offer's hold released), no ride.
   for (const d of drivers) expect(freeAtEnd(await log.readKey('drivers', d.userId)), d.userId).toBe(true);
+  return { offersByA: offersByA - offersBeforeA, offersByB: offersByB - offersBeforeB };
 }
 
 /**
@@ -519,7 +538,7 @@ describe('two instances on Kafka', () => {
   // (adapters/kafka/event-log.ts, versionArbiter), so Kafka needs no single writer.
   it('20 rides requested through both instances against 3 drivers: no driver is ever booked twice, each ride is paid once', async () => {
     onTestFailed(() => console.error(diagnostics([a, b])));
-    await twentyRideRace({ a, b, apiA, apiB, admin, log, sockets, bothMatch: false, timeoutMs: 200_000, city: porto });
+    await twentyRideRace({ a, b, apiA, apiB, admin, log, sockets, timeoutMs: 200_000, city: porto });
   }, 260_000);
 
   it('kill -9 of the instance holding the reactions partition: the other gets it in the rebalance, redelivery from the committed offset, applied once', async () => {
@@ -606,7 +625,7 @@ describe('two instances on Kafka', () => {
     await stopAll([a, b]);
     await startBoth(BATCHED.env, ` (${BATCHED.label})`, true);
     console.info(`[scale-out/kafka] both instances restarted under ${BATCHED.label} in ${Date.now() - restartedAt} ms`);
-    await twentyRideRace({ a, b, apiA, apiB, admin, log, sockets, bothMatch: false, timeoutMs: 200_000, city: BATCHED.city });
+    await twentyRideRace({ a, b, apiA, apiB, admin, log, sockets, timeoutMs: 200_000, city: BATCHED.city });
   }, 480_000);
 
   // What the Kafka deployment does not promise, or the mock cannot show: skipped, with the reason printed.
