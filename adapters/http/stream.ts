@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { DomainError } from '../../domain/errors.ts';
@@ -73,9 +74,41 @@ function describe(errors: readonly AjvError[] | null | undefined): string {
   return `${field}${missing} ${first.message ?? 'is invalid'}`;
 }
 
+/** Compiles a message type's schema with Fastify's own validator (as HTTP bodies are), once per route. */
+type CompileValidator = FastifyRequest['compileValidationSchema'];
+
+/**
+ * The message checked against its type's schema. The validators are compiled on the first message
+ * and kept by the route, so a socket does not hold on to the upgrade request for its lifetime (the
+ * request, its raw IncomingMessage and headers were most of a socket's heap).
+ */
+function makeMessageParser() {
+  const validators = new Map<MessageType, ReturnType<CompileValidator>>();
+  /** Compiles what is not compiled yet (the first socket does it; the rest find them all). */
+  const prime = (request: FastifyRequest) => {
+    if (validators.size < TYPES.length) for (const type of TYPES) if (!validators.has(type)) validators.set(type, request.compileValidationSchema(MESSAGE_SCHEMAS[type], 'body'));
+  };
+  const parse = (raw: unknown): ClientMessage | { error: string; message: string } => {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { error: 'VALIDATION_ERROR', message: 'message must be an object' };
+    const type = (raw as { type?: unknown }).type;
+    if (typeof type !== 'string' || !TYPES.includes(type as MessageType))
+      return { error: 'UNKNOWN_TYPE', message: `message.type must be one of ${TYPES.join(', ')}` };
+    const validate = validators.get(type as MessageType)!;
+    if (type === 'location') {
+      const { type: _type, ...point } = raw as Record<string, unknown>;
+      if (!validate(point)) return { error: 'VALIDATION_ERROR', message: describe(validate.errors as AjvError[]) };
+      return { type: 'location', ...(point as Static<typeof Point>) };
+    }
+    if (!validate(raw)) return { error: 'VALIDATION_ERROR', message: describe(validate.errors as AjvError[]) };
+    return raw as ClientMessage;
+  };
+  return { prime, parse };
+}
+
 /** `GET /v1/stream`: live push and driver ingestion over one WebSocket (API.md, "Live stream"). */
 export const streamRoute = fp(async (app: FastifyInstance, options: StreamOptions) => {
   const { live: hub, drivers, fleet, clock } = requireServices('stream route', options, ['live', 'drivers', 'fleet', 'clock', 'maxSocketsPerUser', 'messagesPerSecond']);
+  const messages = makeMessageParser();
 
   app.get(
     '/v1/stream',
@@ -96,7 +129,10 @@ export const streamRoute = fp(async (app: FastifyInstance, options: StreamOption
       },
     },
     (socket: WebSocket, request) => {
+      // Taken from the request now: the closures below must not keep the request alive.
       const claims = request.user;
+      const log = request.log;
+      messages.prime(request);
       let corked = false;
       const peer: Peer = {
         actor: { userId: claims.sub, role: claims.role },
@@ -134,23 +170,6 @@ export const streamRoute = fp(async (app: FastifyInstance, options: StreamOption
       const reply = (m: object) => socket.readyState === socket.OPEN && socket.send(JSON.stringify(m));
       const fail = (code: string, message: string, rideId?: string) => reply({ type: 'error', code, message, ...(rideId && { rideId }) });
 
-      /** The message checked against its type's schema with Fastify's own validator (as HTTP bodies are). */
-      function parse(raw: unknown): ClientMessage | { error: string; message: string } {
-        if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { error: 'VALIDATION_ERROR', message: 'message must be an object' };
-        const type = (raw as { type?: unknown }).type;
-        if (typeof type !== 'string' || !TYPES.includes(type as MessageType))
-          return { error: 'UNKNOWN_TYPE', message: `message.type must be one of ${TYPES.join(', ')}` };
-        if (type === 'location') {
-          const { type: _type, ...point } = raw as Record<string, unknown>;
-          const validate = request.compileValidationSchema(MESSAGE_SCHEMAS.location, 'body');
-          if (!validate(point)) return { error: 'VALIDATION_ERROR', message: describe(validate.errors as AjvError[]) };
-          return { type: 'location', ...(point as Static<typeof Point>) };
-        }
-        const validate = request.compileValidationSchema(MESSAGE_SCHEMAS[type as MessageType], 'body');
-        if (!validate(raw)) return { error: 'VALIDATION_ERROR', message: describe(validate.errors as AjvError[]) };
-        return raw as ClientMessage;
-      }
-
       socket.on('message', (raw, isBinary) => {
         const now = clock.now();
         tokens = Math.min(options.messagesPerSecond * 2, tokens + ((now - refilledAt) / 1000) * options.messagesPerSecond);
@@ -164,17 +183,31 @@ export const streamRoute = fp(async (app: FastifyInstance, options: StreamOption
         } catch {
           return fail('INVALID_JSON', 'messages must be JSON text');
         }
-        const message = parse(json);
+        const message = messages.parse(json);
         if ('error' in message) return fail(message.error, message.message);
         void handle(message).catch((err: unknown) => {
           const rideId = 'rideId' in message ? message.rideId : undefined;
           if (err instanceof DomainError) return fail(err.code, err.message, rideId);
-          request.log.error({ err }, 'stream message failed');
+          log.error({ err }, 'stream message failed');
           fail('INTERNAL', 'something went wrong on our side', rideId);
         });
       });
       socket.on('close', () => (clearTimeout(expiry), hub.disconnect(peer)));
-      socket.on('error', () => (clearTimeout(expiry), hub.disconnect(peer)));
+      // What the upgrade leaves behind must not live as long as the socket: @fastify/websocket
+      // assigns the upgrade's ServerResponse to the TCP socket (so a hook could still answer in HTTP)
+      // and closes over the request and reply in its 'error' listener. Either keeps the request, the
+      // reply, their IncomingMessage, ServerResponse and closures alive (a heap snapshot with 2,000
+      // riders: 1 of each per socket). The response is detached, and our error listener does what
+      // the library's default one does (log, terminate) without them.
+      const tcp = (socket as unknown as { _socket?: Socket & { _httpMessage?: ServerResponse | null } })._socket;
+      if (tcp?._httpMessage) tcp._httpMessage.detachSocket(tcp);
+      socket.removeAllListeners('error');
+      socket.on('error', (err) => {
+        log.error({ err }, 'stream socket error');
+        socket.terminate();
+        clearTimeout(expiry);
+        hub.disconnect(peer);
+      });
 
       async function handle(m: ClientMessage): Promise<void> {
         switch (m.type) {
