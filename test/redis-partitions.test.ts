@@ -5,6 +5,7 @@ import { getRedisPartitions } from '../adapters/redis/partitions.ts';
 import { shardOf } from '../adapters/redis/scripts.ts';
 import type { Recorded } from '../domain/ports/event-log.ts';
 import { startRedis, type RedisServer } from './support/redis.ts';
+import { startRedisCluster } from './support/redis-cluster.ts';
 import { waitFor } from './support/wait.ts';
 
 const SHARDS = 8;
@@ -29,9 +30,9 @@ function driverPerShard(): string[] {
   for (let i = 0; found.size < SHARDS; i++) if (!found.has(shardOf(`d_${i}`, SHARDS))) found.set(shardOf(`d_${i}`, SHARDS), `d_${i}`);
   return [...found.entries()].sort((a, b) => a[0] - b[0]).map(([, d]) => d);
 }
-/** Connections blocked in XREADGROUP on the group's streams now. */
-async function blockedReaders(): Promise<number> {
-  const list = String(await plain.call('CLIENT', 'LIST'));
+/** Connections blocked in XREADGROUP on a server now. */
+async function blockedReaders(on: Redis = plain): Promise<number> {
+  const list = String(await on.call('CLIENT', 'LIST'));
   return list.split('\n').filter((l) => /\bcmd=xreadgroup\b/.test(l) && /\bflags=\w*b/.test(l)).length;
 }
 
@@ -108,6 +109,32 @@ describe('GPS shard partitions on one Redis', () => {
       await a.close();
       await b.close();
       await log.close();
+    }
+  }, 60_000);
+});
+
+describe('GPS shard partitions on a Redis Cluster', () => {
+  it('keeps one reader per shard (each shard its own hash slot: no command may name two) and handles every point', async () => {
+    const cluster = await startRedisCluster(3);
+    const masters = cluster.masters.map((m) => new Redis(m.url, { protocol: 2 }));
+    const prefix = 'c:';
+    const log = getRedisEventLog({ clusterNodes: cluster.nodes, prefix, locationShards: SHARDS, logger: quiet });
+    const consumer = getRedisPartitions({ clusterNodes: cluster.nodes, prefix, stream: 'driver-locations', shards: SHARDS, group: 'gps', instanceId: 'solo', leaseMs: 3_000, blockMs: 1_000, logger: quiet });
+    const seen: string[] = [];
+    try {
+      await consumer.start(async (events) => void seen.push(...events.map((e) => e.metadata.key)));
+      expect(consumer.owned()).toHaveLength(SHARDS);
+      const blocked = async () => (await Promise.all(masters.map((m) => blockedReaders(m)))).reduce((a, b) => a + b, 0);
+      await waitFor(async () => (await blocked()) === SHARDS, 'a blocked reader per shard', 15_000);
+      const drivers = driverPerShard();
+      for (const d of drivers) await log.append('driver-locations', d, [gps(1)]);
+      await waitFor(() => seen.length === SHARDS, 'every point handled');
+      expect(new Set(seen)).toEqual(new Set(drivers));
+    } finally {
+      await consumer.close();
+      await log.close();
+      for (const m of masters) m.disconnect();
+      await cluster.stop();
     }
   }, 60_000);
 });
