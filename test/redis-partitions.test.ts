@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRedisEventLog } from '../adapters/redis/event-log.ts';
+import { opaque } from './support/opaque-log.ts';
 import { getRedisPartitions } from '../adapters/redis/partitions.ts';
 import { shardOf } from '../adapters/redis/scripts.ts';
 import type { Recorded } from '../domain/ports/event-log.ts';
@@ -39,7 +40,7 @@ async function blockedReaders(on: Redis = plain): Promise<number> {
 describe('GPS shard partitions on one Redis', () => {
   it('one connection reads every owned shard: points that reach several shards while a batch is handled come in one batch', async () => {
     const prefix = `p${++counter}:`;
-    const log = getRedisEventLog({ url: server.url, prefix, locationShards: SHARDS, logger: quiet });
+    const log = opaque(getRedisEventLog({ url: server.url, prefix, locationShards: SHARDS, logger: quiet }));
     const consumer = getRedisPartitions({ url: server.url, prefix, stream: 'driver-locations', shards: SHARDS, group: 'gps', instanceId: 'solo', leaseMs: 3_000, blockMs: 1_000, logger: quiet });
     const batches: Recorded[][] = [];
     let open = () => {};
@@ -72,7 +73,7 @@ describe('GPS shard partitions on one Redis', () => {
 
   it('shards move between members with the one reader each: every point handled once, each driver in order', async () => {
     const prefix = `p${++counter}:`;
-    const log = getRedisEventLog({ url: server.url, prefix, locationShards: SHARDS, logger: quiet });
+    const log = opaque(getRedisEventLog({ url: server.url, prefix, locationShards: SHARDS, logger: quiet }));
     const make = (id: string) => getRedisPartitions({ url: server.url, prefix, stream: 'driver-locations', shards: SHARDS, group: 'gps', instanceId: id, leaseMs: 600, blockMs: 200, claimIdleMs: 1_000, logger: quiet });
     const seen = new Map<string, number[]>();
     const by = { a: 0, b: 0 };
@@ -118,7 +119,7 @@ describe('GPS shard partitions on a Redis Cluster', () => {
     const cluster = await startRedisCluster(3);
     const masters = cluster.masters.map((m) => new Redis(m.url, { protocol: 2 }));
     const prefix = 'c:';
-    const log = getRedisEventLog({ clusterNodes: cluster.nodes, prefix, locationShards: SHARDS, logger: quiet });
+    const log = opaque(getRedisEventLog({ clusterNodes: cluster.nodes, prefix, locationShards: SHARDS, logger: quiet }));
     const consumer = getRedisPartitions({ clusterNodes: cluster.nodes, prefix, stream: 'driver-locations', shards: SHARDS, group: 'gps', instanceId: 'solo', leaseMs: 3_000, blockMs: 1_000, logger: quiet });
     const seen: string[] = [];
     try {

@@ -2,13 +2,11 @@ import { deliverBatch, retryInPlace as retryEventInPlace, type Outcome } from '.
 import type { Clock } from '../../domain/ports/clock.ts';
 import type { RedisClient } from './connection.ts';
 import { batchHandlerOf, type Recorded, type StreamName, type SubscribeOptions, type Subscription } from '../../domain/ports/event-log.ts';
-import { asEntries, fromEntry, replayedFor, type keysOf, type RawEntry } from './scripts.ts';
+import { asEntries, fromEntry, replayedFor } from './scripts.ts';
+import { createGroup, entriesByKey, idsByKey, withCounts, type Delivery, type Lane } from './group-reads.ts';
 import type { Logger as PortLogger } from '../../domain/ports/logger.ts';
 
 export type Logger = Pick<PortLogger, 'warn' | 'error'>;
-
-/** One stream key with its companions (its dead-letter stream). */
-type Lane = ReturnType<typeof keysOf>;
 
 export interface GroupReaderOptions extends SubscribeOptions {
   /** A dedicated connection: blocking reads would stall a shared one. Owned (closed) by the reader. */
@@ -31,13 +29,6 @@ export interface GroupReaderOptions extends SubscribeOptions {
   readonly batchSize?: number;
   readonly logger: Logger;
   readonly onDeadLetter: () => void;
-}
-
-interface Delivery {
-  readonly lane: Lane;
-  readonly entry: RawEntry;
-  /** Times Redis handed this entry out (XPENDING), this delivery included. */
-  readonly deliveries: number;
 }
 
 const DEAD_LETTER_MAXLEN = 10_000;
@@ -112,7 +103,7 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
       for (const lane of reading) {
         const entries = byKey.get(lane.stream) ?? [];
         if (entries.length === 0) ownPending.delete(lane);
-        else read.push(await withCounts(lane, entries));
+        else read.push(await withCounts(conn, group, consumer, lane, entries));
       }
       return read.flat();
     }
@@ -124,7 +115,7 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
           const cursor = typeof reply[0] === 'string' ? reply[0] : '0-0';
           if (cursor === '0-0') claimCursors.delete(lane);
           else claimCursors.set(lane, cursor);
-          return withCounts(lane, asEntries(reply[1]));
+          return withCounts(conn, group, consumer, lane, asEntries(reply[1]));
         }),
       );
       // A cursor other than 0-0 means the scan of that key's PEL goes on: continue next turn.
@@ -153,15 +144,6 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
       if (lane) for (const entry of entries) delivered.push({ lane, entry, deliveries: 1 });
     }
     return delivered;
-  }
-
-  async function withCounts(lane: Lane, entries: RawEntry[]): Promise<Delivery[]> {
-    if (entries.length === 0) return [];
-    const first = entries[0]![0];
-    const last = entries[entries.length - 1]![0];
-    const pending = (await conn.call('XPENDING', lane.stream, group, first, last, entries.length + 10, consumer)) as [string, string, number, number][];
-    const counts = new Map(pending.map(([id, , , n]) => [id, Number(n)]));
-    return entries.map((entry) => ({ lane, entry, deliveries: counts.get(entry[0]) ?? 1 }));
   }
 
   type Ready = { lane: Lane; id: string; fields: string[]; deliveries: number; event: Recorded };
@@ -314,37 +296,4 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
       conn.disconnect(); // as a crash: unacked entries stay pending for XAUTOCLAIM by another member
     },
   };
-}
-
-async function createGroup(conn: RedisClient, key: string, group: string, from: 'start' | 'end'): Promise<void> {
-  try {
-    await conn.call('XGROUP', 'CREATE', key, group, from === 'end' ? '$' : '0', 'MKSTREAM');
-  } catch (err) {
-    if (!/BUSYGROUP/.test(String(err))) throw err;
-  }
-}
-
-/** Entry ids to acknowledge, per stream key (one XACK per key), in the order they were handled. */
-function idsByKey() {
-  const byKey = new Map<string, string[]>();
-  return {
-    add(key: string, id: string) {
-      const ids = byKey.get(key);
-      if (ids) ids.push(id);
-      else byKey.set(key, [id]);
-    },
-    /** Everything gathered, emptied. */
-    take(): [string, string[]][] {
-      const all = [...byKey];
-      byKey.clear();
-      return all;
-    },
-  };
-}
-
-/** An XREADGROUP reply (RESP2: [[key, entries], …], or null on timeout) by stream key. */
-function entriesByKey(reply: unknown): Map<string, RawEntry[]> {
-  const byKey = new Map<string, RawEntry[]>();
-  if (Array.isArray(reply)) for (const [key, entries] of reply as [string, unknown][]) byKey.set(String(key), asEntries(entries));
-  return byKey;
 }
