@@ -51,6 +51,7 @@ type LeaseClient = RedisClient & {
  * pending in the shard's group (XAUTOCLAIM with idle 0: the lease says their reader is gone), then
  * reads them before new ones, so the shard's order, hence each driver's, holds across a handover.
  * An owner that could not renew for 2/3 of the lease stops reading the shard before it can lapse.
+ * On one server all the shards an instance owns are read by one reader (see `readers` below).
  */
 export function getRedisPartitions(o: RedisPartitionsOptions): PartitionedConsumer {
   const endpoint = endpointOf(o);
