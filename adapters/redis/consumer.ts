@@ -2,7 +2,8 @@ import { deliverBatch, retryInPlace as retryEventInPlace, type Outcome } from '.
 import type { Clock } from '../../domain/ports/clock.ts';
 import type { RedisClient } from './connection.ts';
 import { batchHandlerOf, type Recorded, type StreamName, type SubscribeOptions, type Subscription } from '../../domain/ports/event-log.ts';
-import { asEntries, entriesOfRead, fromEntry, replayedFor, type keysOf, type RawEntry } from './scripts.ts';
+import { asEntries, fromEntry, replayedFor } from './scripts.ts';
+import { createGroup, entriesByKey, idsByKey, withCounts, type Delivery, type Lane } from './group-reads.ts';
 import type { Logger as PortLogger } from '../../domain/ports/logger.ts';
 
 export type Logger = Pick<PortLogger, 'warn' | 'error'>;
@@ -11,7 +12,12 @@ export interface GroupReaderOptions extends SubscribeOptions {
   /** A dedicated connection: blocking reads would stall a shared one. Owned (closed) by the reader. */
   readonly conn: RedisClient;
   readonly stream: StreamName;
-  readonly keys: ReturnType<typeof keysOf>;
+  /**
+   * The stream key read, or several (shards of one stream, each owned by this member): one
+   * multi-key XREADGROUP then reads them all, so one wake carries what every key got. One server
+   * only: on a Cluster the shards sit in different hash slots, which no single command may span.
+   */
+  readonly keys: Lane | readonly Lane[];
   readonly claimIdleMs: number;
   /** Times claim checks (XAUTOCLAIM every ~claimIdleMs). */
   readonly clock: Clock;
@@ -25,19 +31,15 @@ export interface GroupReaderOptions extends SubscribeOptions {
   readonly onDeadLetter: () => void;
 }
 
-interface Delivery {
-  readonly entry: RawEntry;
-  /** Times Redis handed this entry out (XPENDING), this delivery included. */
-  readonly deliveries: number;
-}
-
 const DEAD_LETTER_MAXLEN = 10_000;
 /** Deliveries without an acknowledgement, in multiples of maxDeliveries, that mark an entry members crash on. */
 const POISON_FACTOR = 4;
 
 /**
  * One member of a consumer group, reading sequentially (so in stream order, hence per-key order,
- * within the member). Redis Streams do not partition a group by key: two members may each hold
+ * within the member). Given several keys, it reads them all with each command (multi-key
+ * XREADGROUP; XPENDING, XAUTOCLAIM and XACK per key) and hands their entries over as one batch, each
+ * key's in its order. Redis Streams do not partition a group by key: two members may each hold
  * events of one key at the same time; the port asks order per member, and handlers are idempotent.
  *
  * Each turn takes the first of:
@@ -52,29 +54,35 @@ const POISON_FACTOR = 4;
  * slot). So does an entry delivered 4 × maxDeliveries times without an ack: members crash on it.
  */
 export async function startGroupReader(o: GroupReaderOptions): Promise<Subscription> {
-  const { conn, keys, group, consumer } = o;
-  const key = keys.stream;
+  const { conn, group, consumer } = o;
+  const lanes: readonly Lane[] = Array.isArray(o.keys) ? o.keys : [o.keys as Lane];
+  const laneOf = new Map(lanes.map((l) => [l.stream, l]));
   const batch = o.batchSize ?? 100;
   const handler = batchHandlerOf(o);
-  await createGroup(conn, key, group, o.from ?? 'start');
+  const createGroups = () => Promise.all(lanes.map((l) => createGroup(conn, l.stream, group, o.from ?? 'start')));
+  await createGroups();
 
   let stopping = false;
   let aborted = false;
   /** True while a handler runs and until its ack: a graceful close waits for that, nothing else. */
   let handling = false;
-  let ownPending = true;
+  /** Keys whose own pending entries are still to be read (all of them at start, after an error or reconnect). */
+  let ownPending = new Set(lanes);
   let nextClaimAt = 0;
   // Kept under claimIdleMs / 2: the retried entry is touched again before another member may claim it.
   const backoff = { baseMs: 50, maxMs: Math.max(1, Math.min(o.maxRetryDelayMs ?? 5_000, o.claimIdleMs / 2)) };
-  let claimCursor = '0-0';
+  /** XAUTOCLAIM cursors of the keys whose scan of the group's PEL goes on. */
+  const claimCursors = new Map<Lane, string>();
   /** Acks sent but not yet answered: pipelined rather than awaited one by one (a round trip per event). */
   const acks: Promise<unknown>[] = [];
   /**
    * Entries handled and not acknowledged yet: their XACK goes out in one write with the next blocking
    * read (one round trip per batch, not two), or on its own before any other command.
    */
-  const owed: string[] = [];
-  const sendOwed = () => void (owed.length > 0 && acks.push(conn.call('XACK', key, group, ...owed.splice(0)).catch(() => undefined)));
+  const owed = idsByKey();
+  const sendOwed = () => {
+    for (const [key, ids] of owed.take()) acks.push(conn.call('XACK', key, group, ...ids).catch(() => undefined));
+  };
   const flushAcks = () => {
     sendOwed();
     return Promise.all(acks.splice(0));
@@ -84,48 +92,61 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
   const pause = (ms: number) => Promise.race([woken, new Promise<void>((r) => setTimeout(r, ms).unref())]);
 
   // Whatever a lost connection was handed but never answered sits in our PEL: read it first.
-  conn.on('ready', () => void (ownPending = true));
+  conn.on('ready', () => void (ownPending = new Set(lanes)));
 
   async function nextBatch(): Promise<Delivery[]> {
-    if (ownPending || o.clock.now() >= nextClaimAt) await flushAcks(); // what is re-read must not be what was just handled
-    if (ownPending) {
-      const entries = entriesOfRead(await conn.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', batch, 'STREAMS', key, '0'));
-      if (entries.length === 0) ownPending = false;
-      return withCounts(entries);
+    if (ownPending.size > 0 || o.clock.now() >= nextClaimAt) await flushAcks(); // what is re-read must not be what was just handled
+    if (ownPending.size > 0) {
+      const reading = [...ownPending];
+      const byKey = entriesByKey(await conn.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', batch, 'STREAMS', ...reading.map((l) => l.stream), ...reading.map(() => '0')));
+      const read: Delivery[][] = [];
+      for (const lane of reading) {
+        const entries = byKey.get(lane.stream) ?? [];
+        if (entries.length === 0) ownPending.delete(lane);
+        else read.push(await withCounts(conn, group, consumer, lane, entries));
+      }
+      return read.flat();
     }
     if (o.clock.now() >= nextClaimAt) {
-      const reply = (await conn.call('XAUTOCLAIM', key, group, consumer, o.claimIdleMs, claimCursor, 'COUNT', batch)) as unknown[];
-      claimCursor = typeof reply[0] === 'string' ? reply[0] : '0-0';
-      // A cursor other than 0-0 means the scan of the group's PEL goes on: continue next turn.
-      nextClaimAt = claimCursor === '0-0' ? o.clock.now() + o.claimIdleMs : 0;
-      const entries = asEntries(reply[1]);
-      if (entries.length > 0) return withCounts(entries);
+      const claiming = claimCursors.size > 0 ? [...claimCursors.keys()] : lanes;
+      const claimed = await Promise.all(
+        claiming.map(async (lane) => {
+          const reply = (await conn.call('XAUTOCLAIM', lane.stream, group, consumer, o.claimIdleMs, claimCursors.get(lane) ?? '0-0', 'COUNT', batch)) as unknown[];
+          const cursor = typeof reply[0] === 'string' ? reply[0] : '0-0';
+          if (cursor === '0-0') claimCursors.delete(lane);
+          else claimCursors.set(lane, cursor);
+          return withCounts(conn, group, consumer, lane, asEntries(reply[1]));
+        }),
+      );
+      // A cursor other than 0-0 means the scan of that key's PEL goes on: continue next turn.
+      nextClaimAt = claimCursors.size === 0 ? o.clock.now() + o.claimIdleMs : 0;
+      const entries = claimed.flat();
+      if (entries.length > 0) return entries;
       if (nextClaimAt === 0) return [];
     }
     const block = Math.max(1, Math.min(o.blockMs, nextClaimAt - o.clock.now()));
-    const read = ['GROUP', group, consumer, 'COUNT', batch, 'BLOCK', block, 'STREAMS', key, '>'];
+    const read = ['GROUP', group, consumer, 'COUNT', batch, 'BLOCK', block, 'STREAMS', ...lanes.map((l) => l.stream), ...lanes.map(() => '>')];
     let reply: unknown;
-    if (owed.length === 0) reply = await conn.call('XREADGROUP', ...read);
+    const owing = owed.take();
+    if (owing.length === 0) reply = await conn.call('XREADGROUP', ...read);
     else {
-      // Redis runs them in order: the acknowledgement lands before the read blocks.
-      const replies = await conn.pipeline().call('XACK', key, group, ...owed.splice(0)).call('XREADGROUP', ...read).exec();
-      const [err, value] = replies?.[1] ?? [new Error('pipeline aborted'), null];
+      // Redis runs them in order: the acknowledgements land before the read blocks.
+      const pipeline = conn.pipeline();
+      for (const [key, ids] of owing) pipeline.call('XACK', key, group, ...ids);
+      const replies = await pipeline.call('XREADGROUP', ...read).exec();
+      const [err, value] = replies?.[owing.length] ?? [new Error('pipeline aborted'), null];
       if (err) throw err;
       reply = value;
     }
-    return entriesOfRead(reply).map((entry) => ({ entry, deliveries: 1 }));
+    const delivered: Delivery[] = [];
+    for (const [key, entries] of entriesByKey(reply)) {
+      const lane = laneOf.get(key);
+      if (lane) for (const entry of entries) delivered.push({ lane, entry, deliveries: 1 });
+    }
+    return delivered;
   }
 
-  async function withCounts(entries: RawEntry[]): Promise<Delivery[]> {
-    if (entries.length === 0) return [];
-    const first = entries[0]![0];
-    const last = entries[entries.length - 1]![0];
-    const pending = (await conn.call('XPENDING', key, group, first, last, entries.length + 10, consumer)) as [string, string, number, number][];
-    const counts = new Map(pending.map(([id, , , n]) => [id, Number(n)]));
-    return entries.map((entry) => ({ entry, deliveries: counts.get(entry[0]) ?? 1 }));
-  }
-
-  type Ready = { id: string; fields: string[]; deliveries: number; event: Recorded };
+  type Ready = { lane: Lane; id: string; fields: string[]; deliveries: number; event: Recorded };
 
   /**
    * What one read returned, as one batch: trimmed or foreign entries acked, undecodable or poison
@@ -134,15 +155,17 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
    */
   async function handleBatch(batchOf: Delivery[]): Promise<boolean> {
     handling = true;
-    const done: string[] = [];
+    const done = idsByKey();
     // Sent now, answered later: ioredis keeps order on the connection, so the ack precedes the next read.
-    const ackDone = () => void (done.length > 0 && acks.push(conn.call('XACK', key, group, ...done.splice(0)).catch(() => undefined)));
+    const ackDone = () => {
+      for (const [key, ids] of done.take()) acks.push(conn.call('XACK', key, group, ...ids).catch(() => undefined));
+    };
     try {
       const ready: Ready[] = [];
-      for (const { entry: [id, fields], deliveries } of batchOf) {
+      for (const { lane, entry: [id, fields], deliveries } of batchOf) {
         // Trimmed away by retention before it was handled, or a dead letter replayed for another group.
         if (!fields || (replayedFor(fields) ?? group) !== group) {
-          done.push(id);
+          done.add(lane.stream, id);
           continue;
         }
         let event;
@@ -150,37 +173,37 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
           event = fromEntry(o.stream, id, fields);
         } catch (err) {
           o.logger.error({ err, stream: o.stream, id }, 'undecodable stream entry: dead-lettered');
-          await deadLetter(id, fields, deliveries, err);
+          await deadLetter(lane, id, fields, deliveries, err);
           continue;
         }
         if (deliveries > POISON_FACTOR * o.maxDeliveries) {
           // Delivered that often without an ack: members crash on it (a poison pill). Not merely
           // maxDeliveries: a reconnect re-reads the pending entries too, and an outage may bring many.
           o.logger.error({ stream: o.stream, group, id, deliveries }, 'event exceeded maxDeliveries: dead-lettered');
-          await deadLetter(id, fields, deliveries, new Error(`delivered ${deliveries} times without being acknowledged`));
+          await deadLetter(lane, id, fields, deliveries, new Error(`delivered ${deliveries} times without being acknowledged`));
           continue;
         }
-        ready.push({ id, fields, deliveries, event });
+        ready.push({ lane, id, fields, deliveries, event });
       }
       const finished = await deliverBatch(
         ready.map((r) => r.event),
         {
           handler,
           handled: (from, to) => {
-            for (let i = from; i < to; i++) done.push(ready[i]!.id);
+            for (let i = from; i < to; i++) done.add(ready[i]!.lane.stream, ready[i]!.id);
           },
           flush: async () => ackDone(), // what was handled is acked before a retry that may take long
           aborted: () => aborted,
           retry: async (i, err) => {
             const outcome = await retryInPlace(ready[i]!, err);
-            if (outcome === 'handled') done.push(ready[i]!.id);
+            if (outcome === 'handled') done.add(ready[i]!.lane.stream, ready[i]!.id);
             return outcome;
           },
         },
       );
       if (!finished) return false;
       // Acked with the next read (one round trip for both), not on its own.
-      owed.push(...done.splice(0));
+      for (const [key, ids] of done.take()) for (const id of ids) owed.add(key, id);
       return true;
     } finally {
       handling = false;
@@ -203,12 +226,12 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
       aborted: () => aborted,
       deadLetter: async (err, deliveries) => {
         o.logger.error({ err, stream: o.stream, group, id: r.id, deliveries }, 'event handler failed for good: dead-lettered');
-        await deadLetter(r.id, r.fields, deliveries, err);
+        await deadLetter(r.lane, r.id, r.fields, deliveries, err);
       },
       // Ours again (idle time reset), without counting a delivery (JUSTID). Empty: another member
       // claimed it meanwhile (it handles it now), or it is gone: move on.
       beforeAttempt: async () => {
-        const kept = await conn.call('XCLAIM', key, group, consumer, 0, r.id, 'JUSTID').catch(() => null);
+        const kept = await conn.call('XCLAIM', r.lane.stream, group, consumer, 0, r.id, 'JUSTID').catch(() => null);
         return !(Array.isArray(kept) && kept.length === 0);
       },
       onFailure: (err, attempt, deliveries, kind) => {
@@ -218,13 +241,13 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
     });
   }
 
-  async function deadLetter(id: string, fields: string[], deliveries: number, error: unknown): Promise<void> {
+  async function deadLetter(lane: Lane, id: string, fields: string[], deliveries: number, error: unknown): Promise<void> {
     const why = error instanceof Error ? error.message : String(error);
     const meta = ['originalId', id, 'group', group, 'consumer', consumer, 'deliveries', String(deliveries), 'error', why];
     const [[err] = [null]] = (await conn
       .multi()
-      .call('XADD', keys.dead, 'MAXLEN', '~', DEAD_LETTER_MAXLEN, '*', ...fields, ...meta)
-      .call('XACK', key, group, id)
+      .call('XADD', lane.dead, 'MAXLEN', '~', DEAD_LETTER_MAXLEN, '*', ...fields, ...meta)
+      .call('XACK', lane.stream, group, id)
       .exec()) ?? [[new Error('dead-letter transaction aborted')]];
     if (err) throw err;
     o.onDeadLetter();
@@ -241,8 +264,8 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
       } catch (err) {
         if (stopping) break;
         errors++;
-        ownPending = true;
-        if (/NOGROUP/.test(String(err))) await createGroup(conn, key, group, o.from ?? 'start').catch(() => undefined);
+        ownPending = new Set(lanes);
+        if (/NOGROUP/.test(String(err))) await createGroups().catch(() => undefined);
         if (errors === 1 || errors % 50 === 0) o.logger.warn({ err, stream: o.stream, group, consumer }, 'stream read failed: retrying');
         await pause(Math.min(50 * 2 ** errors, 2_000));
       }
@@ -273,12 +296,4 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
       conn.disconnect(); // as a crash: unacked entries stay pending for XAUTOCLAIM by another member
     },
   };
-}
-
-async function createGroup(conn: RedisClient, key: string, group: string, from: 'start' | 'end'): Promise<void> {
-  try {
-    await conn.call('XGROUP', 'CREATE', key, group, from === 'end' ? '$' : '0', 'MKSTREAM');
-  } catch (err) {
-    if (!/BUSYGROUP/.test(String(err))) throw err;
-  }
 }

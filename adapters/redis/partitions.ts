@@ -51,6 +51,7 @@ type LeaseClient = RedisClient & {
  * pending in the shard's group (XAUTOCLAIM with idle 0: the lease says their reader is gone), then
  * reads them before new ones, so the shard's order, hence each driver's, holds across a handover.
  * An owner that could not renew for 2/3 of the lease stops reading the shard before it can lapse.
+ * On one server all the shards an instance owns are read by one reader (see `readers` below).
  */
 export function getRedisPartitions(o: RedisPartitionsOptions): PartitionedConsumer {
   const endpoint = endpointOf(o);
@@ -67,8 +68,16 @@ export function getRedisPartitions(o: RedisPartitionsOptions): PartitionedConsum
     main.defineCommand('ridecastRenew', { numberOfKeys: 1, lua: RENEW_LUA });
     main.defineCommand('ridecastRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
   }
-  /** Shards this instance reads, with when their lease was last confirmed. */
-  const owned = new Map<number, { reader: Subscription; renewedAt: number }>();
+  /** Shards this instance holds the lease of, with when it was last confirmed. */
+  const owned = new Map<number, { renewedAt: number }>();
+  // Who reads the owned shards. One server: ONE reader for all of them, with one multi-key
+  // XREADGROUP, so one wake (and one XACK round trip) carries the points of every shard, rather
+  // than a wake per shard for ~1 point each at a city's rate. A Cluster: one reader per shard, since
+  // each shard has its own hash tag, so its own slot, and no command may name keys of two slots
+  // (shards that happen to share a node still differ in slot).
+  const perShard = 'clusterNodes' in endpoint;
+  const readerOf = (n: number) => (perShard ? n : 0);
+  const readers = new Map<number, { shards: readonly number[]; reader: Subscription }>();
   let handler: ((events: readonly Recorded[]) => Promise<void>) | undefined;
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> = Promise.resolve();
@@ -76,56 +85,88 @@ export function getRedisPartitions(o: RedisPartitionsOptions): PartitionedConsum
   // Where this instance starts looking for free shards: spread, so two newcomers rarely race for one.
   const offset = [...o.instanceId].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % shards.length;
 
-  async function take(n: number): Promise<void> {
-    const keys = shards[n]!;
-    // The shard's blocking reader: nothing to pipeline.
-    const conn = openRedis(endpoint, { maxRetriesPerRequest: 2, retryStrategy: reconnectBackoff, enableAutoPipelining: false });
-    conn.on('error', () => undefined);
-    try {
-      await conn.call('XGROUP', 'CREATE', keys.stream, o.group, '0', 'MKSTREAM').catch((err: unknown) => {
-        if (!/BUSYGROUP/.test(String(err))) throw err;
-      });
-      // What the previous owner was handed and did not acknowledge becomes ours, read before anything new.
-      for (let cursor = '0-0'; ; ) {
-        const reply = (await conn.call('XAUTOCLAIM', keys.stream, o.group, o.instanceId, 0, cursor, 'COUNT', 1000, 'JUSTID')) as [string, unknown];
-        cursor = reply[0];
-        if (cursor === '0-0') break;
+  /**
+   * Starts reading shards whose lease we just got. What their previous owner was handed and did not
+   * acknowledge becomes ours first (XAUTOCLAIM, idle 0), and a reader reads its own pending entries
+   * before anything new, so each shard's order holds across the handover.
+   */
+  async function take(ns: readonly number[]): Promise<void> {
+    const ready: number[] = [];
+    for (const n of ns) {
+      const keys = shards[n]!;
+      try {
+        await main.call('XGROUP', 'CREATE', keys.stream, o.group, '0', 'MKSTREAM').catch((err: unknown) => {
+          if (!/BUSYGROUP/.test(String(err))) throw err;
+        });
+        for (let cursor = '0-0'; ; ) {
+          const reply = (await main.call('XAUTOCLAIM', keys.stream, o.group, o.instanceId, 0, cursor, 'COUNT', 1000, 'JUSTID')) as [string, unknown];
+          cursor = reply[0];
+          if (cursor === '0-0') break;
+        }
+        ready.push(n);
+      } catch (err) {
+        o.logger.warn({ err, shard: n }, 'could not start reading a leased shard');
+        await main.ridecastRelease(leaseKey(n), o.instanceId).catch(() => undefined);
       }
-      const reader = await startGroupReader({
-        conn,
-        stream: o.stream,
-        keys,
-        group: o.group,
-        consumer: o.instanceId,
-        from: 'start',
-        batchHandler: (events) => handler!(events),
-        claimIdleMs: o.claimIdleMs ?? 30_000,
-        maxDeliveries: o.maxDeliveries ?? 5,
-        blockMs: Math.max(1, Math.floor(Math.min(o.blockMs ?? 5_000, o.leaseMs / 3))),
-        logger: o.logger,
-        onDeadLetter: () => undefined,
-        clock: o.clock ?? systemClock,
-      });
-      owned.set(n, { reader, renewedAt: mono() });
-    } catch (err) {
-      conn.disconnect();
-      await main.ridecastRelease(leaseKey(n), o.instanceId).catch(() => undefined);
-      throw err;
     }
+    for (const n of ready) owned.set(n, { renewedAt: mono() });
+    await reread(ready);
   }
 
-  /** Stops reading a shard (its in-flight batch acknowledged first), then frees its lease if still ours. */
-  async function give(n: number, release: boolean): Promise<void> {
-    const mine = owned.get(n);
-    if (!mine) return;
-    owned.delete(n);
-    await mine.reader.close().catch(() => undefined);
-    if (release) await main.ridecastRelease(leaseKey(n), o.instanceId).catch(() => undefined);
+  /** Stops reading shards (their in-flight batch acknowledged first), then frees their leases if still ours. */
+  async function give(ns: readonly number[], release: boolean): Promise<void> {
+    const mine = ns.filter((n) => owned.delete(n));
+    await reread(mine);
+    if (release) await Promise.all(mine.map((n) => main.ridecastRelease(leaseKey(n), o.instanceId).catch(() => undefined)));
+  }
+
+  /**
+   * After shards were added or dropped: each reader they belong to is closed (its in-flight batch
+   * handled and acknowledged, a blocking read cut short; what that read was handed stays pending,
+   * ours, read first by the next reader or claimed by the shard's next owner) and started again
+   * over the shards it now has. Ownership changes are rare (start, scale out or in, a crash).
+   */
+  async function reread(changed: readonly number[]): Promise<void> {
+    for (const r of new Set(changed.map(readerOf))) {
+      const old = readers.get(r);
+      readers.delete(r);
+      await old?.reader.close().catch(() => undefined);
+      const mine = [...owned.keys()].filter((n) => readerOf(n) === r).sort((a, b) => a - b);
+      if (mine.length === 0 || stopped) continue;
+      // Blocking reads on a connection of their own: nothing to pipeline.
+      const conn = openRedis(endpoint, { maxRetriesPerRequest: 2, retryStrategy: reconnectBackoff, enableAutoPipelining: false });
+      conn.on('error', () => undefined);
+      try {
+        const reader = await startGroupReader({
+          conn,
+          stream: o.stream,
+          keys: mine.map((n) => shards[n]!),
+          group: o.group,
+          consumer: o.instanceId,
+          from: 'start',
+          batchHandler: (events) => handler!(events),
+          claimIdleMs: o.claimIdleMs ?? 30_000,
+          maxDeliveries: o.maxDeliveries ?? 5,
+          blockMs: Math.max(1, Math.floor(Math.min(o.blockMs ?? 5_000, o.leaseMs / 3))),
+          logger: o.logger,
+          onDeadLetter: () => undefined,
+          clock: o.clock ?? systemClock,
+        });
+        readers.set(r, { shards: mine, reader });
+      } catch (err) {
+        // Nobody reads them now: give their leases back, to be taken again (here or elsewhere).
+        conn.disconnect();
+        o.logger.warn({ err, shards: mine }, 'could not start reading leased shards');
+        for (const n of mine) owned.delete(n);
+        await Promise.all(mine.map((n) => main.ridecastRelease(leaseKey(n), o.instanceId).catch(() => undefined)));
+      }
+    }
   }
 
   async function tick(): Promise<void> {
     const now = mono();
-    // Renew what we hold; a lease found lost (lapsed, taken) or unconfirmed too long stops its reader.
+    // Renew what we hold; a lease found lost (lapsed, taken) or unconfirmed too long is read no more.
+    const lost: number[] = [];
     await Promise.all(
       [...owned.keys()].map(async (n) => {
         const ok = await main.ridecastRenew(leaseKey(n), o.instanceId, o.leaseMs).catch(() => null);
@@ -134,20 +175,24 @@ export function getRedisPartitions(o: RedisPartitionsOptions): PartitionedConsum
         if (ok === 1) mine.renewedAt = now;
         else if (ok === 0 || now - mine.renewedAt > (o.leaseMs * 2) / 3) {
           o.logger.warn({ shard: n, group: o.group }, ok === 0 ? 'shard lease lost: reading it no more' : 'shard lease not renewed in time: reading it no more');
-          await give(n, false);
+          lost.push(n);
         }
       }),
     );
+    if (lost.length > 0) await give(lost, false);
     const members = Number(await main.ridecastMembers(membersKey, o.instanceId, o.leaseMs));
     const share = Math.ceil(shards.length / Math.max(1, members));
     // Too many: hand back the highest ones (another member takes them on its next tick).
-    for (const n of [...owned.keys()].sort((a, b) => b - a).slice(0, Math.max(0, owned.size - share))) await give(n, true);
-    for (let i = 0; i < shards.length && owned.size < share && !stopped; i++) {
+    const excess = [...owned.keys()].sort((a, b) => b - a).slice(0, Math.max(0, owned.size - share));
+    if (excess.length > 0) await give(excess, true);
+    // Too few: lease free ones, then start reading them all at once (one reader restart, not one per shard).
+    const leased: number[] = [];
+    for (let i = 0; i < shards.length && owned.size + leased.length < share && !stopped; i++) {
       const n = (offset + i) % shards.length;
       if (owned.has(n)) continue;
-      if ((await main.call('SET', leaseKey(n), o.instanceId, 'PX', o.leaseMs, 'NX')) !== 'OK') continue;
-      await take(n).catch((err) => o.logger.warn({ err, shard: n }, 'could not start reading a leased shard'));
+      if ((await main.call('SET', leaseKey(n), o.instanceId, 'PX', o.leaseMs, 'NX')) === 'OK') leased.push(n);
     }
+    if (leased.length > 0) await take(leased);
   }
 
   const schedule = () => {
@@ -174,7 +219,7 @@ export function getRedisPartitions(o: RedisPartitionsOptions): PartitionedConsum
       stopped = true;
       clearTimeout(timer);
       await ticking;
-      await Promise.all([...owned.keys()].map((n) => give(n, true)));
+      await give([...owned.keys()], true);
       await main.zrem(membersKey, o.instanceId).catch(() => undefined);
       if (main.status === 'ready') await main.quit().catch(() => undefined);
       main.disconnect();

@@ -7,7 +7,7 @@ import type { Recorded } from './event-log.ts';
  * it had been handed and not acknowledged (at-least-once: the handler stays idempotent).
  */
 export interface PartitionedConsumer {
-  /** Starts taking this instance's share; `batchHandler` gets one partition's read at a time, acknowledged after it resolves. */
+  /** Starts taking this instance's share; `batchHandler` gets one read at a time (one partition's, or on one Redis every owned shard's at once), each partition's events in order, acknowledged after it resolves. */
   start(batchHandler: (events: readonly Recorded[]) => Promise<void>): Promise<void>;
   /** The partitions this instance owns now (tests, diagnostics). */
   owned(): readonly number[];
