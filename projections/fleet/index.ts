@@ -33,6 +33,53 @@ interface Item {
   maxX: number;
   maxY: number;
   driver: FleetDriver;
+  /** The leaf that held the item when last seen, and where in its children (checked before use: rbush splits and sorts leaves). */
+  leaf: KnnNode<Item> | null;
+  slot: number;
+}
+
+const newItem = (driver: FleetDriver): Item => ({ minX: 0, minY: 0, maxX: 0, maxY: 0, driver, leaf: null, slot: 0 });
+
+/** Does `leaf` still hold `item` (and where)? Compares pointers only: touches no other item. */
+function holds(leaf: KnnNode<Item>, item: Item): boolean {
+  if (leaf.children[item.slot] === item) return true;
+  item.slot = leaf.children.indexOf(item);
+  return item.slot >= 0;
+}
+
+/**
+ * After a bulk load: records, for every item, the leaf that holds it, and widens every leaf's box by
+ * SLACK of its size on each side (the boxes above grow to hold them). A point sits on the edge of a
+ * tight box as often as not, and its next GPS point would leave the box; with room around it, most
+ * moves stay in place (settle). A wider box only makes a search's lower bound lower, never wrong.
+ */
+function noteLeaves(node: KnnNode<Item>, slack: number): void {
+  if (node.leaf) {
+    for (let i = 0; i < node.children.length; i++) ((node.children[i] as Item).leaf = node), ((node.children[i] as Item).slot = i);
+    const margin = ((node.maxX - node.minX + (node.maxY - node.minY)) / 2) * slack;
+    node.minX -= margin;
+    node.minY -= margin;
+    node.maxX += margin;
+    node.maxY += margin;
+    return;
+  }
+  node.minX = node.minY = Infinity;
+  node.maxX = node.maxY = -Infinity;
+  for (const child of node.children as KnnNode<Item>[]) {
+    noteLeaves(child, slack);
+    node.minX = Math.min(node.minX, child.minX);
+    node.minY = Math.min(node.minY, child.minY);
+    node.maxX = Math.max(node.maxX, child.maxX);
+    node.maxY = Math.max(node.maxY, child.maxY);
+  }
+}
+
+/** Finds the leaf that holds `item` (after rbush inserted it): down the nodes whose box holds its point. */
+function findLeaf(node: KnnNode<Item>, item: Item): boolean {
+  if (node.leaf) return (item.leaf = node), holds(node, item) || ((item.leaf = null), false);
+  for (const child of node.children as KnnNode<Item>[])
+    if (item.minX >= child.minX && item.minX <= child.maxX && item.minY >= child.minY && item.minY <= child.maxY && findLeaf(child, item)) return true;
+  return false;
 }
 
 const RAD = Math.PI / 180;
@@ -47,6 +94,8 @@ export interface FleetOptions {
   clock?: Clock;
   /** Children per rbush node (bench/match compares sizes); see NODE_SIZE. */
   nodeSize?: number;
+  /** Room around each leaf's box after a bulk load, as a fraction of its size (bench/match compares); see SLACK. */
+  slack?: number;
 }
 
 /**
@@ -57,7 +106,10 @@ export interface FleetOptions {
  */
 export const NODE_SIZE = 9;
 
-export function makeFleet({ referenceLat, clock = systemClock, nodeSize = NODE_SIZE }: FleetOptions = {}) {
+/** See noteLeaves. */
+export const SLACK = 0.2;
+
+export function makeFleet({ referenceLat, clock = systemClock, nodeSize = NODE_SIZE, slack = SLACK }: FleetOptions = {}) {
   /**
    * Equirectangular x = lng·cos(φ₀) with ONE φ₀ for the whole index (the first fix seen, or the
    * configured city), so planar kNN distances are metric to well under 1% across a city. A per-point
@@ -89,6 +141,8 @@ export function makeFleet({ referenceLat, clock = systemClock, nodeSize = NODE_S
    * next settle loads it in bulk again: the cost stays O(1) per move, amortised.
    */
   let updatesSinceLoad = 0;
+  /** What settle did, counted (bench/match reports it): moves in place, removes + inserts, bulk loads. */
+  const settled = { inPlace: 0, oneByOne: 0, bulkLoads: 0 };
 
   const driver = (driverId: string): FleetDriver => {
     let d = drivers.get(driverId);
@@ -110,34 +164,55 @@ export function makeFleet({ referenceLat, clock = systemClock, nodeSize = NODE_S
     item.minY = item.maxY = d.position!.lat;
   };
 
+  /**
+   * Moved within its leaf's box (most GPS points, with the slack noteLeaves leaves): the point changes
+   * in place. Every box above still holds it, so no box changes, and a search (or rbush's own remove,
+   * which looks for it by its box) still finds it.
+   */
+  const moveInPlace = (item: Item, d: FleetDriver): boolean => {
+    const leaf = item.leaf;
+    const x = xOf(d.position!.lat, d.position!.lng);
+    const y = d.position!.lat;
+    if (!leaf || x < leaf.minX || x > leaf.maxX || y < leaf.minY || y > leaf.maxY || !holds(leaf, item)) return false;
+    item.minX = item.maxX = x;
+    item.minY = item.maxY = y;
+    settled.inPlace++;
+    return true;
+  };
+
   function settle(): void {
     if (dirty.size === 0) return;
     // Many changed (a rebuild, a first load): one bulk load beats a remove + insert each.
     if (dirty.size * 4 >= items.size || (updatesSinceLoad + dirty.size) * 2 >= items.size) {
       updatesSinceLoad = 0;
+      settled.bulkLoads++;
       for (const d of dirty) {
         if (!offerable(d)) {
           items.delete(d.driverId);
           continue;
         }
         let item = items.get(d.driverId);
-        if (!item) items.set(d.driverId, (item = { minX: 0, minY: 0, maxX: 0, maxY: 0, driver: d }));
+        if (!item) items.set(d.driverId, (item = newItem(d)));
         place(item, d);
       }
       tree.clear();
       tree.load([...items.values()]);
+      noteLeaves(tree.toJSON() as KnnNode<Item>, slack);
     } else {
-      updatesSinceLoad += dirty.size;
       for (const d of dirty) {
         let item = items.get(d.driverId);
+        if (item && offerable(d) && moveInPlace(item, d)) continue;
+        updatesSinceLoad++;
+        settled.oneByOne++;
         if (item) tree.remove(item); // found by its box as inserted, so it is moved only after
         if (!offerable(d)) {
           items.delete(d.driverId);
           continue;
         }
-        if (!item) items.set(d.driverId, (item = { minX: 0, minY: 0, maxX: 0, maxY: 0, driver: d }));
+        if (!item) items.set(d.driverId, (item = newItem(d)));
         place(item, d);
         tree.insert(item);
+        findLeaf(tree.toJSON() as KnnNode<Item>, item);
       }
     }
     dirty.clear();
@@ -150,6 +225,7 @@ export function makeFleet({ referenceLat, clock = systemClock, nodeSize = NODE_S
     indexedCount: () => (settle(), items.size),
     /** Brings the tree up to date now (queries do it themselves; a consumer may call it after a batch). */
     settle,
+    settleCounts: () => ({ ...settled }),
 
     applyDriverEvent(event: Recorded<DriverEvent>): FleetDriver {
       const d = driver(event.metadata.key);
@@ -195,7 +271,11 @@ export function makeFleet({ referenceLat, clock = systemClock, nodeSize = NODE_S
       // In place: one object per driver, not one per point (readers copy what they keep).
       if (p) (p.lat = shown.lat), (p.lng = shown.lng), (p.heading = shown.heading), (p.speed = shown.speed), (p.recordedAt = event.data.recordedAt), (p.eventId = event.metadata.eventId);
       else d.position = { lat: shown.lat, lng: shown.lng, heading: shown.heading, speed: shown.speed, recordedAt: event.data.recordedAt, eventId: event.metadata.eventId };
-      if (offerable(d)) dirty.add(d);
+      if (!offerable(d)) return true;
+      // In the tree and nothing else pending: a move within its leaf's box is done here, so the next
+      // query settles only the drivers who left their box (it used to pay for every move since the last).
+      const item = dirty.has(d) ? undefined : items.get(d.driverId);
+      if (!item || !moveInPlace(item, d)) dirty.add(d);
       return true;
     },
 
