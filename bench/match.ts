@@ -198,6 +198,14 @@ try {
       knn(beforeTree, at.lng * xs, at.lat, limit, (it: BeforeItem) => filter(it.d), maxMeters / DEG_M).map(({ d }) => ({
         driverId: d.driverId, lat: d.position!.lat, lng: d.position!.lng, fixAt: d.position!.recordedAt, free: isFree(d, now), idleSince: d.idleSince, missedOffersAt: d.missedOffersAt,
       }));
+    // The library on a tree of the same drivers (offerable, bulk-loaded, rbush's default node size, tight
+    // boxes): what the kNN search alone changed, beside the fleet's own.
+    const sameTree = new RBush<BeforeItem>();
+    sameTree.load([...fleet.all()].filter((d) => d.available && !d.rideId && d.position).map((d) => ({ minX: d.position!.lng * xs, maxX: d.position!.lng * xs, minY: d.position!.lat, maxY: d.position!.lat, d })));
+    const libraryNearest = (at: { lat: number; lng: number }, limit: number, maxMeters: number, filter: (d: FleetDriver) => boolean): Candidate[] =>
+      knn(sameTree, at.lng * xs, at.lat, limit, (it: BeforeItem) => filter(it.d), maxMeters / DEG_M).map(({ d }) => ({
+        driverId: d.driverId, lat: d.position!.lat, lng: d.position!.lng, fixAt: d.position!.recordedAt, free: isFree(d, now), idleSince: d.idleSince, missedOffersAt: d.missedOffersAt,
+      }));
     // After, with the tree reshaped by moves: a second fleet from the same events in which 40% of
     // the drivers then moved a little, settled 1,000 at a time (removed + inserted one by one, below
     // the threshold at which the index reloads in bulk).
@@ -272,19 +280,25 @@ try {
       };
       // Alternated, twice each, so neither has the machine to itself; the second round is reported.
       results.before = timeFleet({ nearest: beforeNearest });
+      results.library = timeFleet({ nearest: libraryNearest });
       results.rbush = timeFleet(fleet);
       results.moved = timeFleet(moved);
       results.before = timeFleet({ nearest: beforeNearest });
+      results.library = timeFleet({ nearest: libraryNearest });
       results.rbush = timeFleet(fleet);
       results.moved = timeFleet(moved);
       // The machine's own tail: a busy loop of about a query's CPU, timed the same way, in the same run.
       // What it shows at p99 is preemption and interrupts, not the index.
       {
-        const loops = Math.max(1, Math.round(results.rbush!.cpuUs! * 60));
-        const lat: number[] = [];
         let x = 0;
+        const spin = (loops: number) => { for (let i = 0; i < loops; i++) x = (x * 1.000001 + i) | 0; };
+        const c0 = process.cpuUsage();
+        spin(5_000_000);
+        const c1 = process.cpuUsage(c0);
+        const loops = Math.max(1, Math.round((results.rbush!.cpuUs! * 5_000_000) / (c1.user + c1.system)));
+        const lat: number[] = [];
         const cpu0 = process.cpuUsage();
-        for (let q = 0; q < QUERIES; q++) lat.push(time(() => { for (let i = 0; i < loops; i++) x = (x * 1.000001 + i) | 0; })[1]);
+        for (let q = 0; q < QUERIES; q++) lat.push(time(() => spin(loops))[1]);
         results.floor = { lat: lat.slice(100), found: x === 0.5 ? 1 : 0, agree: 0, compared: 0, cpuUs: cpuOf(process.cpuUsage(cpu0), QUERIES) };
       }
       if (radius === RADII[0]) {
@@ -316,7 +330,7 @@ try {
       const live = results.live
         ? ([[`fleet.nearest with ${MOVES_PER_QUERY} GPS moves before each query (timed: the query, which settles them)`, results.live], [`before: rbush-knn, each query removes + inserts the ${MOVES_PER_QUERY} moved`, results.liveBefore!]] as const)
         : [];
-      for (const [method, r] of [['rbush fleet.nearest: offerable drivers only, bulk-loaded', results.rbush!], ['rbush fleet.nearest, after 40% moved one by one', results.moved!], ['before: tree of every online driver (on-trip too), inserted one by one', results.before!], ...live, ['machine floor: busy loop of a query\'s CPU', results.floor!], ['redis GEOSEARCH', results.redis!], ['linear scan', results.linear!]] as const) {
+      for (const [method, r] of [['rbush fleet.nearest: offerable drivers only, bulk-loaded', results.rbush!], ['rbush fleet.nearest, after 40% moved one by one', results.moved!], ['before: tree of every online driver (on-trip too), inserted one by one', results.before!], ['rbush-knn library on a tree of the same offerable drivers (bulk-loaded)', results.library!], ...live, ['machine floor: busy loop of a query\'s CPU', results.floor!], ['redis GEOSEARCH', results.redis!], ['linear scan', results.linear!]] as const) {
         const st = stats(r.lat);
         rows.push({
           drivers: n,
@@ -352,7 +366,7 @@ s.note('cpu µs/query = this process\'s CPU time over the loop / queries, for th
 s.note(`The live rows: ${MOVES_PER_QUERY} drivers report a point (40 m along their own heading) between two queries; only the query is timed, with what it settles. "settled" counts the moves done in place (within their leaf's box, at moveDriver), removed + inserted one by one, and bulk loads. "before" removes + inserts every moved driver on the old tree (rbush-knn). cpu µs/query is measured around each query alone (process.cpuUsage, ~µs resolution).`);
 s.note('The machine floor row times a busy loop of about one query\'s CPU the same way: its p99 is what the machine adds (preemption, interrupts), not the index.');
 s.note('"same 10 as linear" compares the result sets with the linear scan (equirectangular distance); Redis measures haversine on a geohash grid, so a tie at the 10th place can differ.');
-const head = rows.filter((r) => r.radius === '1 km' && String(r.method).includes('bulk-loaded'))
+const head = rows.filter((r) => r.radius === '1 km' && String(r.method).startsWith('rbush fleet.nearest: '))
   .map((r) => `${r.drivers}: rbush p50 ${r['p50 µs']} µs`);
 const redisHead = rows.filter((r) => r.radius === '1 km' && r.method === 'redis GEOSEARCH').map((r) => `redis ${r['p50 µs']} µs`);
 const linHead = rows.filter((r) => r.radius === '1 km' && r.method === 'linear scan').map((r) => `linear ${r['p50 µs']} µs`);

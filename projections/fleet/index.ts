@@ -6,6 +6,7 @@ import type { Candidate } from '../../domain/matching/policy.ts';
 import type { Recorded } from '../../domain/ports/event-log.ts';
 import type { LocationRecorded } from '../../domain/tracking/events.ts';
 import { makeKnn, type KnnNode } from './knn.ts';
+import { findLeaf, holds, newItem, noteLeaves, type Item } from './leaves.ts';
 
 /** A driver as the index keeps one: the driver decider's state (folded by `evolveDriver`), plus where and how idle. */
 export interface FleetDriver extends DriverState {
@@ -26,61 +27,6 @@ export interface FleetDriver extends DriverState {
 
 /** Missed offers remembered per driver; older ones no longer weigh (domain/matching/dispatch.ts). */
 const MISSED_KEPT = 8;
-
-interface Item {
-  minX: number;
-  minY: number;
-  maxX: number;
-  maxY: number;
-  driver: FleetDriver;
-  /** The leaf that held the item when last seen, and where in its children (checked before use: rbush splits and sorts leaves). */
-  leaf: KnnNode<Item> | null;
-  slot: number;
-}
-
-const newItem = (driver: FleetDriver): Item => ({ minX: 0, minY: 0, maxX: 0, maxY: 0, driver, leaf: null, slot: 0 });
-
-/** Does `leaf` still hold `item` (and where)? Compares pointers only: touches no other item. */
-function holds(leaf: KnnNode<Item>, item: Item): boolean {
-  if (leaf.children[item.slot] === item) return true;
-  item.slot = leaf.children.indexOf(item);
-  return item.slot >= 0;
-}
-
-/**
- * After a bulk load: records, for every item, the leaf that holds it, and widens every leaf's box by
- * SLACK of its size on each side (the boxes above grow to hold them). A point sits on the edge of a
- * tight box as often as not, and its next GPS point would leave the box; with room around it, most
- * moves stay in place (settle). A wider box only makes a search's lower bound lower, never wrong.
- */
-function noteLeaves(node: KnnNode<Item>, slack: number): void {
-  if (node.leaf) {
-    for (let i = 0; i < node.children.length; i++) ((node.children[i] as Item).leaf = node), ((node.children[i] as Item).slot = i);
-    const margin = ((node.maxX - node.minX + (node.maxY - node.minY)) / 2) * slack;
-    node.minX -= margin;
-    node.minY -= margin;
-    node.maxX += margin;
-    node.maxY += margin;
-    return;
-  }
-  node.minX = node.minY = Infinity;
-  node.maxX = node.maxY = -Infinity;
-  for (const child of node.children as KnnNode<Item>[]) {
-    noteLeaves(child, slack);
-    node.minX = Math.min(node.minX, child.minX);
-    node.minY = Math.min(node.minY, child.minY);
-    node.maxX = Math.max(node.maxX, child.maxX);
-    node.maxY = Math.max(node.maxY, child.maxY);
-  }
-}
-
-/** Finds the leaf that holds `item` (after rbush inserted it): down the nodes whose box holds its point. */
-function findLeaf(node: KnnNode<Item>, item: Item): boolean {
-  if (node.leaf) return (item.leaf = node), holds(node, item) || ((item.leaf = null), false);
-  for (const child of node.children as KnnNode<Item>[])
-    if (item.minX >= child.minX && item.minX <= child.maxX && item.minY >= child.minY && item.minY <= child.maxY && findLeaf(child, item)) return true;
-  return false;
-}
 
 const RAD = Math.PI / 180;
 
@@ -204,7 +150,11 @@ export function makeFleet({ referenceLat, clock = systemClock, nodeSize = NODE_S
         if (item && offerable(d) && moveInPlace(item, d)) continue;
         updatesSinceLoad++;
         settled.oneByOne++;
-        if (item) tree.remove(item); // found by its box as inserted, so it is moved only after
+        // Out of its leaf: taken out of that leaf alone, boxes left as they are (they still hold every
+        // point under them; rbush's remove would shrink them to fit, and the leaf's other drivers, now on
+        // its edge, would leave it at their next point). Else found by its box, so it is moved only after.
+        if (item && item.leaf && holds(item.leaf, item)) item.leaf.children.splice(item.slot, 1);
+        else if (item) tree.remove(item);
         if (!offerable(d)) {
           items.delete(d.driverId);
           continue;
@@ -212,7 +162,8 @@ export function makeFleet({ referenceLat, clock = systemClock, nodeSize = NODE_S
         if (!item) items.set(d.driverId, (item = newItem(d)));
         place(item, d);
         tree.insert(item);
-        findLeaf(tree.toJSON() as KnnNode<Item>, item);
+        item.leaf = null;
+        findLeaf(tree.toJSON() as KnnNode<Item>, item, slack);
       }
     }
     dirty.clear();
