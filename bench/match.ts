@@ -108,6 +108,70 @@ const all0Lat = (fleet: Fleet) => [...fleet.all()][0]!.position!.lat;
 
 const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
 
+interface Timed { lat: number[]; found: number; agree: number; compared: number; cpuUs?: number; settled?: string }
+
+/**
+ * A live city: between two queries MOVES_PER_QUERY drivers report a point (each drives on along its
+ * own heading, ~40 m per point: 10 m/s every 4 s), and the query settles them. 100k drivers at one
+ * point per 4 s is 25,000 points/s; 100 moves per query is 250 queries/s. 'now' is fleet.nearest
+ * (moves within a leaf's box are done at moveDriver, off the query); 'before' is the index as it was
+ * (rbush-knn, each moved driver removed + inserted by the next query). Timed and CPU: the query only.
+ */
+const MOVES_PER_QUERY = 100;
+function liveQueries(n: number, now: number, points: { lat: number; lng: number }[], radius: number, ok: (d: FleetDriver) => boolean, variant: 'now' | 'before'): Timed {
+  const fleet = buildFleet(n, now).fleet;
+  const drivers = [...fleet.all()].filter((d) => d.position);
+  const xs = Math.cos(all0Lat(fleet) * RAD);
+  type BeforeItem = { minX: number; minY: number; maxX: number; maxY: number; d: FleetDriver };
+  const before = new RBush<BeforeItem>();
+  const beforeItems = new Map<FleetDriver, BeforeItem>();
+  const pending = new Set<FleetDriver>();
+  if (variant === 'before') {
+    for (const d of drivers) if (d.available) beforeItems.set(d, { minX: d.position!.lng * xs, maxX: d.position!.lng * xs, minY: d.position!.lat, maxY: d.position!.lat, d });
+    before.load([...beforeItems.values()]);
+  }
+  const rand = rng(11 + n);
+  const heading = drivers.map(() => rand() * 2 * Math.PI);
+  const counts0 = fleet.settleCounts();
+  const lat: number[] = [];
+  let found = 0;
+  let cpu = 0;
+  let t = now;
+  for (let q = 0; q < QUERIES; q++) {
+    t += 4;
+    for (let j = 0; j < MOVES_PER_QUERY; j++) {
+      const i = Math.floor(rand() * drivers.length);
+      const d = drivers[i]!;
+      const p = d.position!;
+      const la = p.lat + (Math.cos(heading[i]!) * 40) / DEG_M;
+      const ln = p.lng + (Math.sin(heading[i]!) * 40) / (DEG_M * xs);
+      fleet.moveDriver({ type: 'LocationRecorded', data: { driverId: d.driverId, lat: la, lng: ln, recordedAt: Math.max(t, p.recordedAt + 1), heading: null, speed: null, accuracy: 5, rideId: null, late: false }, metadata: meta('driver-locations', d.driverId, 0, t) } as Recorded<LocationRecorded>, { lat: la, lng: ln, heading: null, speed: null });
+      if (variant === 'before' && beforeItems.has(d)) pending.add(d);
+    }
+    const at = points[q]!;
+    const c0 = process.cpuUsage();
+    const [c, us] = time(() => {
+      if (variant === 'now') return fleet.nearest(at, LIMIT, radius, ok);
+      for (const d of pending) {
+        const item = beforeItems.get(d)!;
+        before.remove(item);
+        item.minX = item.maxX = d.position!.lng * xs;
+        item.minY = item.maxY = d.position!.lat;
+        before.insert(item);
+      }
+      pending.clear();
+      return knn(before, at.lng * xs, at.lat, LIMIT, (it: BeforeItem) => ok(it.d), radius / DEG_M);
+    });
+    const used = process.cpuUsage(c0);
+    cpu += used.user + used.system;
+    lat.push(us);
+    found += c.length;
+  }
+  const counts = fleet.settleCounts();
+  const settled = variant === 'now' ? `${counts.inPlace - counts0.inPlace} / ${counts.oneByOne - counts0.oneByOne} / ${counts.bulkLoads - counts0.bulkLoads}` : `0 / ${QUERIES * MOVES_PER_QUERY} / 0`;
+  return { lat: lat.slice(100), found: found / QUERIES, agree: 0, compared: 0, cpuUs: cpu / QUERIES, settled };
+}
+
 const redisServer = await startRedis();
 const redis = new Redis(redisServer.url);
 const rows: Row[] = [];
@@ -132,6 +196,14 @@ try {
     for (const d of fleet.all()) if (d.available && d.position) beforeTree.insert({ minX: d.position.lng * xs, maxX: d.position.lng * xs, minY: d.position.lat, maxY: d.position.lat, d });
     const beforeNearest = (at: { lat: number; lng: number }, limit: number, maxMeters: number, filter: (d: FleetDriver) => boolean): Candidate[] =>
       knn(beforeTree, at.lng * xs, at.lat, limit, (it: BeforeItem) => filter(it.d), maxMeters / DEG_M).map(({ d }) => ({
+        driverId: d.driverId, lat: d.position!.lat, lng: d.position!.lng, fixAt: d.position!.recordedAt, free: isFree(d, now), idleSince: d.idleSince, missedOffersAt: d.missedOffersAt,
+      }));
+    // The library on a tree of the same drivers (offerable, bulk-loaded, rbush's default node size, tight
+    // boxes): what the kNN search alone changed, beside the fleet's own.
+    const sameTree = new RBush<BeforeItem>();
+    sameTree.load([...fleet.all()].filter((d) => d.available && !d.rideId && d.position).map((d) => ({ minX: d.position!.lng * xs, maxX: d.position!.lng * xs, minY: d.position!.lat, maxY: d.position!.lat, d })));
+    const libraryNearest = (at: { lat: number; lng: number }, limit: number, maxMeters: number, filter: (d: FleetDriver) => boolean): Candidate[] =>
+      knn(sameTree, at.lng * xs, at.lat, limit, (it: BeforeItem) => filter(it.d), maxMeters / DEG_M).map(({ d }) => ({
         driverId: d.driverId, lat: d.position!.lat, lng: d.position!.lng, fixAt: d.position!.recordedAt, free: isFree(d, now), idleSince: d.idleSince, missedOffersAt: d.missedOffersAt,
       }));
     // After, with the tree reshaped by moves: a second fleet from the same events in which 40% of
@@ -171,7 +243,7 @@ try {
     for (const radius of RADII) {
       const linearQueries = n >= 100_000 ? 100 : 500;
       const warm = n >= 100_000 ? 10 : 50;
-      const results: Record<string, { lat: number[]; found: number; agree: number; compared: number; cpuUs?: number }> = {};
+      const results: Record<string, Timed> = {};
       const cpuOf = (c: NodeJS.CpuUsage, n: number) => (c.user + c.system) / n;
       const linearIds: string[][] = [];
       // Linear scan first: it is also the reference the other two are checked against.
@@ -208,11 +280,33 @@ try {
       };
       // Alternated, twice each, so neither has the machine to itself; the second round is reported.
       results.before = timeFleet({ nearest: beforeNearest });
+      results.library = timeFleet({ nearest: libraryNearest });
       results.rbush = timeFleet(fleet);
       results.moved = timeFleet(moved);
       results.before = timeFleet({ nearest: beforeNearest });
+      results.library = timeFleet({ nearest: libraryNearest });
       results.rbush = timeFleet(fleet);
       results.moved = timeFleet(moved);
+      // The machine's own tail: a busy loop of about a query's CPU, timed the same way, in the same run.
+      // What it shows at p99 is preemption and interrupts, not the index.
+      {
+        let x = 0;
+        const spin = (loops: number) => { for (let i = 0; i < loops; i++) x = (x * 1.000001 + i) | 0; };
+        const c0 = process.cpuUsage();
+        spin(5_000_000);
+        const c1 = process.cpuUsage(c0);
+        const loops = Math.max(1, Math.round((results.rbush!.cpuUs! * 5_000_000) / (c1.user + c1.system)));
+        const lat: number[] = [];
+        const cpu0 = process.cpuUsage();
+        for (let q = 0; q < QUERIES; q++) lat.push(time(() => spin(loops))[1]);
+        results.floor = { lat: lat.slice(100), found: x === 0.5 ? 1 : 0, agree: 0, compared: 0, cpuUs: cpuOf(process.cpuUsage(cpu0), QUERIES) };
+      }
+      if (radius === RADII[0]) {
+        results.live = liveQueries(n, now, points, radius, ok, 'now');
+        results.liveBefore = liveQueries(n, now, points, radius, ok, 'before');
+        results.live = liveQueries(n, now, points, radius, ok, 'now');
+        results.liveBefore = liveQueries(n, now, points, radius, ok, 'before');
+      }
       {
         const lat: number[] = [];
         let found = 0;
@@ -233,7 +327,10 @@ try {
         results.redis = { lat: lat.slice(100), found: found / QUERIES, agree, compared };
       }
       const rb = stats(results.rbush!.lat);
-      for (const [method, r] of [['rbush fleet.nearest: offerable drivers only, bulk-loaded', results.rbush!], ['rbush fleet.nearest, after 40% moved one by one', results.moved!], ['before: tree of every online driver (on-trip too), inserted one by one', results.before!], ['redis GEOSEARCH', results.redis!], ['linear scan', results.linear!]] as const) {
+      const live = results.live
+        ? ([[`fleet.nearest with ${MOVES_PER_QUERY} GPS moves before each query (timed: the query, which settles them)`, results.live], [`before: rbush-knn, each query removes + inserts the ${MOVES_PER_QUERY} moved`, results.liveBefore!]] as const)
+        : [];
+      for (const [method, r] of [['rbush fleet.nearest: offerable drivers only, bulk-loaded', results.rbush!], ['rbush fleet.nearest, after 40% moved one by one', results.moved!], ['before: tree of every online driver (on-trip too), inserted one by one', results.before!], ['rbush-knn library on a tree of the same offerable drivers (bulk-loaded)', results.library!], ...live, ['machine floor: busy loop of a query\'s CPU', results.floor!], ['redis GEOSEARCH', results.redis!], ['linear scan', results.linear!]] as const) {
         const st = stats(r.lat);
         rows.push({
           drivers: n,
@@ -249,6 +346,7 @@ try {
           'x rbush p99': fmt(st.p99 / rb.p99, 2),
           'found avg': fmt(r.found, 1),
           'same 10 as linear': method === 'linear scan' || r.compared === 0 ? '' : `${fmt((r.agree / r.compared) * 100, 1)}%`,
+          'settled in place / one by one / bulk': r.settled ?? '',
         });
       }
       s.log(`${n} drivers, ${radius} m: rbush p50 ${fmt(rb.p50)} µs, redis p50 ${fmt(stats(results.redis!.lat).p50)} µs, linear p50 ${fmt(stats(results.linear!.lat).p50)} µs`);
@@ -265,8 +363,10 @@ s.table({ title: `match: nearest ${LIMIT} eligible drivers, sequential queries a
 s.note('Drivers: 70% free with a fresh fix, 10% on a trip, 10% offline, 10% with a fix older than the match policy\'s freshness. rbush and the linear scan apply the matcher\'s filter; the Redis GEO set holds only eligible drivers, as the Redis GEO projection keeps it (it sweeps stale fixes), so Redis does no filtering.');
 s.note('Redis latency is a full round trip from this process (ioredis, one query at a time), with WITHDIST WITHCOORD as projections/geo/redis-geo.ts asks; the PING row is the round-trip floor. rbush and linear are in-process calls.');
 s.note('cpu µs/query = this process\'s CPU time over the loop / queries, for the in-process methods: unlike wall-clock percentiles it does not grow when other work on the machine preempts the process.');
+s.note(`The live rows: ${MOVES_PER_QUERY} drivers report a point (40 m along their own heading) between two queries; only the query is timed, with what it settles. "settled" counts the moves done in place (within their leaf's box, at moveDriver), removed + inserted one by one, and bulk loads. "before" removes + inserts every moved driver on the old tree (rbush-knn). cpu µs/query is measured around each query alone (process.cpuUsage, ~µs resolution).`);
+s.note('The machine floor row times a busy loop of about one query\'s CPU the same way: its p99 is what the machine adds (preemption, interrupts), not the index.');
 s.note('"same 10 as linear" compares the result sets with the linear scan (equirectangular distance); Redis measures haversine on a geohash grid, so a tie at the 10th place can differ.');
-const head = rows.filter((r) => r.radius === '1 km' && String(r.method).includes('bulk-loaded'))
+const head = rows.filter((r) => r.radius === '1 km' && String(r.method).startsWith('rbush fleet.nearest: '))
   .map((r) => `${r.drivers}: rbush p50 ${r['p50 µs']} µs`);
 const redisHead = rows.filter((r) => r.radius === '1 km' && r.method === 'redis GEOSEARCH').map((r) => `redis ${r['p50 µs']} µs`);
 const linHead = rows.filter((r) => r.radius === '1 km' && r.method === 'linear scan').map((r) => `linear ${r['p50 µs']} µs`);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { DriverEvent } from '../domain/driver/index.ts';
 import type { Recorded } from '../domain/ports/event-log.ts';
 import type { LocationRecorded } from '../domain/tracking/events.ts';
+import { METERS_PER_DEGREE } from '../domain/geo.ts';
 import { makeFleet } from '../projections/fleet/index.ts';
 
 const here = { lat: 38.7223, lng: -9.1393 };
@@ -51,5 +52,49 @@ describe('fleet index: holds the drivers who can be offered a ride', () => {
     for (let i = 0; i < n; i++) move(fleet, `m${i}`, 40, { lat: here.lat - i * 1e-3, lng: here.lng });
     expect(fleet.nearest({ lat: here.lat - 0.199, lng: here.lng }, 1, 50_000)[0]?.driverId).toBe('m199');
     expect(fleet.indexedCount()).toBe(n);
+  });
+});
+
+describe('fleet index: moves in place and one by one keep answers exact', () => {
+  it('after thousands of moves (within a leaf box, out of it, drivers leaving and coming back), nearest and forEachWithin agree with brute force', () => {
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const fleet = makeFleet({ referenceLat: here.lat });
+    const n = 2_000;
+    const spot = (_i: number) => ({ lat: here.lat + (rand() - 0.5) * 0.05, lng: here.lng + (rand() - 0.5) * 0.08 });
+    let t = 10;
+    for (let i = 0; i < n; i++) {
+      fleet.applyDriverEvent(driverEvent(`w${i}`, 'DriverAvailabilityChanged', { available: true, at: 1 }));
+      move(fleet, `w${i}`, t, spot(i));
+    }
+    expect(fleet.indexedCount()).toBe(n); // bulk-loaded
+    const xs = Math.cos((here.lat * Math.PI) / 180);
+    const planar = (a: { lat: number; lng: number }, b: { lat: number; lng: number }) => Math.hypot((a.lng - b.lng) * xs, a.lat - b.lat);
+    for (let round = 0; round < 40; round++) {
+      t += 10;
+      for (let j = 0; j < 60; j++) {
+        const i = Math.floor(rand() * n);
+        const d = fleet.get(`w${i}`)!;
+        if (j % 20 === 0) {
+          // off and on again: leaves the tree, comes back
+          fleet.applyDriverEvent(driverEvent(d.driverId, 'DriverAvailabilityChanged', { available: !d.available, at: t }));
+          continue;
+        }
+        const far = j % 7 === 0;
+        const p = d.position!;
+        move(fleet, d.driverId, t, far ? spot(i) : { lat: p.lat + (rand() - 0.5) * 4e-4, lng: p.lng + (rand() - 0.5) * 6e-4 });
+      }
+      const at = spot(0);
+      const free = [...fleet.all()].filter((d) => d.available && d.position);
+      const want = free.map((d) => ({ id: d.driverId, m: planar(d.position!, at) })).sort((a, b) => a.m - b.m);
+      const got = fleet.nearest(at, 10, 5_000);
+      expect(got.map((c) => planar(c, at))).toEqual(want.slice(0, 10).map((w) => w.m));
+      const within: string[] = [];
+      fleet.forEachWithin(at, 300, (d) => within.push(d.driverId));
+      expect(within.sort()).toEqual(want.filter((w) => w.m <= 300 / METERS_PER_DEGREE).map((w) => w.id).sort());
+    }
+    const counts = fleet.settleCounts();
+    expect(counts.inPlace).toBeGreaterThan(0); // both paths were exercised
+    expect(counts.oneByOne).toBeGreaterThan(0);
   });
 });
