@@ -241,7 +241,7 @@ try {
           else if (e.type === 'LocationRecorded') {
             const p = e as Recorded<LocationRecorded>;
             await projector.onLocation(p);
-            fleet.moveDriver(p, { lat: p.data.lat, lng: p.data.lng, heading: p.data.heading, speed: p.data.speed });
+            fleet.moveDriver(p, p.data);
           }
         }, { pageSize: PAGE })
       : // Per page: the merged page split into runs of one stream, each folded with one await.
@@ -253,7 +253,8 @@ try {
             else {
               const points = (run as Recorded<LocationRecorded>[]).filter((e) => e.type === 'LocationRecorded');
               await projector.onLocations(points);
-              for (const p of points) fleet.moveDriver(p, { lat: p.data.lat, lng: p.data.lng, heading: p.data.heading, speed: p.data.speed });
+              // The point's data is what is shown (moveDriver copies the fields): no object per point.
+              for (const p of points) fleet.moveDriver(p, p.data);
             }
           }
         }, { pageSize: PAGE }),
