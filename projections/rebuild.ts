@@ -42,6 +42,9 @@ interface Cursor {
   exhausted: boolean;
   /** The page after `buffer`, asked for as soon as `buffer` arrived: reading overlaps folding. */
   ahead: Promise<Recorded[]> | null;
+  /** Events of this stream handed over, and the last one's position (kept here, not in a record keyed by stream name, per event). */
+  count: number;
+  last: string | undefined;
 }
 
 /**
@@ -79,15 +82,19 @@ export async function replayMergedBatches(
   { onProgress, pageSize = 1_000, progressEveryMs = 1_000, clock = systemClock }: RebuildOptions = {},
 ): Promise<ReplayCounts> {
   const started = clock.now();
-  const cursors: Cursor[] = streams.map((stream) => ({ stream, after: undefined, buffer: [], next: 0, exhausted: false, ahead: null }));
-  const perStream: Partial<Record<StreamName, number>> = {};
-  const positions: Partial<Record<StreamName, string>> = {};
+  const cursors: Cursor[] = streams.map((stream) => ({ stream, after: undefined, buffer: [], next: 0, exhausted: false, ahead: null, count: 0, last: undefined }));
   let events = 0;
   let reportedAt = started;
 
+  /** The last position handed over on each stream that had an event. */
+  const positionsNow = (): Partial<Record<StreamName, string>> => {
+    const positions: Partial<Record<StreamName, string>> = {};
+    for (const c of cursors) if (c.last !== undefined) positions[c.stream] = c.last;
+    return positions;
+  };
   const report = (done: boolean) => {
     const elapsedMs = clock.now() - started;
-    onProgress?.({ events, eventsPerSecond: elapsedMs > 0 ? Math.round((events * 1000) / elapsedMs) : events, elapsedMs, positions: { ...positions }, done });
+    onProgress?.({ events, eventsPerSecond: elapsedMs > 0 ? Math.round((events * 1000) / elapsedMs) : events, elapsedMs, positions: positionsNow(), done });
   };
   const readAfter = (c: Cursor) => log.read(c.stream, { after: c.after, limit: pageSize });
 
@@ -125,8 +132,8 @@ export async function replayMergedBatches(
     const e = pick.buffer[pick.next++]!;
     batch.push(e);
     events++;
-    perStream[pick.stream] = (perStream[pick.stream] ?? 0) + 1;
-    positions[pick.stream] = e.metadata.position;
+    pick.count++;
+    pick.last = e.metadata.position;
     if (batch.length >= pageSize) {
       await handleBatch(batch);
       batch = [];
@@ -134,7 +141,9 @@ export async function replayMergedBatches(
   }
   if (batch.length > 0) await handleBatch(batch);
   report(true);
-  return { events, perStream, positions, elapsedMs: clock.now() - started };
+  const perStream: Partial<Record<StreamName, number>> = {};
+  for (const c of cursors) if (c.count > 0) perStream[c.stream] = (perStream[c.stream] ?? 0) + c.count;
+  return { events, perStream, positions: positionsNow(), elapsedMs: clock.now() - started };
 }
 
 /** Splits a merged batch into runs of one stream each, in order: a projection folds a run at once. */

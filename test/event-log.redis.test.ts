@@ -4,7 +4,7 @@ import { opaque, type OpaqueLog } from './support/opaque-log.ts';
 import { getRedisEventLog, type RedisEventLog, type RedisEventLogOptions } from '../adapters/redis/event-log.ts';
 import type { Recorded } from '../domain/ports/event-log.ts';
 import { PermanentFailure } from '../domain/failures.ts';
-import { compareIds } from '../adapters/redis/scripts.ts';
+import { compareIds, shardOf } from '../adapters/redis/scripts.ts';
 import { eventLogContract } from './contract/event-log.contract.ts';
 import { startRedis, type RedisServer } from './support/redis.ts';
 import { waitFor } from './support/wait.ts';
@@ -130,7 +130,7 @@ describe('redis event log specifics', () => {
       const dead = (await plain.xrange(`${prefix}{rides}:dead`, '-', '+')) as [string, string[]][];
       expect(dead).toHaveLength(1);
       const fields = dead[0]![1];
-      expect(JSON.parse(fields[fields.indexOf('data') + 1]!)).toEqual({ n: 2 });
+      expect(JSON.parse(fields[fields.indexOf('event') + 1]!)[4]).toEqual({ n: 2 });
       expect(fields[fields.indexOf('group') + 1]).toBe('poisoned');
       expect(await plain.call('XPENDING', `${prefix}{rides}`, 'poisoned')).toEqual([0, null, null, null]);
     } finally {
@@ -161,8 +161,8 @@ describe('redis event log specifics', () => {
     }
   });
 
-  it('writes entries that a plain XRANGE (as redis-cli) shows as readable fields and JSON', async () => {
-    const log = makeLog();
+  it('writes entries that a plain XRANGE (as redis-cli) shows as one readable JSON field: [type, key, version, recordedAtMs, data]', async () => {
+    const log = makeLog({ locationShards: 2 });
     const prefix = `t${counter}:`;
     try {
       const [e] = await log.append('rides', 'r_9', [{ type: 'RideRequested', data: { riderId: 'u_1', pickup: { lat: 1.5, lng: 2 } } }], { expectedVersion: 0 });
@@ -170,11 +170,63 @@ describe('redis event log specifics', () => {
       expect(entries).toHaveLength(1);
       const [id, fields] = entries[0]!;
       expect(id).toBe(e!.metadata.position);
-      const f = Object.fromEntries(fields.map((v, i, a) => (i % 2 === 0 ? [v, a[i + 1]] : null)).filter((x) => x !== null));
-      expect(f).toMatchObject({ type: 'RideRequested', key: 'r_9', version: '1', recordedAtMs: String(e!.metadata.recordedAtMs) });
-      expect(JSON.parse(f.data!)).toEqual({ riderId: 'u_1', pickup: { lat: 1.5, lng: 2 } });
+      expect(fields).toHaveLength(2);
+      expect(fields[0]).toBe('event');
+      expect(JSON.parse(fields[1]!)).toEqual(['RideRequested', 'r_9', 1, e!.metadata.recordedAtMs, { riderId: 'u_1', pickup: { lat: 1.5, lng: 2 } }]);
       expect(Math.abs(e!.metadata.recordedAtMs - Date.now())).toBeLessThan(60_000);
       expect(await plain.hget(`${prefix}{rides}:v`, 'r_9')).toBe('1');
+      // GPS through the shard script (several shards) and through a plain XADD (a key and type that need escaping).
+      const [p] = await log.append('driver-locations', 'd_"1/é', [{ type: 'Loc"ation', data: { lat: 1 } }]);
+      const [one] = await makeLog().append('driver-locations', 'd_2', [{ type: 'LocationRecorded', data: { lat: 2 } }]);
+      for (const [k, got, type, key] of [[`${prefix}{driver-locations:${shardOf('d_"1/é', 2)}}`, p!, 'Loc"ation', 'd_"1/é'], [`t${counter}:{driver-locations}`, one!, 'LocationRecorded', 'd_2']] as const) {
+        const f = ((await plain.xrange(k, got.metadata.position, got.metadata.position)) as [string, string[]][])[0]![1];
+        expect(f[0]).toBe('event');
+        expect(JSON.parse(f[1]!)).toEqual([type, key, 0, got.metadata.recordedAtMs, got.data]);
+      }
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('reads, delivers and replays entries of the earlier five-field layout (type, key, version, data, recordedAtMs) beside new ones', async () => {
+    const log = makeLog({ maxDeliveries: 1 });
+    const prefix = `t${counter}:`;
+    try {
+      // A log written before the `event` field: raw entries as the old scripts wrote them.
+      const old = await plain.xadd(`${prefix}{rides}`, '*', 'type', 'Numbered', 'key', 'r_1', 'version', '1', 'data', JSON.stringify({ n: 1 }), 'recordedAtMs', '1700000000000');
+      const poison = await plain.xadd(`${prefix}{rides}`, '*', 'type', 'Numbered', 'key', 'r_1', 'version', '2', 'data', JSON.stringify({ n: 2 }), 'recordedAtMs', '1700000000001');
+      await plain.hset(`${prefix}{rides}:v`, 'r_1', '2');
+      const [added] = await log.append('rides', 'r_1', [{ type: 'Numbered', data: { n: 3 } }], { expectedVersion: 2 });
+      const read = await log.read('rides');
+      expect(read.map((e) => [e.metadata.position, e.metadata.eventId, e.type, e.metadata.key, e.metadata.version, e.metadata.recordedAtMs, e.data])).toEqual([
+        [old, `rides:${old}`, 'Numbered', 'r_1', 1, 1700000000000, { n: 1 }],
+        [poison, `rides:${poison}`, 'Numbered', 'r_1', 2, 1700000000001, { n: 2 }],
+        [added!.metadata.position, added!.metadata.eventId, 'Numbered', 'r_1', 3, added!.metadata.recordedAtMs, { n: 3 }],
+      ]);
+      expect(await log.read('rides', { after: old! })).toEqual(read.slice(1));
+      // A group handles both layouts; the old-layout entry it gives up on is a dead letter that replays as itself.
+      const handled: Recorded[] = [];
+      let failOnce = true;
+      const sub = await log.subscribe('rides', {
+        group: 'mixed',
+        consumer: 'c1',
+        handler: async (e) => {
+          if (nOf(e) === 2 && failOnce) throw new PermanentFailure('poison, once');
+          handled.push(e);
+        },
+      });
+      try {
+        await waitFor(() => handled.length === 2 && log.deadLetterCount() === 1, 'both good entries handled, the poison one set aside', 10_000);
+        const [dead] = await log.deadLetters('rides');
+        expect(dead!.event).toEqual(read[1]);
+        failOnce = false;
+        expect(await log.replayDeadLetter(dead!.id)).toBe(true);
+        await waitFor(() => handled.length === 3, 'the replayed old-layout entry', 10_000);
+        expect(handled.map((e) => e.metadata.eventId).sort()).toEqual(read.map((e) => e.metadata.eventId).sort());
+        expect(handled.find((e) => nOf(e) === 2)).toEqual(read[1]);
+      } finally {
+        await sub.close();
+      }
     } finally {
       await log.close();
     }

@@ -88,7 +88,7 @@ describe('partitioned GPS work, two instances on one Redis', () => {
     let recorded = 0;
     for (const k of shardKeysOf(prefix, 'driver-locations', SHARDS)) {
       const entries = (await raw.xrange(k.stream, '-', '+')) as [string, string[]][];
-      recorded += entries.filter(([, f]) => ids.has(f[f.indexOf('key') + 1]!) && f.includes('LocationRecorded')).length;
+      recorded += entries.map(([, f]) => JSON.parse(f[f.indexOf('event') + 1]!) as string[]).filter(([type, key]) => ids.has(key!) && type === 'LocationRecorded').length;
     }
     expect(recorded).toBe(rounds * drivers.length);
   }, 60_000);

@@ -19,14 +19,53 @@ interface Track {
   lng: Float64Array;
   at: Float64Array;
   loggedAt: Float64Array;
-  eventIds: string[];
+  /**
+   * Event ids as numbers: `<prefix>:<a>-<b>` (a Redis stream id, a Kafka partition-offset) is kept as
+   * a and b, the prefix once per track; an id of another shape goes to `otherIds`. A string per point
+   * was ~64 bytes of a rebuilt city's heap per point, and all of it old-space for the GC to mark.
+   */
+  idA: Float64Array;
+  idB: Float64Array;
+  idPrefix: string | null;
+  otherIds: Map<number, string> | null;
   /** Newest device time held: a point after it cannot be a duplicate (the common case, no search). */
   newest: number;
 }
 
 const newTrack = (capacity = 16): Track => ({
-  size: 0, lat: new Float64Array(capacity), lng: new Float64Array(capacity), at: new Float64Array(capacity), loggedAt: new Float64Array(capacity), eventIds: [], newest: -Infinity,
+  size: 0, lat: new Float64Array(capacity), lng: new Float64Array(capacity), at: new Float64Array(capacity), loggedAt: new Float64Array(capacity),
+  idA: new Float64Array(capacity), idB: new Float64Array(capacity), idPrefix: null, otherIds: null, newest: -Infinity,
 });
+
+/** The canonical decimal integer in id[from, to) (no sign, no leading zero, safe), or -1. */
+function digits(id: string, from: number, to: number): number {
+  if (to <= from || to - from > 15 || (id.charCodeAt(from) === 48 && to - from > 1)) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const c = id.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+/** Stores point i's event id as two numbers when it reads back exactly as given (see Track). */
+function storeId(t: Track, i: number, id: string): void {
+  const colon = id.lastIndexOf(':');
+  const dash = id.indexOf('-', colon + 1);
+  if (t.idPrefix === null && colon >= 0) t.idPrefix = id.slice(0, colon);
+  const a = dash < 0 ? -1 : digits(id, colon + 1, dash);
+  const b = a < 0 ? -1 : digits(id, dash + 1, id.length);
+  if (b >= 0 && colon === t.idPrefix!.length && id.startsWith(t.idPrefix!)) {
+    t.idA[i] = a;
+    t.idB[i] = b;
+  } else {
+    t.idA[i] = -1;
+    (t.otherIds ??= new Map()).set(i, id);
+  }
+}
+
+const idOf = (t: Track, i: number): string => (t.idA[i]! < 0 ? t.otherIds!.get(i)! : `${t.idPrefix}:${t.idA[i]}-${t.idB[i]}`);
 
 function grown(a: Float64Array): Float64Array {
   const b = new Float64Array(a.length * 2);
@@ -37,20 +76,23 @@ function grown(a: Float64Array): Float64Array {
 function addPoint(t: Track, p: TrackPoint): void {
   // Keyed by device time: a duplicate point (a redelivery) keeps the first, never adds a second.
   if (p.recordedAt <= t.newest && t.at.subarray(0, t.size).includes(p.recordedAt)) return;
-  if (t.size === t.at.length) (t.lat = grown(t.lat)), (t.lng = grown(t.lng)), (t.at = grown(t.at)), (t.loggedAt = grown(t.loggedAt));
+  if (t.size === t.at.length) {
+    (t.lat = grown(t.lat)), (t.lng = grown(t.lng)), (t.at = grown(t.at)), (t.loggedAt = grown(t.loggedAt));
+    (t.idA = grown(t.idA)), (t.idB = grown(t.idB));
+  }
   const i = t.size++;
   t.lat[i] = p.lat;
   t.lng[i] = p.lng;
   t.at[i] = p.recordedAt;
   t.loggedAt[i] = p.loggedAt;
-  t.eventIds.push(p.eventId);
+  storeId(t, i, p.eventId);
   if (p.recordedAt > t.newest) t.newest = p.recordedAt;
 }
 
 function pointsOf(t: Track | undefined): TrackPoint[] {
   if (!t) return [];
   const out: TrackPoint[] = new Array(t.size);
-  for (let i = 0; i < t.size; i++) out[i] = { lat: t.lat[i]!, lng: t.lng[i]!, recordedAt: t.at[i]!, eventId: t.eventIds[i]!, loggedAt: t.loggedAt[i]! };
+  for (let i = 0; i < t.size; i++) out[i] = { lat: t.lat[i]!, lng: t.lng[i]!, recordedAt: t.at[i]!, eventId: idOf(t, i), loggedAt: t.loggedAt[i]! };
   return out;
 }
 

@@ -3,7 +3,7 @@ import type { Clock } from '../../domain/ports/clock.ts';
 import type { AppendOptions, Event, Recorded, StreamDescriptor, StreamName } from '../../domain/ports/event-log.ts';
 import type { RedisClient } from './connection.ts';
 import type { StreamLayout } from './layout.ts';
-import { APPEND_LUA, SHARD_APPEND_LUA, recorded } from './scripts.ts';
+import { APPEND_LUA, EVENT_FIELD, SHARD_APPEND_LUA, entryValue, recorded } from './scripts.ts';
 
 type AppendReply = [recordedAtMs: number | string, firstVersion: number | string, ...ids: string[]];
 type WithAppend = RedisClient & {
@@ -31,8 +31,7 @@ export function redisAppender(conn: RedisClient, layout: StreamLayout, clock: Cl
       const pairs = events.flatMap((e, i) => [e.type, datas[i]!]);
       return made((await main.ridecastShardAppend(k.stream, layout.shardOf(stream, key), layout.shardsOf(stream), maxLen ?? '', key, at, ...pairs)) as string[]);
     }
-    const args = (i: number) => [k.stream, ...(maxLen ? ['MAXLEN', '~', maxLen] : []), '*',
-      'type', events[i]!.type, 'key', key, 'version', '0', 'data', datas[i]!, 'recordedAtMs', at];
+    const args = (i: number) => [k.stream, ...(maxLen ? ['MAXLEN', '~', maxLen] : []), '*', EVENT_FIELD, entryValue(events[i]!.type, key, 0, at, datas[i]!)];
     if (events.length === 1) return made([(await main.call('XADD', ...args(0))) as string]);
     const tx = main.multi();
     events.forEach((_, i) => tx.call('XADD', ...args(i)));

@@ -1,7 +1,7 @@
 import { isStreamName, streams, type DeadLetter, type Recorded, type StreamDescriptor, type StreamName } from '../../domain/ports/event-log.ts';
 import type { RedisClient } from './connection.ts';
 import type { StreamLayout } from './layout.ts';
-import { asEntries, compareIds, fieldsOf, fromEntry } from './scripts.ts';
+import { EVENT_FIELD, LEGACY_FIELDS, asEntries, compareIds, fieldsOf, fromEntry } from './scripts.ts';
 
 export const STREAM_ID = /^\d+-\d+$/;
 
@@ -34,7 +34,7 @@ export function redisDeadLetters(main: RedisClient, layout: StreamLayout) {
       }
       if (!found) return false;
       const f = fieldsOf(found.fields);
-      const original = ['type', 'key', 'version', 'data', 'recordedAtMs'].flatMap((name) => (f[name] === undefined ? [] : [name, f[name]!]));
+      const original = [EVENT_FIELD, ...LEGACY_FIELDS].flatMap((name) => (f[name] === undefined ? [] : [name, f[name]!]));
       // Back on the stream for its group only, and off the dead letters, in one MULTI (one hash slot).
       const replies = await main
         .multi()

@@ -76,13 +76,15 @@ if shards > 1 then
 end
 local n = (#ARGV - first + 1) / 2
 local ids = {}
+-- The entry's one field (see entryValue): what follows the type is the same for every event of the call.
+local keyAt = ',' .. cjson.encode(key) .. ',0,' .. (string.find(at, '^%d+$') and at or cjson.encode(at)) .. ','
 for i = 1, n do
   local id = shards > 1 and string.format('%.0f-%.0f', ms, seq) or '*'
-  local t, d = ARGV[first + 2 * i - 2], ARGV[first + 2 * i - 1]
+  local e = '[' .. cjson.encode(ARGV[first + 2 * i - 2]) .. keyAt .. ARGV[first + 2 * i - 1] .. ']'
   if maxlen ~= '' and i == n then
-    ids[i] = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, id, 'type', t, 'key', key, 'version', '0', 'data', d, 'recordedAtMs', at)
+    ids[i] = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, id, 'event', e)
   else
-    ids[i] = redis.call('XADD', stream, id, 'type', t, 'key', key, 'version', '0', 'data', d, 'recordedAtMs', at)
+    ids[i] = redis.call('XADD', stream, id, 'event', e)
   end
   seq = seq + shards
 end
@@ -107,7 +109,7 @@ return xaddFacts(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
  * ARGV: entity key, expected version ('' = no check), MAXLEN ('' = keep all), keep history ('1'|'0'),
  *       then (type, data JSON) per event.
  * Returns { recordedAtMs, firstVersion, id1, id2, … } or the error `VERSION_CONFLICT <actual>`.
- * Entries get plain string fields (type, key, version, data, recordedAtMs) so `redis-cli XRANGE` reads them.
+ * Entries get one field, `event`, whose value is readable JSON (see entryValue), so `redis-cli XRANGE` reads them.
  */
 export const APPEND_LUA = `
 local key = ARGV[1]
@@ -121,17 +123,18 @@ local out = { now, current + 1 }
 local n = (#ARGV - 4) / 2
 -- Per call, not per event: the trim goes with the last XADD only, the history is one RPUSH.
 local history = {}
+local jkey = ',' .. cjson.encode(key) .. ','
 for i = 1, n do
   local etype = ARGV[3 + 2 * i]
   local data = ARGV[4 + 2 * i]
   local version = string.format('%d', current + i)
+  -- The entry's one field (see entryValue).
+  local e = '[' .. cjson.encode(etype) .. jkey .. version .. ',' .. now .. ',' .. data .. ']'
   local id
   if ARGV[3] ~= '' and i == n then
-    id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*',
-      'type', etype, 'key', key, 'version', version, 'data', data, 'recordedAtMs', now)
+    id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'event', e)
   else
-    id = redis.call('XADD', KEYS[1], '*',
-      'type', etype, 'key', key, 'version', version, 'data', data, 'recordedAtMs', now)
+    id = redis.call('XADD', KEYS[1], '*', 'event', e)
   end
   if ARGV[4] == '1' then
     history[i] = cjson.encode({ id = id, type = etype, version = version, data = data, recordedAtMs = now })
@@ -144,20 +147,50 @@ return out
 `;
 
 /**
- * Decodes a stream entry's flat field list ([f1, v1, f2, v2, …]) into a recorded event. A replayed
- * dead letter (fields `replayOf`, `replayFor`) decodes as the original: same position and eventId.
+ * An entry's one field, `event`: JSON `[type, key, version, recordedAtMs, data]`, data's JSON as the
+ * client wrote it. Why one field: a reader's RESP decoder pays per string (ioredis 6 made 11 strings
+ * per entry of the five-field layout, and their garbage was a third of a rebuild's CPU); this entry
+ * is 2 strings, and its JSON is parsed once. Entries written earlier (five fields: type, key, version,
+ * data, recordedAtMs) stay in the log until trimmed and still decode (fromEntry reads both).
+ */
+export const EVENT_FIELD = 'event';
+
+/** The value of the `event` field (the Lua scripts build the same text). */
+export function entryValue(type: string, key: string, version: number, recordedAtMs: number, dataJson: string): string {
+  return `[${JSON.stringify(type)},${JSON.stringify(key)},${version},${JSON.stringify(recordedAtMs)},${dataJson}]`;
+}
+
+/** The fields of the five-field layout written before the `event` field (read still; dead-letter replays copy them). */
+export const LEGACY_FIELDS = ['type', 'key', 'version', 'data', 'recordedAtMs'] as const;
+
+/**
+ * Decodes a stream entry's flat field list ([f1, v1, f2, v2, …]) into a recorded event, in either
+ * layout (`event`, or the earlier five fields). A replayed dead letter (fields `replayOf`,
+ * `replayFor`) decodes as the original: same position and eventId.
  */
 export function fromEntry(stream: StreamName, id: string, fields: readonly string[]): Recorded {
-  // The entry as APPEND_LUA writes it, read in place: no object of fields per event (a replay decodes millions).
-  if (isPlainEntry(fields)) return recorded(stream, id, fields[1]!, fields[3]!, Number(fields[5]), JSON.parse(fields[7]!) as unknown, Number(fields[9]));
+  // The entry as the adapter writes it, read in place: no object of fields per event (a replay decodes millions).
+  if (fields.length === 2 && fields[0] === EVENT_FIELD) return fromEventValue(stream, id, fields[1]!);
+  if (isLegacyPlainEntry(fields)) return recorded(stream, id, fields[1]!, fields[3]!, Number(fields[5]), JSON.parse(fields[7]!) as unknown, Number(fields[9]));
   const f = fieldsOf(fields);
-  const data = f['data'] === undefined ? undefined : (JSON.parse(f['data']) as unknown);
   const position = f['replayOf'] ?? id;
+  if (f[EVENT_FIELD] !== undefined) return fromEventValue(stream, position, f[EVENT_FIELD]);
+  const data = f['data'] === undefined ? undefined : (JSON.parse(f['data']) as unknown);
   return recorded(stream, position, f['type'] ?? '', f['key'] ?? '', Number(f['version'] ?? 0), data, Number(f['recordedAtMs'] ?? position.split('-')[0]));
 }
 
-/** Exactly the fields APPEND_LUA writes, in its order (so not a replayed dead letter, which has more). */
+function fromEventValue(stream: StreamName, position: string, json: string): Recorded {
+  const e = JSON.parse(json) as [type: string, key: string, version: number, recordedAtMs: number, data: unknown];
+  if (!Array.isArray(e) || e.length !== 5) throw new Error(`not an event entry: ${json.slice(0, 80)}`);
+  return recorded(stream, position, e[0], e[1], e[2], e[4], typeof e[3] === 'number' ? e[3] : Number(e[3]));
+}
+
+/** Exactly the fields the adapter writes (so not a replayed dead letter, which has more), in either layout. */
 export function isPlainEntry(fields: readonly string[]): boolean {
+  return (fields.length === 2 && fields[0] === EVENT_FIELD) || isLegacyPlainEntry(fields);
+}
+
+function isLegacyPlainEntry(fields: readonly string[]): boolean {
   return fields.length === 10 && fields[0] === 'type' && fields[2] === 'key' && fields[4] === 'version' && fields[6] === 'data' && fields[8] === 'recordedAtMs';
 }
 
