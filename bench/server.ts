@@ -51,10 +51,6 @@ new PerformanceObserver((list) => {
   }
 }).observe({ entryTypes: ['gc'] });
 let wallMark = performance.now();
-// TMP stall log: gaps in a 2 ms watchdog, monotonic µs (the profile's clock)
-const stallsTMP: [number, number][] = [];
-{ let last = process.hrtime.bigint(); setInterval(() => { const n = process.hrtime.bigint(); if (n - last > 40_000_000n) stallsTMP.push([Number(last / 1000n), Number(n / 1000n)]); last = n; }, 2); }
-process.on('exit', () => { writeFileSync(`/tmp/memstall/stalls-${process.pid}.json`, JSON.stringify(stallsTMP)); });
 const gc = (globalThis as { gc?: () => void }).gc;
 const mib = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -117,7 +113,6 @@ function statsRoutes(app: FastifyInstance, extra: () => Promise<Record<string, u
     await profiler.toggle(!!(request.query as { reset?: string }).reset);
     if ((request.query as { reset?: string }).reset) {
       eld.reset();
-      stallsTMP.push([0, Number(process.hrtime.bigint() / 1000n)]);
       for (const g of Object.values(gcPauses)) Object.assign(g, { n: 0, ms: 0, max: 0 });
       cpuMark = process.cpuUsage();
       wallMark = performance.now();
