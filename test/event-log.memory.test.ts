@@ -66,4 +66,19 @@ describe('the embedded log under load', () => {
     expect(delivered).toEqual(Array.from({ length: 5_000 }, (_, j) => 7_000 + j));
     await log.close();
   });
+
+  it('hands a crashed member’s whole backlog to the member that joins after it, each event once', async () => {
+    const log = getInMemoryEventLog();
+    const n = 200_000;
+    for (let i = 0; i < n; i += 1_000) await opaque(log).append('driver-locations', `k_${i % 5}`, Array.from({ length: 1_000 }, (_, j) => point(i + j)));
+    // The first member holds its first batch and never finishes it: all the rest waits in its queue.
+    const first = await log.subscribe('driver-locations', { group: 'g', consumer: 'a', from: 'start', batchHandler: () => new Promise<void>(() => undefined) });
+    const seen: number[] = [];
+    const second = await log.subscribe('driver-locations', { group: 'g', consumer: 'b', from: 'start', batchHandler: async (events) => void events.forEach((e) => seen.push(iOf(e))) });
+    await first.abort();
+    await waitFor(() => seen.length === n, 'every event, once, on the second member');
+    expect(new Set(seen).size).toBe(n);
+    await second.close();
+    await log.close();
+  });
 });

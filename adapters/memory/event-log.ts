@@ -1,5 +1,6 @@
 import { DomainError, versionConflict } from '../../domain/errors.ts';
 import { deliverBatch, retryInPlace } from '../shared/batch-delivery.ts';
+import { makeEntries, type Entries } from './entries.ts';
 import {
   batchHandlerOf,
   eventIdOf,
@@ -51,30 +52,9 @@ interface Group {
   readonly members: Member[];
 }
 
-/**
- * CHUNK consecutive entries of a stream, column by column. An event is held as its data plus a few
- * slots (type, key, version, time) rather than as a Recorded object with a metadata object, two
- * strings and a boxed number: a million retained points are then a million objects fewer to copy out
- * of the young generation and to mark in every full collection. Delivery and reads build the Recorded
- * (short-lived: it dies young).
- */
-interface Chunk {
-  readonly types: string[];
-  readonly data: unknown[];
-  readonly keys: string[];
-  readonly versions: number[];
-  readonly at: Float64Array;
-}
-
 interface StreamState {
-  readonly name: StreamName;
-  /** Retained chunks, oldest first; chunks[0] holds indexes [base, base + CHUNK). */
-  readonly chunks: Chunk[];
-  base: number;
-  /** The index the next append takes (positions are 1-based indexes, so 1 for an empty stream). */
-  end: number;
-  /** Index of the oldest retained entry. */
-  firstIndex: number;
+  /** Positions are 1-based indexes into these. */
+  readonly entries: Entries;
   readonly byKey: Map<string, Recorded[]>;
   readonly groups: Map<string, Group>;
 }
@@ -97,56 +77,25 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
 
   const streamOf = ({ name }: Pick<StreamDescriptor, 'name'>): StreamState => {
     let s = streams.get(name);
-    if (!s) streams.set(name, (s = { name: name as StreamName, chunks: [], base: 1, end: 1, firstIndex: 1, byKey: new Map(), groups: new Map() }));
+    if (!s) streams.set(name, (s = { entries: makeEntries(name as StreamName), byKey: new Map(), groups: new Map() }));
     return s;
   };
 
-  const retained = (s: StreamState, index: number) => index >= s.firstIndex && index < s.end;
-  const chunkOf = (s: StreamState, index: number) => s.chunks[Math.floor((index - s.base) / CHUNK)]!;
+  const entryAt = (s: StreamState, index: number) => s.entries.at(index);
 
-  /** The entry at `index` as a Recorded (built now), or undefined when trimmed by retention. */
-  function entryAt(s: StreamState, index: number): Recorded | undefined {
-    if (!retained(s, index)) return undefined;
-    const c = chunkOf(s, index);
-    const i = (index - s.base) % CHUNK;
-    const position = String(index);
-    return {
-      type: c.types[i]!,
-      data: c.data[i],
-      metadata: { eventId: eventIdOf(s.name, position), stream: s.name, position, key: c.keys[i]!, version: c.versions[i]!, recordedAtMs: c.at[i]! },
-    } as Recorded;
-  }
-
-  function store(s: StreamState, type: string, data: unknown, key: string, version: number, at: number): number {
-    const index = s.end++;
-    let c = s.chunks.at(-1);
-    if (!c || (index - s.base) % CHUNK === 0) s.chunks.push((c = { types: [], data: [], keys: [], versions: [], at: new Float64Array(CHUNK) }));
-    c.types.push(type);
-    c.data.push(data);
-    c.keys.push(key);
-    c.versions.push(version);
-    c.at[(index - s.base) % CHUNK] = at;
-    return index;
-  }
-
-  /** Retention: the oldest entries beyond maxLength go, and a chunk wholly behind them is released. */
+  /** Retention: the oldest entries beyond maxLength go. */
   function trim(stream: StreamDescriptor<StreamName>, s: StreamState): void {
     const max = options.maxLength?.[stream.name];
-    if (!max) return;
-    s.firstIndex = Math.max(s.firstIndex, s.end - max);
-    while (s.chunks.length > 0 && s.base + CHUNK <= s.firstIndex) {
-      s.chunks.shift();
-      s.base += CHUNK;
-    }
+    if (max) s.entries.trim(max);
   }
 
   function pump(s: StreamState, group: Group): void {
     const live = group.members.filter((m) => !m.closed);
     if (live.length === 0) return;
-    while (group.returned.length > 0 || group.cursor < s.end) {
+    while (group.returned.length > 0 || group.cursor < s.entries.end()) {
       const index = group.returned.length > 0 ? group.returned.shift()! : group.cursor++;
-      if (!retained(s, index)) continue;
-      const member = live.length === 1 ? live[0]! : live[hashKey(chunkOf(s, index).keys[(index - s.base) % CHUNK]!) % live.length]!;
+      if (!s.entries.retained(index)) continue; // trimmed by retention before its turn
+      const member = live.length === 1 ? live[0]! : live[hashKey(s.entries.keyAt(index)) % live.length]!;
       member.queue.push(index);
     }
     for (const m of live) void drain(s, group, m);
@@ -233,8 +182,10 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
   function leave(s: StreamState, group: Group, member: Member): void {
     member.closed = true;
     group.members.splice(group.members.indexOf(member), 1);
-    group.returned.unshift(...member.queue.splice(0));
-    group.returned.sort((a, b) => a - b);
+    // No spread: a member's queue may hold a whole replay, more than a call's arguments may number.
+    const back = group.returned.concat(member.queue.splice(0)).sort((a, b) => a - b);
+    group.returned.length = 0;
+    for (const i of back) group.returned.push(i);
     pump(s, group);
   }
 
@@ -267,7 +218,7 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
       const recordedAtMs = now();
       const recorded = events.map((e, i): Recorded => {
         const version = stream.keepsHistory ? history.length + i + 1 : 0;
-        const position = String(store(s, e.type, e.data, key, version, recordedAtMs));
+        const position = String(s.entries.push(e.type, e.data, key, version, recordedAtMs));
         return { type: e.type, data: e.data, metadata: { eventId: eventIdOf(stream.name, position), stream: stream.name, position, key, version, recordedAtMs } };
       });
       // In place (readKey hands out copies): appending to a long history does not copy it.
@@ -287,7 +238,7 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
     async read(stream, { after, limit = Infinity } = {}) {
       const s = streamOf(stream);
       const out: Recorded[] = [];
-      for (let i = Math.max(s.firstIndex, after === undefined ? 0 : Number(after) + 1); i < s.end && out.length < limit; i++)
+      for (let i = Math.max(s.entries.first(), after === undefined ? 0 : Number(after) + 1); i < s.entries.end() && out.length < limit; i++)
         out.push(entryAt(s, i)!);
       return out;
     },
@@ -296,13 +247,13 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
       const s = streamOf(stream);
       let group = s.groups.get(subscribeOptions.group);
       if (!group) {
-        group = { cursor: subscribeOptions.from === 'end' ? s.end : s.firstIndex, returned: [], members: [] };
+        group = { cursor: subscribeOptions.from === 'end' ? s.entries.end() : s.entries.first(), returned: [], members: [] };
         s.groups.set(subscribeOptions.group, group);
       }
       const g = group;
       const member: Member = { consumer: subscribeOptions.consumer, queue: [], busy: false, closed: false, stopping: false, current: null, inFlight: 0, options: subscribeOptions, handle: batchHandlerOf(subscribeOptions) };
       // A new member takes its share of what is queued for the others: rebalance, as Kafka would.
-      for (const m of g.members) g.returned.push(...m.queue.splice(m.inFlight));
+      for (const m of g.members) for (const i of m.queue.splice(m.inFlight)) g.returned.push(i);
       g.returned.sort((a, b) => a - b);
       g.members.push(member);
       pump(s, g);
@@ -338,9 +289,6 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
  * 100 µs an event for the tracker and push: a 256-event batch is a turn of a few tens of ms at most).
  */
 const MAX_BATCH = 256;
-
-/** Entries per storage chunk: retention releases whole chunks, so memory follows maxLength. */
-const CHUNK = 4_096;
 
 /** FNV-1a: a cheap, stable hash so one key always maps to the same member. */
 function hashKey(key: string): number {
