@@ -81,8 +81,6 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
     return s;
   };
 
-  const entryAt = (s: StreamState, index: number) => s.entries.at(index);
-
   /** Retention: the oldest entries beyond maxLength go. */
   function trim(stream: StreamDescriptor<StreamName>, s: StreamState): void {
     const max = options.maxLength?.[stream.name];
@@ -104,18 +102,24 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
   async function drain(s: StreamState, group: Group, member: Member): Promise<void> {
     if (member.busy) return;
     member.busy = true;
+    let sinceTurn = 0; // events handed over since the event loop last had a turn
     try {
       while (!member.closed && member.queue.length > 0) {
         // What is pending for this member now is one batch: its events in log order, so per key too.
         member.inFlight = Math.min(member.queue.length, MAX_BATCH);
+        sinceTurn += member.inFlight;
         member.current = deliverQueued(s, group, member, member.inFlight);
         await member.current;
         member.current = null;
         member.inFlight = 0;
         if (member.stopping) break;
-        // A backlog (a replay at start, a burst after a pause) is handed over batch by batch with a
-        // turn of the event loop between batches, so requests and socket writes are not held behind it.
-        if (member.queue.length > 0) await new Promise<void>((r) => setImmediate(r));
+        // A backlog (a replay at start, a burst after a pause) is handed over MAX_BATCH events per turn
+        // of the event loop, so requests and socket writes are not held behind it. Below that nothing
+        // waits: a reaction's few events are delivered within the turn that appended them, as before.
+        if (member.queue.length > 0 && sinceTurn >= MAX_BATCH) {
+          await new Promise<void>((r) => setImmediate(r));
+          sinceTurn = 0;
+        }
       }
     } finally {
       member.busy = false;
@@ -132,7 +136,7 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
     const ready: { event: Recorded; index: number; pos: number }[] = [];
     for (let pos = 0; pos < n; pos++) {
       const index = member.queue[pos]!;
-      const event = entryAt(s, index);
+      const event = s.entries.at(index);
       if (event) ready.push({ event, index, pos }); // gone: trimmed by retention before its turn
     }
     let acked = 0;
@@ -239,7 +243,7 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
       const s = streamOf(stream);
       const out: Recorded[] = [];
       for (let i = Math.max(s.entries.first(), after === undefined ? 0 : Number(after) + 1); i < s.entries.end() && out.length < limit; i++)
-        out.push(entryAt(s, i)!);
+        out.push(s.entries.at(i)!);
       return out;
     },
 
