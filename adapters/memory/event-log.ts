@@ -53,8 +53,7 @@ interface Group {
 }
 
 interface StreamState {
-  /** Positions are 1-based indexes into these. */
-  readonly entries: Entries;
+  readonly entries: Entries; // positions are 1-based indexes into these
   readonly byKey: Map<string, Recorded[]>;
   readonly groups: Map<string, Group>;
 }
@@ -93,8 +92,7 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
     while (group.returned.length > 0 || group.cursor < s.entries.end()) {
       const index = group.returned.length > 0 ? group.returned.shift()! : group.cursor++;
       if (!s.entries.retained(index)) continue; // trimmed by retention before its turn
-      const member = live.length === 1 ? live[0]! : live[hashKey(s.entries.keyAt(index)) % live.length]!;
-      member.queue.push(index);
+      (live.length === 1 ? live[0]! : live[hashKey(s.entries.keyAt(index)) % live.length]!).queue.push(index);
     }
     for (const m of live) void drain(s, group, m);
   }
@@ -186,10 +184,9 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
   function leave(s: StreamState, group: Group, member: Member): void {
     member.closed = true;
     group.members.splice(group.members.indexOf(member), 1);
-    // No spread: a member's queue may hold a whole replay, more than a call's arguments may number.
-    const back = group.returned.concat(member.queue.splice(0)).sort((a, b) => a - b);
-    group.returned.length = 0;
-    for (const i of back) group.returned.push(i);
+    // No spread: a member's queue may hold a whole replay, more than a call may take as arguments.
+    for (const i of member.queue.splice(0)) group.returned.push(i);
+    group.returned.sort((a, b) => a - b);
     pump(s, group);
   }
 
