@@ -32,7 +32,7 @@ export function makeEntries(stream: StreamName) {
   /** The oldest retained index. */
   let first = 1;
 
-  const slot = (index: number) => ({ c: chunks[Math.floor((index - base) / CHUNK)]!, i: (index - base) % CHUNK });
+  const chunkOf = (index: number) => chunks[Math.floor((index - base) / CHUNK)]!;
 
   return {
     /** The oldest retained index. */
@@ -56,14 +56,14 @@ export function makeEntries(stream: StreamName) {
 
     /** The key of a retained entry (which member gets it), without building the event. */
     keyAt(index: number): string {
-      const { c, i } = slot(index);
-      return c.keys[i]!;
+      return chunkOf(index).keys[(index - base) % CHUNK]!;
     },
 
     /** The entry at `index` as a Recorded (built now), or undefined when trimmed by retention. */
     at(index: number): Recorded | undefined {
       if (index < first || index >= end) return undefined;
-      const { c, i } = slot(index);
+      const c = chunkOf(index);
+      const i = (index - base) % CHUNK;
       const position = String(index);
       return {
         type: c.types[i]!,
