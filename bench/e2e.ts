@@ -107,7 +107,7 @@ async function runTransport(transport: 'memory' | 'redis') {
         clientEld.reset();
       }, WARMUP_MS).unref();
       await sender.run(n, WARMUP_MS + MEASURE_MS, n);
-      type Srv = { cpuPct: number; cpuUs: number; eldMs: { p50: number; p99: number; max: number }; rssMiB: number; locationsSeen: number; locationsAccepted: number };
+      type Srv = { cpuPct: number; cpuUs: number; eldMs: { p50: number; p99: number; max: number }; gcMs: Record<'minor' | 'major', { n: number; total: number; max: number }>; rssMiB: number; locationsSeen: number; locationsAccepted: number };
       const srv = await server.get<Srv>('/bench/stats');
       const cli = { p99: clientEld.percentile(99) / 1e6 };
       // Consumer lag when the senders stop: events appended but not yet through the tracker.
@@ -143,6 +143,9 @@ async function runTransport(transport: 'memory' | 'redis') {
         'srv ELD p99 ms': srv.eldMs.p99,
         // One long stall hides in a p99 of 1 ms samples; it shows here (and in POST p99).
         'srv ELD max ms': srv.eldMs.max,
+        // The collector's pauses in the window: minor (scavenge) and major (mark-compact), count and longest.
+        'srv GC minor n / max ms': `${srv.gcMs.minor.n} / ${srv.gcMs.minor.max}`,
+        'srv GC major n / max ms': `${srv.gcMs.major.n} / ${srv.gcMs.major.max}`,
         'srv RSS MiB': srv.rssMiB,
         'client ELD p99 ms': fmt(cli.p99, 1),
         held: held ? 'yes' : 'NO (saturated)',

@@ -10,7 +10,7 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { constants as perfConstants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { shardKeysOf } from '../adapters/redis/scripts.ts';
@@ -36,6 +36,20 @@ process.stdin.resume();
 const eld = monitorEventLoopDelay({ resolution: 1 });
 eld.enable();
 let cpuMark = process.cpuUsage();
+/**
+ * GC pauses since the last reset, by kind (minor = scavenge, major = mark-compact): a stall in the
+ * event-loop delay that matches a pause here is the collector's, not a long task of ours.
+ */
+const gcPauses = { minor: { n: 0, ms: 0, max: 0 }, major: { n: 0, ms: 0, max: 0 } };
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    const kind = (e as { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MINOR ? 'minor' : 'major';
+    const g = gcPauses[kind];
+    g.n++;
+    g.ms += e.duration;
+    g.max = Math.max(g.max, e.duration);
+  }
+}).observe({ entryTypes: ['gc'] });
 let wallMark = performance.now();
 const gc = (globalThis as { gc?: () => void }).gc;
 const mib = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
@@ -90,6 +104,7 @@ function statsRoutes(app: FastifyInstance, extra: () => Promise<Record<string, u
       heapUsedMiB: mib(m.heapUsed),
       externalMiB: mib(m.external + m.arrayBuffers),
       eldMs: { p50: ms(eld.percentile(50)), p99: ms(eld.percentile(99)), max: ms(eld.max), mean: ms(eld.mean) },
+      gcMs: Object.fromEntries(Object.entries(gcPauses).map(([k, g]) => [k, { n: g.n, total: ms(g.ms * 1e6), max: ms(g.max * 1e6) }])),
       cpuPct: Math.round(((cpu.user + cpu.system) / 1000 / wall) * 1000) / 10,
       /** Process CPU time (user + system) since the last reset, µs. */
       cpuUs: cpu.user + cpu.system,
@@ -98,6 +113,7 @@ function statsRoutes(app: FastifyInstance, extra: () => Promise<Record<string, u
     await profiler.toggle(!!(request.query as { reset?: string }).reset);
     if ((request.query as { reset?: string }).reset) {
       eld.reset();
+      for (const g of Object.values(gcPauses)) Object.assign(g, { n: 0, ms: 0, max: 0 });
       cpuMark = process.cpuUsage();
       wallMark = performance.now();
     }
