@@ -167,16 +167,20 @@ export function makeLiveRelay(o: LiveRelayOptions) {
     /** Follows the others' statements and reads the shared set before this instance handles any point. */
     async start(): Promise<void> {
       await o.channels.subscribe(WATCHERS, heard);
-      await refresh();
+      // Not fatal: the timer tries again (meanwhile, only points of rides watched elsewhere go unpublished).
+      await refresh().catch((err) => o.logger.warn({ err }, 'ride watchers not read yet'));
       timer = setInterval(() => void refresh().catch((err) => o.logger.warn({ err }, 'ride watchers refresh failed')), refreshMs);
       timer.unref();
     },
     async stop(): Promise<void> {
       clearInterval(timer);
-      await o.channels.unsubscribe(WATCHERS).catch(() => undefined);
+      // Not awaited: a stop must not wait on an unreachable Redis (what is not withdrawn lapses).
       const rides = [...peersOf.keys()];
-      await o.channels.withdraw(me, rides).catch(() => undefined);
-      for (const rideId of rides) o.channels.publish(WATCHERS, `-${me}\n${rideId}`);
+      void o.channels.unsubscribe(WATCHERS).catch(() => undefined);
+      void o.channels
+        .withdraw(me, rides)
+        .then(() => rides.forEach((rideId) => o.channels.publish(WATCHERS, `-${me}\n${rideId}`)))
+        .catch(() => undefined);
     },
     /** Rides this instance knows another instance watches (tests, diagnostics). */
     watchedElsewhere: (rideId: string) => elsewhere.has(rideId),
