@@ -85,7 +85,8 @@ export function makeTracker(ctx: { readonly fleet: Fleet; readonly metrics: Pick
     const ride = rideId ? rides.get(rideId) : undefined;
     const onThisRide = ride && ride.driverId === driverId ? ride : undefined;
     const message: LocationMessage = {
-      type: 'driver.location', rideId: onThisRide ? onThisRide.rideId : null, driverId, ...shown,
+      // Spelled out, not spread (a spread mid-literal copies property by property on each point); same key order.
+      type: 'driver.location', rideId: onThisRide ? onThisRide.rideId : null, driverId, lat: shown.lat, lng: shown.lng, heading: shown.heading, speed: shown.speed,
       recordedAt: new Date(e.data.recordedAt).toISOString(),
       etaSeconds: onThisRide ? etaFor(onThisRide, shown, smoothed.speedMps) : null,
       eventId: e.metadata.eventId,
