@@ -8,6 +8,7 @@ import { startServer, stopAll, TEST_ADMIN, type ServerProcess } from './support/
 import { http, type Http } from './support/http-client.ts';
 import { metric } from './support/metrics.ts';
 import { startRedis, type RedisServer } from './support/redis.ts';
+import { openSocket } from './support/live-socket.ts';
 import { waitFor } from './support/wait.ts';
 
 const SHARDS = 8;
@@ -92,6 +93,62 @@ describe('partitioned GPS work, two instances on one Redis', () => {
     }
     expect(recorded).toBe(rounds * drivers.length);
   }, 60_000);
+
+  it("a ride's points go out on its channel only while a socket on the other instance watches it; then both sockets see every one, in order", async () => {
+    const admin = (await apiA.login(TEST_ADMIN.username, TEST_ADMIN.password)).token;
+    const [driver, rider] = [await apiA.user(admin, 'driver'), await apiA.user(admin, 'rider')];
+    const here = { lat: 38.7223, lng: -9.1393 };
+    let at = Date.now() - 60_000;
+    const move = async (i: number) => {
+      at += 2_000;
+      const r = await apiA.post('/v1/drivers/me/locations', driver.token, { lat: here.lat + i * 0.0001, lng: here.lng, recordedAt: at });
+      expect(r.body.accepted, JSON.stringify(r.body)).toBe(1);
+    };
+    expect((await apiA.put('/v1/drivers/me/availability', driver.token, { available: true })).status).toBe(200);
+    await move(0);
+    const { rideId } = (await apiA.post('/v1/rides', rider.token, { pickup: here, dropoff: { lat: 38.7369, lng: -9.1427 } })).body;
+    await waitFor(async () => (await apiA.post(`/v1/rides/${rideId}/accept`, driver.token)).status === 200, 'the driver accepts the offer', 30_000, 100);
+    for (const step of ['arrive', 'start']) expect((await apiA.post(`/v1/rides/${rideId}/${step}`, driver.token)).status).toBe(200);
+
+    // Every message on any ride channel, as Redis carries it.
+    const listener = raw.duplicate();
+    const onChannel: string[] = [];
+    listener.on('pmessage', (_p: string, channel: string) => void onChannel.push(channel));
+    await listener.psubscribe(`${prefix}ride:*`);
+    try {
+      const handledBoth = async () => (await handled(a)) + (await handled(b));
+      // Nobody watches: the owner, whichever it is, publishes none of these points.
+      const before = await handledBoth();
+      for (let i = 1; i <= 5; i++) await move(i);
+      await waitFor(async () => (await handledBoth()) >= before + 5, 'both instances to have handled the 5 points', 30_000, 50);
+      expect(onChannel).toEqual([]);
+
+      // Watched on both instances: one of them owns the driver's shard, so the other's socket is
+      // served through the ride channel.
+      const sockets = [await openSocket(a.url, rider.token), await openSocket(b.url, rider.token)];
+      try {
+        for (const s of sockets) {
+          s.send({ type: 'subscribe', rideId });
+          await s.waitFor((m) => m.type === 'driver.location' && m.rideId === rideId, 'the newest location on subscribing');
+        }
+        const sent: number[] = [];
+        for (let i = 6; i <= 15; i++) {
+          await move(i);
+          sent.push(at);
+        }
+        for (const s of sockets) {
+          await s.waitFor((m) => m.type === 'driver.location' && Date.parse(m.recordedAt as string) === at, 'the last point on each socket', 30_000);
+          const seen = s.messages.filter((m) => m.type === 'driver.location' && m.rideId === rideId).map((m) => Date.parse(m.recordedAt as string));
+          expect(seen.filter((t) => t >= sent[0]!)).toEqual(sent);
+        }
+        expect(onChannel.length).toBeGreaterThanOrEqual(sent.length);
+      } finally {
+        for (const s of sockets) s.close();
+      }
+    } finally {
+      listener.disconnect();
+    }
+  }, 120_000);
 
   it('each point is handled by exactly one instance; killing one moves its shards, and what it held, to the other', async () => {
     // The shards are shared out: a took all of them first, then gave half back when b joined.

@@ -11,7 +11,18 @@ export interface RedisChannelsOptions extends RedisLocation {
 /** SET the channel's latest and PUBLISH in one step on the key's node, so a reader who subscribed and then read it misses nothing in between. */
 const KEEP_AND_PUBLISH_LUA = `redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return redis.call('PUBLISH', ARGV[1], ARGV[2])`;
 
-type WithKeep = RedisClient & { ridecastKeepPublish(key: string, channel: string, message: string, keepMs: number): Promise<number> };
+/** The store's clock in ms (TIME in a script: Redis 5+ replicates the effects, not the script). */
+const NOW_LUA = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+/** ARGV: ttlMs, members...: each member's score is the time its declaration lapses. */
+const DECLARE_LUA = `${NOW_LUA} for i = 2, #ARGV do redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[i]) end return #ARGV - 1`;
+/** Lapsed declarations go, the rest are read. */
+const LISTENING_LUA = `${NOW_LUA} redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) return redis.call('ZRANGE', KEYS[1], 0, -1)`;
+
+type WithKeep = RedisClient & {
+  ridecastKeepPublish(key: string, channel: string, message: string, keepMs: number): Promise<number>;
+  ridecastDeclare(key: string, ttlMs: number, ...members: string[]): Promise<number>;
+  ridecastListening(key: string): Promise<string[]>;
+};
 
 /**
  * Channels on Redis Pub/Sub: one publishing connection, one subscriber connection (ioredis
@@ -28,6 +39,11 @@ export function getRedisChannels(o: RedisChannelsOptions): Channels {
   pub.on('error', () => undefined);
   sub.on('error', () => undefined);
   pub.defineCommand('ridecastKeepPublish', { numberOfKeys: 1, lua: KEEP_AND_PUBLISH_LUA });
+  pub.defineCommand('ridecastDeclare', { numberOfKeys: 1, lua: DECLARE_LUA });
+  pub.defineCommand('ridecastListening', { numberOfKeys: 1, lua: LISTENING_LUA });
+  // One sorted set (one slot on a cluster) of "listener\nkey" members scored by when they lapse.
+  const listeningKey = `${o.prefix}{channels}:listening`;
+  const memberOf = (listener: string, key: string) => `${listener}\n${key}`;
   const handlers = new Map<string, (message: string) => void>();
   const name = (channel: string) => `${o.prefix}${channel}`;
   const keptKey = (channel: string) => `${o.prefix}{ch:${channel}}:latest`;
@@ -61,6 +77,19 @@ export function getRedisChannels(o: RedisChannelsOptions): Channels {
     async unsubscribe(channel) {
       if (!handlers.delete(name(channel))) return;
       await sub.unsubscribe(name(channel)).catch(() => undefined);
+    },
+    async declare(listener, keys, ttlMs) {
+      // In slices: a call's arguments (and a script's stack) are bounded.
+      for (let i = 0; i < keys.length; i += 1_000) await pub.ridecastDeclare(listeningKey, ttlMs, ...keys.slice(i, i + 1_000).map((k) => memberOf(listener, k)));
+    },
+    async withdraw(listener, keys) {
+      for (let i = 0; i < keys.length; i += 1_000) await pub.zrem(listeningKey, ...keys.slice(i, i + 1_000).map((k) => memberOf(listener, k)));
+    },
+    async listening() {
+      return (await pub.ridecastListening(listeningKey)).map((m) => {
+        const at = m.indexOf('\n');
+        return [m.slice(0, at), m.slice(at + 1)] as const;
+      });
     },
     async close() {
       handlers.clear();

@@ -12,5 +12,14 @@ export interface Channels {
   /** Resolves once the subscription is in place: every later publish reaches `onMessage`. One handler per channel. */
   subscribe(channel: string, onMessage: (message: string) => void): Promise<void>;
   unsubscribe(channel: string): Promise<void>;
+  /**
+   * Who listens to what, shared by every instance, so a publisher can leave out what nobody
+   * elsewhere listens to: `declare` says `listener` listens to these keys for the next `ttlMs`
+   * (restated before it lapses; a crashed listener's declarations lapse by themselves), `withdraw`
+   * that it no longer does, `listening` reads every declaration not lapsed. Time is the store's.
+   */
+  declare(listener: string, keys: readonly string[], ttlMs: number): Promise<void>;
+  withdraw(listener: string, keys: readonly string[]): Promise<void>;
+  listening(): Promise<Array<readonly [listener: string, key: string]>>;
   close(): Promise<void>;
 }

@@ -71,11 +71,15 @@ export function screenPoints(
   previous: DriverFix | null,
   points: readonly GpsPoint[],
   now: number,
-  rules: Partial<TrackingRules> = {},
+  rules: Partial<TrackingRules> = NO_RULES,
 ): ScreenResult {
-  const r = { ...defaultTrackingRules, ...rules };
-  const order = points.map((_, i) => i).sort((a, b) => points[a]!.recordedAt - points[b]!.recordedAt || a - b);
-  const recent = [...(previous?.recent ?? [])];
+  const r = rules === NO_RULES ? defaultTrackingRules : { ...defaultTrackingRules, ...rules };
+  const order = points.length === 1 ? ONLY_ONE : points.map((_, i) => i).sort((a, b) => points[a]!.recordedAt - points[b]!.recordedAt || a - b);
+  // Copy on write: `previous` is never changed (a caller may screen against it again), and the
+  // window is copied once, by the first point accepted, not per request (most requests add one
+  // point to a full window, or none).
+  let recent: readonly TrackPoint[] = previous?.recent ?? EMPTY;
+  let ours: TrackPoint[] | null = null;
   let latest = previous?.latest ?? null;
   const accepted: AcceptedPoint[] = [];
   const rejected: Rejection[] = [];
@@ -89,25 +93,43 @@ export function screenPoints(
     }
     const late = latest !== null && p.recordedAt < latest.recordedAt;
     accepted.push({ ...p, late });
-    remember(recent, p);
+    if (ours) remember(ours, p);
+    else recent = ours = withPoint(recent, p);
     if (!late) latest = p;
   }
 
-  rejected.sort((a, b) => a.index - b.index);
-  const fix = latest && accepted.length > 0 ? { latest, recent } : previous;
+  if (rejected.length > 1) rejected.sort((a, b) => a.index - b.index);
+  const fix = latest && ours ? { latest, recent: ours } : previous;
   return { accepted, rejected, latest: fix };
 }
 
+const NO_RULES: Partial<TrackingRules> = {};
+const ONLY_ONE: readonly number[] = [0];
+const EMPTY: readonly TrackPoint[] = [];
+
 /**
  * Takes in a point another instance accepted (read back from the log), so this instance judges the
- * driver's next points against it too. A point already known changes nothing.
+ * driver's next points against it too. A point already known changes nothing (and `previous` is
+ * returned as it is).
  */
 export function observePoint(previous: DriverFix | null, p: GpsPoint): DriverFix {
-  const recent = [...(previous?.recent ?? [])];
-  const i = insertionIndex(recent, p.recordedAt);
-  if (recent[i]?.recordedAt !== p.recordedAt) remember(recent, p);
+  const recent = previous?.recent ?? EMPTY;
+  const known = recent[insertionIndex(recent, p.recordedAt)]?.recordedAt === p.recordedAt;
+  if (known && previous && previous.latest.recordedAt >= p.recordedAt) return previous;
   const latest = previous && previous.latest.recordedAt >= p.recordedAt ? previous.latest : p;
-  return { latest, recent };
+  return { latest, recent: known ? recent : withPoint(recent, p) };
+}
+
+/** A new window: `recent` with `p` in its place and the oldest beyond RECENT_POINTS_KEPT left out, built in one allocation of its final size. */
+function withPoint(recent: readonly TrackPoint[], p: TrackPoint): TrackPoint[] {
+  const at = insertionIndex(recent, p.recordedAt);
+  const total = recent.length + 1;
+  const drop = Math.max(0, total - RECENT_POINTS_KEPT);
+  const point = { lat: p.lat, lng: p.lng, recordedAt: p.recordedAt };
+  const next: TrackPoint[] = new Array(total - drop);
+  // Position k of the window with `p` inserted at `at`; the first `drop` positions go.
+  for (let k = drop; k < total; k++) next[k - drop] = k < at ? recent[k]! : k === at ? point : recent[k - 1]!;
+  return next;
 }
 
 function remember(recent: TrackPoint[], p: TrackPoint): void {

@@ -214,8 +214,7 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
       await consume('rides', 'matcher', (e) => matcher.onRideEvent(e));
       await consume('rides', 'reactions', react);
       sweeper = setInterval(() => {
-        const waiting = [...tracker.activeRides()].filter(([, r]) => r.status === 'requested' || r.status === 'offered').map(([id]) => id);
-        void matcher.sweep(waiting);
+        void matcher.sweep(tracker.waitingRides());
         void options.positions?.sweepStale().catch(() => undefined);
       }, options.retryMs * 2);
       sweeper.unref();

@@ -34,6 +34,8 @@ export function makeTracker(ctx: { readonly fleet: Fleet; readonly metrics: Pick
   const finished = new Map<string, Ride>();
   const finishedKept = options.finishedKept ?? 10_000;
   const latest = new Map<string, LocationMessage>();
+  /** Rides still looking for a driver (requested or offered): the matcher's sweep, without scanning every active ride. */
+  const waiting = new Set<string>();
   /** The ride each driver has accepted and not finished: known from the rides stream before DriverAssigned lands. */
   const rideOfDriver = new Map<string, string>();
   let locationsSeen = 0;
@@ -83,7 +85,8 @@ export function makeTracker(ctx: { readonly fleet: Fleet; readonly metrics: Pick
     const ride = rideId ? rides.get(rideId) : undefined;
     const onThisRide = ride && ride.driverId === driverId ? ride : undefined;
     const message: LocationMessage = {
-      type: 'driver.location', rideId: onThisRide ? onThisRide.rideId : null, driverId, ...shown,
+      // Spelled out, not spread (a spread mid-literal copies property by property on each point); same key order.
+      type: 'driver.location', rideId: onThisRide ? onThisRide.rideId : null, driverId, lat: shown.lat, lng: shown.lng, heading: shown.heading, speed: shown.speed,
       recordedAt: new Date(e.data.recordedAt).toISOString(),
       etaSeconds: onThisRide ? etaFor(onThisRide, shown, smoothed.speedMps) : null,
       eventId: e.metadata.eventId,
@@ -101,6 +104,8 @@ export function makeTracker(ctx: { readonly fleet: Fleet; readonly metrics: Pick
 
   return {
     activeRides: () => rides as ReadonlyMap<string, Ride>,
+    /** The active rides still requested or offered. */
+    waitingRides: () => [...waiting],
     rideOfDriver: (driverId: string) => rideOfDriver.get(driverId) ?? null,
     latestLocation: (rideId: string) => latest.get(rideId) ?? null,
     locationsSeen: () => locationsSeen,
@@ -112,6 +117,8 @@ export function makeTracker(ctx: { readonly fleet: Fleet; readonly metrics: Pick
       if (before && e.metadata.version <= before.version) return;
       const ride = evolve(before ?? { status: 'none' }, e);
       if (ride.status === 'none') return;
+      if (ride.status === 'requested' || ride.status === 'offered') waiting.add(rideId);
+      else waiting.delete(rideId);
       if (FINAL_STATUSES.has(ride.status)) {
         if (ride.driverId && rideOfDriver.get(ride.driverId) === rideId) rideOfDriver.delete(ride.driverId);
         rides.delete(rideId);

@@ -75,6 +75,8 @@ export function makeLiveHub(deps: LiveHubDeps) {
     sendOffer(peer, rideOfferMessage(offered, ride));
   }
 
+  const liveTo = (watch: Watch, message: LiveMessage) => watch.live(message);
+
   const feed: LiveFeed = {
     connect(peer) {
       if (!registry.connect(peer)) return;
@@ -153,8 +155,10 @@ export function makeLiveHub(deps: LiveHubDeps) {
     publishLocation(message: LocationMessage) {
       marks.location(message);
       const live = message as unknown as LiveMessage;
-      if (message.rideId) for (const [, watch] of registry.watchersOf(message.rideId)) watch.live(live);
-      for (const peer of registry.fleetWatchers()) send(peer, live);
+      // Per point: no copy of the watchers, no iterator over an empty fleet set.
+      if (message.rideId) registry.forEachWatch(message.rideId, liveTo, live);
+      const fleet = registry.fleetWatchers();
+      if (fleet.size > 0) for (const peer of fleet) send(peer, live);
     },
     publishToFleet(message: LiveMessage) {
       for (const peer of registry.fleetWatchers()) send(peer, message);

@@ -67,6 +67,19 @@ export function makeRegistry<W extends Watched>() {
       remove(byRide, watch.rideId, peer);
     },
     watchOf: (peer: Peer, rideId: string) => watches.get(peer)?.get(rideId),
+    /**
+     * `each(watch, arg)` for every watch of the ride, without copying the list (per point, the
+     * copy was garbage): for callers whose `each` ends no watch. A peer dropped meanwhile (too
+     * slow) is skipped, as a Set's iteration skips what was deleted.
+     */
+    forEachWatch<A>(rideId: string, each: (watch: W, arg: A) => void, arg: A): void {
+      const ridePeers = byRide.get(rideId);
+      if (!ridePeers) return;
+      for (const peer of ridePeers) {
+        const watch = watches.get(peer)?.get(rideId);
+        if (watch) each(watch, arg);
+      }
+    },
     /** The ride's watchers and their watches, copied: sending may end watches meanwhile. */
     watchersOf(rideId: string): [Peer, W][] {
       const out: [Peer, W][] = [];

@@ -38,7 +38,7 @@ export function makePartitionedGps(ctx: { readonly fleet: Fleet; readonly metric
   new Gauge({ name: 'ridecast_gps_shards_owned', help: 'GPS shards this instance owns now', registers: [ctx.metrics.registry], collect() { this.set(p.consumer.owned().length); } });
   return {
     screening: makeSharedScreening(p.screening),
-    /** The hub the tracker pushes to on the owner: its own sockets, the ride's channel, the fleet feed. */
+    /** The hub the tracker pushes to on the owner: its own sockets, the ride's channel (if watched elsewhere), the fleet feed. */
     ownerHub(hub: LiveHub): LiveHub {
       return {
         ...hub,
@@ -54,6 +54,8 @@ export function makePartitionedGps(ctx: { readonly fleet: Fleet; readonly metric
     owned: () => p.consumer.owned(),
     async start(batchHandler: (events: readonly Recorded[]) => Promise<void>): Promise<void> {
       await feed.start();
+      // Before the first point: who watches which ride elsewhere decides what is published.
+      await relay.start();
       await p.consumer.start(async (events) => {
         await batchHandler(events);
         handled.inc(events.length);
@@ -62,6 +64,7 @@ export function makePartitionedGps(ctx: { readonly fleet: Fleet; readonly metric
     async stop(): Promise<void> {
       await p.consumer.close();
       await feed.stop();
+      await relay.stop();
     },
   };
 }
