@@ -1,7 +1,7 @@
 import { fold } from '../../domain/decider.ts';
 import { DomainError } from '../../domain/errors.ts';
 import type { Recorded } from '../../domain/ports/event-log.ts';
-import { rideDecider, type RideEvent, type RideOffered } from '../../domain/ride/index.ts';
+import { FINAL_STATUSES, rideDecider, type RideEvent, type RideOffered, type RideStatus } from '../../domain/ride/index.ts';
 import type { Clock } from '../../domain/ports/clock.ts';
 import type { PaymentGateway } from '../../domain/ports/payment.ts';
 import type { DriverService } from './drivers.ts';
@@ -20,6 +20,8 @@ export function makeRideReactions({ payments, clock }: { payments: PaymentGatewa
     return [...new Set(history.filter((e): e is Recorded<RideOffered> => e.type === 'RideOffered').map((e) => e.data.driverId))];
   }
 
+  const hasEnded = async (rideId: string) => FINAL_STATUSES.has(fold(rideDecider, await rides.history(rideId)).status as RideStatus);
+
   return async function react(e: Recorded<RideEvent>): Promise<void> {
     const rideId = e.metadata.key;
     switch (e.type) {
@@ -28,9 +30,20 @@ export function makeRideReactions({ payments, clock }: { payments: PaymentGatewa
       case 'OfferWithdrawn':
         await drivers.command(e.data.driverId, { type: 'ReleaseOffer', data: { driverId: e.data.driverId, rideId, at: at() } });
         return;
-      case 'RideAccepted':
-        await drivers.command(e.data.driverId, { type: 'AssignRide', data: { driverId: e.data.driverId, rideId, at: at() } });
+      case 'RideAccepted': {
+        // The group's members may each hold events of one ride at once, so this can run after the
+        // reaction to the ride's end (TripCompleted, RideCancelled) already tried to free the driver,
+        // a no-op then: assigning now would leave the driver on an ended ride (and refuse their next
+        // one, DRIVER_BUSY) until the reconciler's next pass. So: no assignment to a ride already
+        // over (a late or redelivered acceptance), and after assigning, a look at the ride: ended by
+        // now means the end's reaction may have run first, so the driver is freed here. In either
+        // order the driver ends free (test/reactions-order.test.ts).
+        const { driverId } = e.data;
+        if (await hasEnded(rideId)) return;
+        await drivers.command(driverId, { type: 'AssignRide', data: { driverId, rideId, at: at() } });
+        if (await hasEnded(rideId)) await drivers.command(driverId, { type: 'FreeDriver', data: { driverId, rideId, at: at() } });
         return;
+      }
       case 'RideCancelled':
       case 'RideUnmatched': {
         // Both commands change nothing for a driver who holds no offer of, or is not on, this ride.
