@@ -45,25 +45,31 @@ async function setUp(ending: 'completed' | 'cancelled') {
   const accepted = recorded.find((e) => e.type === 'RideAccepted')!;
   const ended = recorded.at(-1)!;
   const driverNow = async () => fold(driverDecider, await log.readKey('drivers', driverId));
-  return { react, accepted, ended, driverNow };
+  const driverEvents = async () => (await log.readKey('drivers', driverId)).map((d) => d.type);
+  return { react, accepted, ended, driverNow, driverEvents };
 }
 
 describe('the reactions leave the driver free whatever order a ride’s events are handled in', () => {
   for (const ending of ['completed', 'cancelled'] as const) {
     it(`the end (${ending}) handled before the acceptance: the driver is not left on the ride`, async () => {
-      const { react, accepted, ended, driverNow } = await setUp(ending);
+      const { react, accepted, ended, driverNow, driverEvents } = await setUp(ending);
       await react(ended);
       await react(accepted);
       expect((await driverNow()).rideId).toBeNull();
+      // The driver's stream still tells the trip, once: assigned, then freed.
+      expect((await driverEvents()).filter((t) => t === 'DriverAssigned' || t === 'DriverFreed')).toEqual(['DriverAssigned', 'DriverFreed']);
+      await react(accepted); // redelivered
+      expect((await driverEvents()).filter((t) => t === 'DriverAssigned' || t === 'DriverFreed')).toEqual(['DriverAssigned', 'DriverFreed']);
     });
 
     it(`in log order (${ending}), and with the acceptance redelivered after the end: the driver is free`, async () => {
-      const { react, accepted, ended, driverNow } = await setUp(ending);
+      const { react, accepted, ended, driverNow, driverEvents } = await setUp(ending);
       await react(accepted);
       await react(ended);
       expect((await driverNow()).rideId).toBeNull();
       await react(accepted);
       expect((await driverNow()).rideId).toBeNull();
+      expect((await driverEvents()).filter((t) => t === 'DriverAssigned' || t === 'DriverFreed')).toEqual(['DriverAssigned', 'DriverFreed']);
     });
   }
 

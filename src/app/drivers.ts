@@ -22,6 +22,8 @@ export function makeDriverService({ log, clock, metrics }: DriverServiceDeps) {
 
   return {
     command,
+    /** The driver's stream, oldest first. */
+    history: (driverId: string) => log.readKey('drivers', driverId),
     async setAvailability(actor: Actor, available: boolean) {
       if (actor.role !== 'driver') throw new DomainError('FORBIDDEN', 403, 'only drivers have availability');
       const state = await command(actor.userId, { type: 'SetAvailability', data: { driverId: actor.userId, available, at: clock.now() } });

@@ -34,14 +34,22 @@ export function makeRideReactions({ payments, clock }: { payments: PaymentGatewa
         // The group's members may each hold events of one ride at once, so this can run after the
         // reaction to the ride's end (TripCompleted, RideCancelled) already tried to free the driver,
         // a no-op then: assigning now would leave the driver on an ended ride (and refuse their next
-        // one, DRIVER_BUSY) until the reconciler's next pass. So: no assignment to a ride already
-        // over (a late or redelivered acceptance), and after assigning, a look at the ride: ended by
-        // now means the end's reaction may have run first, so the driver is freed here. In either
-        // order the driver ends free (test/reactions-order.test.ts).
+        // one, DRIVER_BUSY) until the reconciler's next pass. So after assigning, a look at the ride:
+        // ended by now means the end's reaction may have run first, and the driver is freed here. In
+        // either order the driver ends free, and their stream tells the trip once, assigned then
+        // freed (test/reactions-order.test.ts). A ride already over whose assignment the driver's
+        // stream holds is a redelivery: nothing to do.
         const { driverId } = e.data;
-        if (await hasEnded(rideId)) return;
-        await drivers.command(driverId, { type: 'AssignRide', data: { driverId, rideId, at: at() } });
-        if (await hasEnded(rideId)) await drivers.command(driverId, { type: 'FreeDriver', data: { driverId, rideId, at: at() } });
+        const endedBefore = await hasEnded(rideId);
+        if (endedBefore && (await drivers.history(driverId)).some((d) => d.type === 'DriverAssigned' && d.data.rideId === rideId)) return;
+        try {
+          await drivers.command(driverId, { type: 'AssignRide', data: { driverId, rideId, at: at() } });
+        } catch (err) {
+          // On another ride by now: this one, over, cannot be told on their stream any more.
+          if (endedBefore && err instanceof DomainError && err.code === 'DRIVER_BUSY') return;
+          throw err;
+        }
+        if (endedBefore || (await hasEnded(rideId))) await drivers.command(driverId, { type: 'FreeDriver', data: { driverId, rideId, at: at() } });
         return;
       }
       case 'RideCancelled':
