@@ -134,13 +134,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (_request, reply, payload) => {
+  // The callback form: an async hook costs a promise on every answer, for a flag that is set once.
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
-    return payload;
+    done(null, payload);
   });
   await app.register(authPlugin, {
     secret: deps.jwtSecret,
     expiresInSeconds: tokenTtl,
+    clock: deps.clock,
     accountExists: (userId) => services.accounts.exists(userId),
   });
   await app.register(fastifyRateLimit, {
@@ -156,7 +158,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       try {
         if (token) {
           // Verified once per request: requireRole takes these claims rather than checking the HMAC again.
-          const claims = app.jwt.verify<TokenClaims>(token);
+          const claims = app.verifyToken(token);
           if (header?.startsWith('Bearer ')) request.verifiedClaims = claims;
           if (claims.share === undefined && request.routeOptions.url !== '/v1/auth/login') return `user:${claims.sub}`;
         }

@@ -2,7 +2,9 @@ import fastifyJwt from '@fastify/jwt';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Actor, Role } from '../../domain/actor.ts';
+import type { Clock } from '../../domain/ports/clock.ts';
 import { DomainError } from '../../domain/errors.ts';
+import { verifiedTokens } from './verified-tokens.ts';
 
 /** What a token carries: `sub` the user, `role`; a share token also names its one ride. */
 export interface TokenClaims {
@@ -27,6 +29,11 @@ declare module 'fastify' {
     verifiedClaims: TokenClaims | null;
   }
   interface FastifyInstance {
+    /**
+     * The claims of a valid token (signature, HS256, exp, nbf), or it throws. Tokens that passed are
+     * remembered (verified-tokens.ts), so a driver's next point costs a map lookup, not an HMAC.
+     */
+    verifyToken(token: string): TokenClaims;
     /** A preHandler: a valid token of one of these roles, or 401/403. */
     requireRole(...roles: Role[]): RoleCheck;
     /** Throws 401 ACCOUNT_GONE when a valid token names a user the store no longer has (share tokens name none). */
@@ -42,6 +49,8 @@ export const actorOf = (request: FastifyRequest): Actor => ({ userId: request.us
 export interface AuthOptions {
   readonly secret: string;
   readonly expiresInSeconds: number;
+  /** When a remembered token stops being trusted: before its exp on this clock (the service's). */
+  readonly clock: Clock;
   /**
    * Whether the account a token names still exists. A token outlives its account when the user store
    * loses data (Redis restarted without persistence): the signature alone must not let it in.
@@ -55,10 +64,11 @@ export const authPlugin = fp(async (app: FastifyInstance, options: AuthOptions) 
   await app.register(fastifyJwt, {
     secret: options.secret,
     sign: { algorithm: 'HS256', expiresIn: options.expiresInSeconds },
-    // Verified tokens are cached (fast-jwt's LRU keyed by a hash of the token; never past its exp): a driver sends a
-    // point every few seconds with the same token, and the HMAC was a per-request cost in the profile.
-    verify: { algorithms: ['HS256'], cache: 20_000, cacheTTL: 300_000 },
+    // No fast-jwt cache: verifyToken remembers verified tokens in front of it, without hashing each one.
+    verify: { algorithms: ['HS256'] },
   });
+  const tokens = verifiedTokens<TokenClaims>({ verify: (token) => app.jwt.verify<TokenClaims>(token), clock: options.clock, max: 20_000, ttlMs: 300_000 });
+  app.decorate('verifyToken', (token: string) => tokens.claims(token));
   const accountExists = options.accountExists ?? (async () => true);
   app.decorateRequest('verifiedClaims', null);
   app.decorate('requireAccount', async (claims: TokenClaims) => {

@@ -1,7 +1,15 @@
 import type { RedisClient } from './connection.ts';
 
 import { DomainError } from '../../domain/errors.ts';
+import { systemClock } from '../../domain/ports/clock.ts';
 import type { User, UserStore } from '../../domain/ports/users.ts';
+import { knownAccounts, type KnownAccountsOptions } from './known-accounts.ts';
+
+/**
+ * How long `exists` trusts what it saw (README "Per-request cost on the front door"): a loss of the
+ * whole store (restart without persistence, FLUSHALL) is seen within a second, any other within 30 s.
+ */
+export const KNOWN_ACCOUNTS: Omit<KnownAccountsOptions, 'clock'> = { rememberMs: 30_000, confirmEveryMs: 1_000, max: 100_000 };
 
 /** Claims the name and stores the account in one script, so two instances cannot both create it. */
 const CREATE_LUA = `
@@ -10,9 +18,11 @@ redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 return 1`;
 
 /** Accounts on Redis, shared by every instance: `{users}` keeps both hashes in one Cluster slot. */
-export function getRedisUserStore(redis: RedisClient, prefix = 'ridecast:'): UserStore {
+export function getRedisUserStore(redis: RedisClient, prefix = 'ridecast:', known: Partial<KnownAccountsOptions> = {}): UserStore {
   const byName = `${prefix}{users}:by-name`;
   const byId = `${prefix}{users}:by-id`;
+  // The epoch sits in the accounts' hash slot, so it lives and dies with them on a cluster too.
+  const accounts = knownAccounts(redis, { byId, epoch: `${prefix}{users}:epoch` }, { clock: systemClock, ...KNOWN_ACCOUNTS, ...known });
   const parse = (json: string | null) => (json ? (JSON.parse(json) as User) : null);
   return {
     async create(user, nameKey = user.username) {
@@ -26,10 +36,9 @@ export function getRedisUserStore(redis: RedisClient, prefix = 'ridecast:'): Use
     async findById(userId) {
       return parse(await redis.hget(byId, userId));
     },
-    // An integer reply: not the account's JSON (with its password hash) to read and parse per request.
-    async exists(userId) {
-      return (await redis.hexists(byId, userId)) === 1;
-    },
+    // Asked on every authenticated request: answered from memory while the store is known not to have
+    // lost data (known-accounts.ts), otherwise an integer reply, not the account's JSON, per request.
+    exists: accounts.exists,
     async foldNames(fold) {
       let cursor = '0';
       do {
