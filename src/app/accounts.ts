@@ -127,7 +127,8 @@ export function makeAccounts(users: UserStore, newId: (prefix: string) => string
       return user;
     },
     findById: (userId: string) => users.findById(userId),
-    exists: async (userId: string) => (users.exists ? users.exists(userId) : (await users.findById(userId)) !== null),
+    // Asked on every authenticated request: the store's own `exists` as it is, not wrapped in one more promise.
+    exists: users.exists ? users.exists.bind(users) : async (userId: string) => (await users.findById(userId)) !== null,
   };
 }
 
