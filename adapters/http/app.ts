@@ -12,7 +12,7 @@ import type { FleetQueries } from '../../domain/ports/fleet-snapshot.ts';
 import type { LiveFeed } from '../../domain/ports/live-feed.ts';
 import type { RideCommands } from '../../domain/ports/ride-commands.ts';
 import type { RideQueries } from '../../domain/ports/ride-queries.ts';
-import { authPlugin, type TokenClaims } from './auth.ts';
+import { authPlugin } from './auth.ts';
 import { asyncApiDocument } from './asyncapi.ts';
 import { frameworkErrors, installErrorHandling } from './errors.ts';
 import { registerOpenApi } from './openapi.ts';
