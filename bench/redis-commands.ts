@@ -4,6 +4,7 @@
 // commands the service sent (MONITOR, scripts' inner commands left out), per connection, and the
 // socket reads Redis processed (INFO stats total_reads_processed: about one per client write).
 // Usage: npx tsx bench/redis-commands.ts [drivers=50] [rounds=40]
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { startServer, stopAll, TEST_ADMIN, type ServerProcess } from '../test/support/server-process.ts';
 import { http } from '../test/support/http-client.ts';
@@ -14,6 +15,11 @@ import { waitFor } from '../test/support/wait.ts';
 const DRIVERS = Number(process.argv[2] ?? 50);
 const ROUNDS = Number(process.argv[3] ?? 40);
 
+/** The server process's CPU time (user + system) so far, in µs (/proc, clock ticks of 10 ms). */
+const cpuUs = (pid: number) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10_000;
+};
 const readsProcessed = async (r: Redis) => Number(/total_reads_processed:(\d+)/.exec(await r.info('stats'))?.[1] ?? 0);
 
 const redis = await startRedis();
@@ -41,6 +47,7 @@ try {
     byClient.set(source, c);
   });
   const reads0 = await readsProcessed(raw);
+  const cpu0 = cpuUs(server.pid);
   // Steady load, as autocannon's: each driver posts its next point as soon as the last is answered.
   const t0 = Date.now() - ROUNDS * 2_000;
   let accepted = 0;
@@ -54,12 +61,14 @@ try {
   );
   await waitFor(async () => (await handled()) - h0 >= accepted, 'every point handled', 30_000);
   recording = false;
+  const cpu = cpuUs(server.pid) - cpu0;
   // The MONITOR connection's own reads and the two INFOs are not the service's.
   const reads = (await readsProcessed(raw)) - reads0 - 2;
   const sent = [...byCommand.values()].reduce((a, b) => a + b, 0);
   const per = (n: number) => (n / accepted).toFixed(3);
   console.log(`accepted points: ${accepted}`);
   for (const [k, v] of [...byCommand].sort((a, b) => b[1] - a[1])) console.log(`  ${k.padEnd(14)} ${String(v).padStart(7)}  ${per(v)}/pt`);
+  console.log(`server CPU per accepted point: ${Math.round(cpu / accepted)} µs (user + system, includes the polls of the handled metric)`);
   console.log(`commands sent per point: ${per(sent)}; socket reads (≈ client writes) per point: ${per(reads)}`);
   console.log('per connection:');
   for (const [client, cmds] of [...byClient].sort((a, b) => b[1].size - a[1].size))
