@@ -2,7 +2,7 @@ import { getKafkaEventLog } from '../adapters/kafka/event-log.ts';
 import { getMongoReadModel } from '../adapters/mongo/read-model.ts';
 import { makeRedisGeoProjection } from '../projections/geo/redis-geo.ts';
 import { getRedisEventLog } from '../adapters/redis/event-log.ts';
-import type { RedisEndpoint } from '../adapters/redis/connection.ts';
+import { connectLogged, type RedisClient, type RedisEndpoint } from '../adapters/redis/connection.ts';
 import { probeRedis } from '../adapters/redis/probe.ts';
 import { getRedisStores } from '../adapters/redis/stores.ts';
 import { getRedisChannels } from '../adapters/redis/channels.ts';
@@ -23,7 +23,15 @@ import type { Infrastructure, Logger } from './wiring.ts';
 export async function makeInfrastructure(config: Config, logger: Logger, clock: Clock = systemClock): Promise<Infrastructure> {
   const knobs = config.transportKnobs;
   const closers: (() => Promise<unknown>)[] = [];
-  const infra: Infrastructure = { close: async () => void (await Promise.all(closers.map((c) => c()))) };
+  /** The shared connection below goes last: the others may still send on it while they close. */
+  let hot: RedisClient | undefined;
+  const infra: Infrastructure = {
+    close: async () => {
+      await Promise.all(closers.map((c) => c()));
+      if (hot?.status === 'ready') await hot.quit().catch(() => undefined);
+      hot?.disconnect();
+    },
+  };
   // A wrong REDIS_URL is one line naming it, before any client starts retrying and logging.
   if (config.redisUrl && config.transport !== 'memory') {
     const problem = await probeRedis(config.redisUrl);
@@ -31,14 +39,18 @@ export async function makeInfrastructure(config: Config, logger: Logger, clock: 
   }
   const redis = redisEndpoint(config);
   if (redis && config.transport !== 'memory') {
-    const stores = getRedisStores(redis, config.streamPrefix, logger, { commandTimeoutMs: config.redisCommandTimeoutMs });
+    // One fail-fast, auto-pipelined connection for what a request or a GPS point sends (the auth
+    // check, screen-and-append, the GEO projection's batch, ride-channel publishes): what they send in
+    // one tick leaves in one socket write, not one per connection (README "Redis commands per point").
+    hot = connectLogged(redis, logger, 'main', { maxRetriesPerRequest: 1, commandTimeout: config.redisCommandTimeoutMs });
+    const stores = getRedisStores(redis, config.streamPrefix, logger, { commandTimeoutMs: config.redisCommandTimeoutMs, client: hot });
     closers.push(stores.close);
     infra.claims = stores.claims;
     infra.users = stores.users;
     infra.attempts = stores.attempts;
   }
   if (config.transport === 'redis') {
-    const geo = makeRedisGeoProjection({ ...redis!, commandTimeoutMs: config.redisCommandTimeoutMs, key: `${config.streamPrefix}{geo}:drivers` });
+    const geo = makeRedisGeoProjection({ redis: hot, key: `${config.streamPrefix}{geo}:drivers` });
     infra.positions = geo;
     closers.push(() => geo.close());
   }
@@ -73,7 +85,7 @@ export async function makeInfrastructure(config: Config, logger: Logger, clock: 
       logger,
     });
   }
-  if (redis && infra.log && config.gpsWork === 'partitioned') partitionGps(infra, config, redis, logger, knobs.claimIdleMs, closers, clock);
+  if (redis && infra.log && config.gpsWork === 'partitioned') partitionGps(infra, config, redis, hot!, logger, knobs.claimIdleMs, closers, clock);
   return infra;
 }
 
@@ -82,14 +94,14 @@ export async function makeInfrastructure(config: Config, logger: Logger, clock: 
  * the `gps` group's partition assignment. Both need the shared Redis for the ride channels, the
  * screening store and the trip tracks (with a memory read model; MongoDB shares tracks already).
  */
-function partitionGps(infra: Infrastructure, config: Config, redis: RedisEndpoint, logger: Logger, claimIdleMs: number | undefined, closers: (() => Promise<unknown>)[], clock: Clock): void {
+function partitionGps(infra: Infrastructure, config: Config, redis: RedisEndpoint, hot: RedisClient, logger: Logger, claimIdleMs: number | undefined, closers: (() => Promise<unknown>)[], clock: Clock): void {
   const prefix = config.streamPrefix;
   const commandTimeoutMs = config.redisCommandTimeoutMs;
-  const channels = getRedisChannels({ ...redis, prefix, logger });
+  const channels = getRedisChannels({ ...redis, prefix, logger, pub: hot });
   // With the GPS stream on the same Redis, each window sits beside its driver's shard: screening and
   // append are then one script call (compare-and-append), not a read, an append and an add.
   const log = config.transport === 'redis' ? { layout: streamLayout(prefix, config.locationShards, redisMaxLength(config)), clock } : undefined;
-  const screening = getRedisScreeningStore({ ...redis, prefix, kept: RECENT_POINTS_KEPT, commandTimeoutMs, log });
+  const screening = getRedisScreeningStore({ ...redis, prefix, kept: RECENT_POINTS_KEPT, commandTimeoutMs, log, redis: hot });
   closers.push(() => channels.close(), () => screening.close());
   if (config.readModel === 'memory') {
     const tracks = getRedisTracks({ ...redis, prefix, retentionMs: config.trackRetentionMs, commandTimeoutMs });

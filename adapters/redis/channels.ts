@@ -6,6 +6,8 @@ export interface RedisChannelsOptions extends RedisLocation {
   /** Namespace of channel names and kept-latest keys. */
   readonly prefix: string;
   readonly logger: Logger;
+  /** A connection to publish on (not closed by `close()`), shared with the GPS path's other commands; default one of its own. */
+  readonly pub?: RedisClient;
 }
 
 /** SET the channel's latest and PUBLISH in one step on the key's node, so a reader who subscribed and then read it misses nothing in between. */
@@ -33,10 +35,10 @@ type WithKeep = RedisClient & {
 export function getRedisChannels(o: RedisChannelsOptions): Channels {
   const endpoint = endpointOf(o);
   const retryStrategy = (times: number) => Math.min(50 * 2 ** times, 1_000);
-  const pub = openRedis(endpoint, { retryStrategy, maxRetriesPerRequest: 1 }) as WithKeep;
+  const pub = (o.pub ?? openRedis(endpoint, { retryStrategy, maxRetriesPerRequest: 1 })) as WithKeep;
   // Subscriber mode: nothing to pipeline.
   const sub = openRedis(endpoint, { retryStrategy, enableAutoPipelining: false });
-  pub.on('error', () => undefined);
+  if (!o.pub) pub.on('error', () => undefined);
   sub.on('error', () => undefined);
   pub.defineCommand('ridecastKeepPublish', { numberOfKeys: 1, lua: KEEP_AND_PUBLISH_LUA });
   pub.defineCommand('ridecastDeclare', { numberOfKeys: 1, lua: DECLARE_LUA });
@@ -93,7 +95,7 @@ export function getRedisChannels(o: RedisChannelsOptions): Channels {
     },
     async close() {
       handlers.clear();
-      for (const c of [pub, sub]) {
+      for (const c of o.pub ? [sub] : [pub, sub]) {
         if (c.status === 'ready') await c.quit().catch(() => undefined);
         c.disconnect();
       }

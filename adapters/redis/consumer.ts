@@ -3,7 +3,7 @@ import type { Clock } from '../../domain/ports/clock.ts';
 import type { RedisClient } from './connection.ts';
 import { batchHandlerOf, type Recorded, type StreamName, type SubscribeOptions, type Subscription } from '../../domain/ports/event-log.ts';
 import { asEntries, fromEntry, replayedFor } from './scripts.ts';
-import { createGroup, entriesByKey, idsByKey, withCounts, type Delivery, type Lane } from './group-reads.ts';
+import { ackCommand, createGroup, entriesByKey, idsByKey, withCounts, type Delivery, type Lane } from './group-reads.ts';
 import type { Logger as PortLogger } from '../../domain/ports/logger.ts';
 
 export type Logger = Pick<PortLogger, 'warn' | 'error'>;
@@ -80,9 +80,14 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
    * read (one round trip per batch, not two), or on its own before any other command.
    */
   const owed = idsByKey();
-  const sendOwed = () => {
-    for (const [key, ids] of owed.take()) acks.push(conn.call('XACK', key, group, ...ids).catch(() => undefined));
+  /** Sends the acknowledgement of what `ids` holds (one command for every key: ackCommand), answered later. */
+  const sendAck = (ids: ReturnType<typeof idsByKey>) => {
+    const owing = ids.take();
+    if (owing.length === 0) return;
+    const [name, args] = ackCommand(group, owing);
+    acks.push(conn.call(name, ...args).catch(() => undefined));
   };
+  const sendOwed = () => sendAck(owed);
   const flushAcks = () => {
     sendOwed();
     return Promise.all(acks.splice(0));
@@ -130,11 +135,10 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
     const owing = owed.take();
     if (owing.length === 0) reply = await conn.call('XREADGROUP', ...read);
     else {
-      // Redis runs them in order: the acknowledgements land before the read blocks.
-      const pipeline = conn.pipeline();
-      for (const [key, ids] of owing) pipeline.call('XACK', key, group, ...ids);
-      const replies = await pipeline.call('XREADGROUP', ...read).exec();
-      const [err, value] = replies?.[owing.length] ?? [new Error('pipeline aborted'), null];
+      // Redis runs them in order: the acknowledgement (one command for every key) lands before the read blocks.
+      const [name, args] = ackCommand(group, owing);
+      const replies = await conn.pipeline().call(name, ...args).call('XREADGROUP', ...read).exec();
+      const [err, value] = replies?.[1] ?? [new Error('pipeline aborted'), null];
       if (err) throw err;
       reply = value;
     }
@@ -157,9 +161,7 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
     handling = true;
     const done = idsByKey();
     // Sent now, answered later: ioredis keeps order on the connection, so the ack precedes the next read.
-    const ackDone = () => {
-      for (const [key, ids] of done.take()) acks.push(conn.call('XACK', key, group, ...ids).catch(() => undefined));
-    };
+    const ackDone = () => sendAck(done);
     try {
       const ready: Ready[] = [];
       for (const { lane, entry: [id, fields], deliveries } of batchOf) {

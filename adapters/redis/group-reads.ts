@@ -41,6 +41,34 @@ export function idsByKey() {
   };
 }
 
+/**
+ * XACK over several stream keys in one call. KEYS: the streams; ARGV: group, then each key's id
+ * count, then the ids key by key. Sent with EVAL, not EVALSHA: nothing to reload after a restart or
+ * SCRIPT FLUSH (Redis caches it by its hash all the same). Only a reader of several keys sends it,
+ * and that is one server only (consumer.ts), where a script may name keys of any slot.
+ */
+const ACK_LUA = `local at, acked = #KEYS + 2, 0
+for i = 1, #KEYS do
+  local n = tonumber(ARGV[i + 1])
+  acked = acked + redis.call('XACK', KEYS[i], ARGV[1], unpack(ARGV, at, at + n - 1))
+  at = at + n
+end
+return acked`;
+
+/**
+ * The one command acknowledging what `owing` holds (ids per key): a plain XACK for one key, the
+ * script above for several, so a batch spanning shards costs one command, not one per shard.
+ */
+export function ackCommand(group: string, owing: readonly [string, readonly string[]][]): [name: string, args: (string | number)[]] {
+  if (owing.length === 1) return ['XACK', [owing[0]![0], group, ...owing[0]![1]]];
+  const args: (string | number)[] = [ACK_LUA, owing.length];
+  for (const [key] of owing) args.push(key);
+  args.push(group);
+  for (const [, ids] of owing) args.push(ids.length);
+  for (const [, ids] of owing) for (const id of ids) args.push(id);
+  return ['EVAL', args];
+}
+
 /** An XREADGROUP reply (RESP2: [[key, entries], …], or null on timeout) by stream key. */
 export function entriesByKey(reply: unknown): Map<string, RawEntry[]> {
   const byKey = new Map<string, RawEntry[]>();

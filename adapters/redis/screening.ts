@@ -14,6 +14,11 @@ export interface RedisScreeningOptions extends RedisLocation {
   readonly ttlMs?: number;
   readonly commandTimeoutMs?: number;
   /**
+   * A fail-fast connection to use (not closed by `close()`), shared with the other commands of a GPS
+   * point (src/infrastructure.ts) so they leave in one auto-pipelined write; default one of its own.
+   */
+  readonly redis?: RedisClient;
+  /**
    * The GPS stream is on this Redis too (TRANSPORT=redis), laid out as the event log's: each window
    * then lives in the hash slot of its driver's shard, and `appendIfAt` appends beside it.
    */
@@ -85,7 +90,7 @@ function decode(s: string): GpsPoint {
  * the driver's own tag (`{fix:<driver>}`, so drivers spread over a cluster's masters).
  */
 export function getRedisScreeningStore(o: RedisScreeningOptions): ScreeningStore & { close(): Promise<void> } {
-  const redis = openFailFast(o) as WithScripts;
+  const redis = (o.redis ?? openFailFast(o)) as WithScripts;
   redis.defineCommand('ridecastFixAdd', { numberOfKeys: 2, lua: ADD_LUA });
   redis.defineCommand('ridecastFixRead', { numberOfKeys: 2, lua: READ_LUA });
   redis.defineCommand('ridecastFixAppend', { numberOfKeys: 3, lua: APPEND_IF_AT_LUA });
@@ -108,6 +113,7 @@ export function getRedisScreeningStore(o: RedisScreeningOptions): ScreeningStore
       return Number(await redis.ridecastFixAdd(list, counter, o.kept, ttl, ...points.map(encode)));
     },
     async close() {
+      if (o.redis) return;
       if (redis.status === 'ready') await redis.quit().catch(() => undefined);
       redis.disconnect();
     },
