@@ -5,7 +5,7 @@
 // The fixture was written by the code before that change (UPDATE_TRACE=1 writes it again).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { observePoint, screenPoints, type DriverFix } from '../domain/tracking/clean.ts';
+import { observePoint, recentOf, screenPoints, type DriverFix } from '../domain/tracking/clean.ts';
 import type { GpsPoint } from '../domain/tracking/point.ts';
 
 const FIXTURE = new URL('./fixtures/screening-trace.json', import.meta.url);
@@ -60,7 +60,7 @@ function replay(): string[] {
     }
     const r = screenPoints(d.fix, batch, NOW);
     d.fix = r.latest;
-    const w = d.fix ? windowOf(d.fix) : [];
+    const w = d.fix ? recentOf(d.fix) : [];
     out.push(
       `${r.accepted.map((p) => `${p.recordedAt - NOW}${p.late ? 'L' : ''}`).join(',')}|${r.rejected.map((x) => `${x.index}:${x.code}`).join(',')}|${w.length}:${w[0]?.recordedAt ?? ''}-${w.at(-1)?.recordedAt ?? ''}:${d.fix ? d.fix.latest.recordedAt : ''}`,
     );
@@ -68,10 +68,6 @@ function replay(): string[] {
   return out;
 }
 
-/** The fix's window as a plain array, whatever the fix keeps it as. */
-function windowOf(fix: DriverFix) {
-  return 'recent' in fix ? (fix as unknown as { recent: readonly { recordedAt: number }[] }).recent : [];
-}
 
 describe('screening on a recorded trace', () => {
   it('gives the verdicts it gave before (every request: accepted and late, rejected and why, the window after it)', () => {
