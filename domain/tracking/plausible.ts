@@ -37,6 +37,9 @@ const MIN_SPEED_GAP_MS = 1_000;
 
 /** Index of the first point of `track[lo, hi)` (sorted by device time) not older than `t` (`hi` when none). */
 export function insertionIndex(track: readonly TrackPoint[], t: number, lo = 0, hi = track.length): number {
+  // The common case first: a fix newer than every one held goes at the end (one read, not eight
+  // scattered ones through a 256-point window).
+  if (hi > lo && track[hi - 1]!.recordedAt < t) return hi;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (track[mid]!.recordedAt < t) lo = mid + 1;

@@ -104,6 +104,7 @@ export function makeLocationIngestion({ log, clock, metrics }: IngestionDeps, { 
     }
     return { screened, accepted: screened.accepted, latest: screened.latest, events, zonesNow };
   }
+  type Plan = ReturnType<typeof plan>;
 
   return {
     fixes,
@@ -115,12 +116,12 @@ export function makeLocationIngestion({ log, clock, metrics }: IngestionDeps, { 
       if (actor.role !== 'driver') throw new DomainError('FORBIDDEN', 403, 'only drivers send locations');
       const driverId = actor.userId;
       takePoints(driverId, points.length);
-      const appendTo = (events: readonly LocationEvent[]) => log.append('driver-locations', driverId, events);
-      let done: ReturnType<typeof plan>;
-      if (shared) done = await shared.screenAndAppend(driverId, (fix) => plan(driverId, points, fix), appendTo);
+      let done: Plan;
+      if (shared) done = await shared.screenAndAppend(driverId, (fix) => plan(driverId, points, fix), (events: readonly LocationEvent[]) => log.append('driver-locations', driverId, events));
       else {
+        // No closure per request here: this is every GPS point's path on a single instance.
         done = plan(driverId, points, fixes.get(driverId) ?? null);
-        if (done.events.length > 0) await appendTo(done.events);
+        if (done.events.length > 0) await log.append('driver-locations', driverId, done.events);
         if (done.latest) fixes.set(driverId, done.latest);
       }
       const { screened, events } = done;
