@@ -1,5 +1,5 @@
 import { DomainError, versionConflict } from '../../domain/errors.ts';
-import { deliverBatch, retryInPlace } from '../shared/batch-delivery.ts';
+import { deliverBatch, retryInPlace, type BatchSteps } from '../shared/batch-delivery.ts';
 import { makeEntries, type Entries } from './entries.ts';
 import {
   batchHandlerOf,
@@ -42,6 +42,21 @@ interface Member {
   readonly options: SubscribeOptions;
   /** The subscriber's handler as a batch handler: called with what is pending for this member. */
   readonly handle: (events: readonly Recorded[]) => Promise<void>;
+  /** The batch being delivered (one at a time per member): reused, so a delivery builds no closures. */
+  readonly batch: Batch;
+  /** How deliverBatch drives this member's batches: made once per member, not once per batch. */
+  steps: BatchSteps | null;
+}
+
+interface Batch {
+  /** The events handed over. */
+  events: Recorded[];
+  /** Queue position of each event, or null when none was trimmed (event i is at position i). */
+  positions: number[] | null;
+  /** Queue entries the batch covers, trimmed ones included. */
+  n: number;
+  /** Queue entries acknowledged so far (dropped from the head of the queue). */
+  acked: number;
 }
 
 interface Group {
@@ -56,7 +71,17 @@ interface StreamState {
   readonly entries: Entries; // positions are 1-based indexes into these
   readonly byKey: Map<string, Recorded[]>;
   readonly groups: Map<string, Group>;
+  /**
+   * The events of the latest HOT appends as append built them, by index mod HOT: every group's
+   * delivery of a fresh event hands over that one object instead of building a Recorded per group
+   * (entries.ts keeps events as columns, for the heap). Older ones (a replay, a slow group) are built.
+   */
+  readonly hot: (Recorded | undefined)[];
+  readonly hotIndex: Float64Array;
 }
+
+/** Fresh events kept as objects per stream (a power of two): well past what groups lag by in a turn. */
+const HOT = 1_024;
 
 /**
  * The embedded event log: everything in process memory. Positions are 1-based counters per stream.
@@ -76,8 +101,15 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
 
   const streamOf = ({ name }: Pick<StreamDescriptor, 'name'>): StreamState => {
     let s = streams.get(name);
-    if (!s) streams.set(name, (s = { entries: makeEntries(name as StreamName), byKey: new Map(), groups: new Map() }));
+    if (!s) streams.set(name, (s = { entries: makeEntries(name as StreamName), byKey: new Map(), groups: new Map(), hot: new Array(HOT), hotIndex: new Float64Array(HOT) }));
     return s;
+  };
+
+  /** The retained event at `index`: the object its append built while it is fresh, else built from the columns. */
+  const eventAt = (s: StreamState, index: number): Recorded | undefined => {
+    if (!s.entries.retained(index)) return undefined;
+    const slot = index & (HOT - 1);
+    return s.hotIndex[slot] === index ? s.hot[slot] : s.entries.at(index);
   };
 
   /** Retention: the oldest entries beyond maxLength go. */
@@ -87,7 +119,8 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
   }
 
   function pump(s: StreamState, group: Group): void {
-    const live = group.members.filter((m) => !m.closed);
+    // Members leave the list as they close; only a closed log leaves closed ones in it.
+    const live = closed ? group.members.filter((m) => !m.closed) : group.members;
     if (live.length === 0) return;
     while (group.returned.length > 0 || group.cursor < s.entries.end()) {
       const index = group.returned.length > 0 ? group.returned.shift()! : group.cursor++;
@@ -131,49 +164,72 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
    * (`batchFailure(i, err)`) acks what came before i, retries i in place under the policy, then goes on.
    */
   async function deliverQueued(s: StreamState, group: Group, member: Member, n: number): Promise<void> {
-    const ready: { event: Recorded; index: number; pos: number }[] = [];
+    const b = member.batch;
+    const events: Recorded[] = [];
+    let positions: number[] | null = null;
     for (let pos = 0; pos < n; pos++) {
-      const index = member.queue[pos]!;
-      const event = s.entries.at(index);
-      if (event) ready.push({ event, index, pos }); // gone: trimmed by retention before its turn
+      const event = eventAt(s, member.queue[pos]!);
+      if (event) {
+        events.push(event);
+        if (positions) positions.push(pos);
+      } else if (!positions) positions = Array.from({ length: events.length }, (_, i) => i); // trimmed by retention before its turn
     }
-    let acked = 0;
-    const ack = (upTo: number) => {
-      if (member.closed || upTo <= acked) return;
-      member.queue.splice(0, upTo - acked);
-      member.inFlight -= upTo - acked;
-      acked = upTo;
-    };
-    // Queue position before which everything is done once the first `i` ready events are.
-    const posOf = (i: number) => (i < ready.length ? ready[i]!.pos : n);
-    const closed = () => member.closed;
-    const done = await deliverBatch(
-      ready.map((r) => r.event),
-      {
-        handler: member.handle,
-        handled: (_from, to) => ack(posOf(to)),
-        aborted: closed,
-        retry: async (i, err) => {
-          const failed = ready[i]!;
-          const outcome = await retryInPlace(failed.event, err, 1, {
-            handler: member.handle,
-            maxDeliveries,
-            backoff,
-            pause: (ms) => new Promise<void>((r) => setTimeout(r, ms)),
-            stopping: closed,
-            aborted: closed,
-            deadLetter: async (e, deliveries) => {
-              const id = `${failed.event.metadata.stream}/${++deadSeq}`;
-              const error = e instanceof Error ? e.message : String(e);
-              dead.set(id, { id, stream: failed.event.metadata.stream, group: groupName(group), event: failed.event, error, deliveries, deadAtMs: now(), index: failed.index });
-            },
-          });
-          if (outcome !== 'stop') ack(failed.pos + 1);
-          return outcome;
-        },
+    b.events = events;
+    b.positions = positions;
+    b.n = n;
+    b.acked = 0;
+    try {
+      if (await deliverBatch(events, (member.steps ??= stepsOf(s, group, member)))) ack(member, n);
+    } finally {
+      b.events = [];
+      b.positions = null;
+    }
+  }
+
+  /** Drops the batch's queue entries up to `upTo` from the head of the member's queue: acknowledged. */
+  function ack(member: Member, upTo: number): void {
+    const b = member.batch;
+    if (member.closed || upTo <= b.acked) return;
+    member.queue.splice(0, upTo - b.acked);
+    member.inFlight -= upTo - b.acked;
+    b.acked = upTo;
+  }
+
+  /** Queue position before which everything is done once the batch's first `i` events are. */
+  function positionAfter(b: Batch, i: number): number {
+    if (i >= b.events.length) return b.n;
+    return b.positions ? b.positions[i]! : i;
+  }
+
+  /** How deliverBatch acknowledges and retries for one member, whichever batch it is on. */
+  function stepsOf(s: StreamState, group: Group, member: Member): BatchSteps {
+    const closedNow = () => member.closed;
+    return {
+      handler: member.handle,
+      handled: (_from, to) => ack(member, positionAfter(member.batch, to)),
+      aborted: closedNow,
+      retry: async (i, err) => {
+        const b = member.batch;
+        const failed = b.events[i]!;
+        const pos = positionAfter(b, i);
+        const index = member.queue[pos - b.acked]!;
+        const outcome = await retryInPlace(failed, err, 1, {
+          handler: member.handle,
+          maxDeliveries,
+          backoff,
+          pause: (ms) => new Promise<void>((r) => setTimeout(r, ms)),
+          stopping: closedNow,
+          aborted: closedNow,
+          deadLetter: async (e, deliveries) => {
+            const id = `${failed.metadata.stream}/${++deadSeq}`;
+            const error = e instanceof Error ? e.message : String(e);
+            dead.set(id, { id, stream: failed.metadata.stream, group: groupName(group), event: failed, error, deliveries, deadAtMs: now(), index });
+          },
+        });
+        if (outcome !== 'stop') ack(member, pos + 1);
+        return outcome;
       },
-    );
-    if (done) ack(n);
+    };
   }
 
   function groupName(group: Group): string {
@@ -213,19 +269,25 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
     async append(stream, key, events, { expectedVersion } = {}) {
       if (closed) throw new DomainError('LOG_CLOSED', 503, 'the event log is closed');
       const s = streamOf(stream);
-      const history = s.byKey.get(key) ?? [];
+      const history = s.byKey.get(key) ?? NO_HISTORY;
       if (expectedVersion !== undefined && expectedVersion !== history.length)
         throw versionConflict(stream.name, key, expectedVersion, history.length);
       const recordedAtMs = now();
-      const recorded = events.map((e, i): Recorded => {
+      const recorded: Recorded[] = new Array(events.length);
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i]!;
         const version = stream.keepsHistory ? history.length + i + 1 : 0;
-        const position = String(s.entries.push(e.type, e.data, key, version, recordedAtMs));
-        return { type: e.type, data: e.data, metadata: { eventId: eventIdOf(stream.name, position), stream: stream.name, position, key, version, recordedAtMs } };
-      });
+        const index = s.entries.push(e.type, e.data, key, version, recordedAtMs);
+        const position = String(index);
+        const r = { type: e.type, data: e.data, metadata: { eventId: eventIdOf(stream.name, position), stream: stream.name, position, key, version, recordedAtMs } } as Recorded;
+        recorded[i] = r;
+        s.hot[index & (HOT - 1)] = r;
+        s.hotIndex[index & (HOT - 1)] = index;
+      }
       // In place (readKey hands out copies): appending to a long history does not copy it.
       if (stream.keepsHistory) {
         if (history.length === 0) s.byKey.set(key, [...recorded]);
-        else for (const r of recorded) history.push(r);
+        else for (const r of recorded) (history as Recorded[]).push(r);
       }
       trim(stream, s);
       for (const group of s.groups.values()) pump(s, group);
@@ -252,7 +314,10 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
         s.groups.set(subscribeOptions.group, group);
       }
       const g = group;
-      const member: Member = { consumer: subscribeOptions.consumer, queue: [], busy: false, closed: false, stopping: false, current: null, inFlight: 0, options: subscribeOptions, handle: batchHandlerOf(subscribeOptions) };
+      const member: Member = {
+        consumer: subscribeOptions.consumer, queue: [], busy: false, closed: false, stopping: false, current: null, inFlight: 0, options: subscribeOptions,
+        handle: batchHandlerOf(subscribeOptions), batch: { events: [], positions: null, n: 0, acked: 0 }, steps: null,
+      };
       // A new member takes its share of what is queued for the others: rebalance, as Kafka would.
       for (const m of g.members) for (const i of m.queue.splice(m.inFlight)) g.returned.push(i);
       g.returned.sort((a, b) => a - b);
@@ -290,6 +355,9 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
  * 100 µs an event for the tracker and push: a 256-event batch is a turn of a few tens of ms at most).
  */
 const MAX_BATCH = 256;
+
+/** A key's history while it has none (read only: a first append stores a new array). */
+const NO_HISTORY: readonly Recorded[] = [];
 
 /** FNV-1a: a cheap, stable hash so one key always maps to the same member. */
 function hashKey(key: string): number {
