@@ -269,7 +269,8 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
     async append(stream, key, events, { expectedVersion } = {}) {
       if (closed) throw new DomainError('LOG_CLOSED', 503, 'the event log is closed');
       const s = streamOf(stream);
-      const history = s.byKey.get(key) ?? NO_HISTORY;
+      // Only entity streams keep a history per key (and are appended to with an expected version).
+      const history = stream.keepsHistory || expectedVersion !== undefined ? (s.byKey.get(key) ?? NO_HISTORY) : NO_HISTORY;
       if (expectedVersion !== undefined && expectedVersion !== history.length)
         throw versionConflict(stream.name, key, expectedVersion, history.length);
       const recordedAtMs = now();

@@ -37,9 +37,13 @@ const MIN_SPEED_GAP_MS = 1_000;
 
 /** Index of the first point of `track[lo, hi)` (sorted by device time) not older than `t` (`hi` when none). */
 export function insertionIndex(track: readonly TrackPoint[], t: number, lo = 0, hi = track.length): number {
-  // The common case first: a fix newer than every one held goes at the end (one read, not eight
-  // scattered ones through a 256-point window).
-  if (hi > lo && track[hi - 1]!.recordedAt < t) return hi;
+  // The common cases first, one read each instead of eight scattered ones through a 256-point
+  // window: a fix newer than every one held goes at the end; the newest one read back is the last.
+  if (hi > lo) {
+    const last = track[hi - 1]!.recordedAt;
+    if (last < t) return hi;
+    if (last === t && (hi - 1 === lo || track[hi - 2]!.recordedAt < t)) return hi - 1;
+  }
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (track[mid]!.recordedAt < t) lo = mid + 1;

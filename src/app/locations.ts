@@ -110,7 +110,9 @@ export function makeLocationIngestion({ log, clock, metrics }: IngestionDeps, { 
     fixes,
     /** A recorded point (from any instance) joins the driver's screening neighbours. */
     observe(point: GpsPoint & { readonly driverId: string }): void {
-      fixes.set(point.driverId, observePoint(fixes.get(point.driverId) ?? null, point));
+      const fix = fixes.get(point.driverId) ?? null;
+      const next = observePoint(fix, point);
+      if (next !== fix) fixes.set(point.driverId, next); // usually this instance's own point, known already
     },
     async ingest(actor: Actor, points: readonly GpsPoint[]): Promise<IngestResult> {
       if (actor.role !== 'driver') throw new DomainError('FORBIDDEN', 403, 'only drivers send locations');
