@@ -1,16 +1,13 @@
 import { DomainError, versionConflict } from '../../domain/errors.ts';
-import { deliverBatch, retryInPlace, type BatchSteps } from '../shared/batch-delivery.ts';
 import { makeEntries, type Entries } from './entries.ts';
+import { deliverQueued, newMember, type Member } from './member.ts';
 import {
-  batchHandlerOf,
   eventIdOf,
   type DeadLetter,
-  type Event,
   type EventLogBackend,
   type Recorded,
   type StreamDescriptor,
   type StreamName,
-  type SubscribeOptions,
   type Subscription,
   typedEventLog,
 } from '../../domain/ports/event-log.ts';
@@ -26,37 +23,6 @@ export interface InMemoryEventLogOptions {
   readonly maxRetryDelayMs?: number;
   /** Stamps `recordedAtMs` and dead letters. */
   readonly clock?: Clock;
-}
-
-interface Member {
-  readonly consumer: string;
-  readonly queue: number[];
-  busy: boolean;
-  closed: boolean;
-  /** Graceful close asked: finish the current event, then leave. */
-  stopping: boolean;
-  /** The batch running now, so a graceful close can wait for it. */
-  current: Promise<void> | null;
-  /** How many entries at the head of `queue` the running batch holds (they stay there until acked). */
-  inFlight: number;
-  readonly options: SubscribeOptions;
-  /** The subscriber's handler as a batch handler: called with what is pending for this member. */
-  readonly handle: (events: readonly Recorded[]) => Promise<void>;
-  /** The batch being delivered (one at a time per member): reused, so a delivery builds no closures. */
-  readonly batch: Batch;
-  /** How deliverBatch drives this member's batches: made once per member, not once per batch. */
-  steps: BatchSteps | null;
-}
-
-interface Batch {
-  /** The events handed over. */
-  events: Recorded[];
-  /** Queue position of each event, or null when none was trimmed (event i is at position i). */
-  positions: number[] | null;
-  /** Queue entries the batch covers, trimmed ones included. */
-  n: number;
-  /** Queue entries acknowledged so far (dropped from the head of the queue). */
-  acked: number;
 }
 
 interface Group {
@@ -92,7 +58,7 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
   const clock = options.clock ?? systemClock;
   const now = () => clock.now();
   const maxDeliveries = options.maxDeliveries ?? 5;
-  const backoff = { baseMs: options.retryDelayMs ?? 50, maxMs: options.maxRetryDelayMs ?? 5_000 };
+  const policy = { maxDeliveries, backoff: { baseMs: options.retryDelayMs ?? 50, maxMs: options.maxRetryDelayMs ?? 5_000 } };
   const streams = new Map<string, StreamState>();
   /** Dead letters by id, in the order they died; each remembers its group to hand the event back to. */
   const dead = new Map<string, DeadLetter & { index: number }>();
@@ -139,7 +105,7 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
         // What is pending for this member now is one batch: its events in log order, so per key too.
         member.inFlight = Math.min(member.queue.length, MAX_BATCH);
         sinceTurn += member.inFlight;
-        member.current = deliverQueued(s, group, member, member.inFlight);
+        member.current = deliverQueued(member, member.inFlight);
         await member.current;
         member.current = null;
         member.inFlight = 0;
@@ -156,80 +122,6 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
       member.busy = false;
       member.inFlight = 0;
     }
-  }
-
-  /**
-   * Hands the first `n` queued entries to the handler as one batch. Acknowledging is dropping them from
-   * the head of the queue (an aborted member's queue goes back to the group). A failure at event i
-   * (`batchFailure(i, err)`) acks what came before i, retries i in place under the policy, then goes on.
-   */
-  async function deliverQueued(s: StreamState, group: Group, member: Member, n: number): Promise<void> {
-    const b = member.batch;
-    const events: Recorded[] = [];
-    let positions: number[] | null = null;
-    for (let pos = 0; pos < n; pos++) {
-      const event = eventAt(s, member.queue[pos]!);
-      if (event) {
-        events.push(event);
-        if (positions) positions.push(pos);
-      } else if (!positions) positions = Array.from({ length: events.length }, (_, i) => i); // trimmed by retention before its turn
-    }
-    b.events = events;
-    b.positions = positions;
-    b.n = n;
-    b.acked = 0;
-    try {
-      if (await deliverBatch(events, (member.steps ??= stepsOf(s, group, member)))) ack(member, n);
-    } finally {
-      b.events = [];
-      b.positions = null;
-    }
-  }
-
-  /** Drops the batch's queue entries up to `upTo` from the head of the member's queue: acknowledged. */
-  function ack(member: Member, upTo: number): void {
-    const b = member.batch;
-    if (member.closed || upTo <= b.acked) return;
-    member.queue.splice(0, upTo - b.acked);
-    member.inFlight -= upTo - b.acked;
-    b.acked = upTo;
-  }
-
-  /** Queue position before which everything is done once the batch's first `i` events are. */
-  function positionAfter(b: Batch, i: number): number {
-    if (i >= b.events.length) return b.n;
-    return b.positions ? b.positions[i]! : i;
-  }
-
-  /** How deliverBatch acknowledges and retries for one member, whichever batch it is on. */
-  function stepsOf(s: StreamState, group: Group, member: Member): BatchSteps {
-    const closedNow = () => member.closed;
-    return {
-      handler: member.handle,
-      handled: (_from, to) => ack(member, positionAfter(member.batch, to)),
-      aborted: closedNow,
-      retry: async (i, err) => {
-        const b = member.batch;
-        const failed = b.events[i]!;
-        const pos = positionAfter(b, i);
-        const index = member.queue[pos - b.acked]!;
-        const outcome = await retryInPlace(failed, err, 1, {
-          handler: member.handle,
-          maxDeliveries,
-          backoff,
-          pause: (ms) => new Promise<void>((r) => setTimeout(r, ms)),
-          stopping: closedNow,
-          aborted: closedNow,
-          deadLetter: async (e, deliveries) => {
-            const id = `${failed.metadata.stream}/${++deadSeq}`;
-            const error = e instanceof Error ? e.message : String(e);
-            dead.set(id, { id, stream: failed.metadata.stream, group: groupName(group), event: failed, error, deliveries, deadAtMs: now(), index });
-          },
-        });
-        if (outcome !== 'stop') ack(member, pos + 1);
-        return outcome;
-      },
-    };
   }
 
   function groupName(group: Group): string {
@@ -315,10 +207,10 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
         s.groups.set(subscribeOptions.group, group);
       }
       const g = group;
-      const member: Member = {
-        consumer: subscribeOptions.consumer, queue: [], busy: false, closed: false, stopping: false, current: null, inFlight: 0, options: subscribeOptions,
-        handle: batchHandlerOf(subscribeOptions), batch: { events: [], positions: null, n: 0, acked: 0 }, steps: null,
-      };
+      const member = newMember(subscribeOptions, policy, (index) => eventAt(s, index), (event, index, error, deliveries) => {
+        const id = `${event.metadata.stream}/${++deadSeq}`;
+        dead.set(id, { id, stream: event.metadata.stream, group: groupName(g), event, error, deliveries, deadAtMs: now(), index });
+      });
       // A new member takes its share of what is queued for the others: rebalance, as Kafka would.
       for (const m of g.members) for (const i of m.queue.splice(m.inFlight)) g.returned.push(i);
       g.returned.sort((a, b) => a - b);
