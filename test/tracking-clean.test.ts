@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { distanceMeters } from '../domain/geo.ts';
-import { RECENT_POINTS_KEPT, screenPoints, type DriverFix } from '../domain/tracking/clean.ts';
+import { RECENT_POINTS_KEPT, screenPoints, type DriverFix, recentOf } from '../domain/tracking/clean.ts';
 import type { GpsPoint } from '../domain/tracking/point.ts';
 
 const ORIGIN = { lat: 48.8566, lng: 2.3522 };
@@ -112,7 +112,7 @@ describe('screening driver GPS', () => {
       const batch = Array.from({ length: 50 }, (_, i) => pt(2 * (s + i), 0, 400 - s - i));
       fix = screenPoints(fix, batch, NOW).latest;
     }
-    expect(fix?.recent).toHaveLength(RECENT_POINTS_KEPT);
+    expect(recentOf(fix!)).toHaveLength(RECENT_POINTS_KEPT);
     const resend = screenPoints(fix, [pt(2 * 299, 0, 400 - 299)], NOW);
     expect(codes(resend)).toEqual([{ index: 0, code: 'DUPLICATE_POINT' }]);
   });

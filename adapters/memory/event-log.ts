@@ -1,16 +1,13 @@
 import { DomainError, versionConflict } from '../../domain/errors.ts';
-import { deliverBatch, retryInPlace } from '../shared/batch-delivery.ts';
 import { makeEntries, type Entries } from './entries.ts';
+import { deliverQueued, newMember, type Member } from './member.ts';
 import {
-  batchHandlerOf,
   eventIdOf,
   type DeadLetter,
-  type Event,
   type EventLogBackend,
   type Recorded,
   type StreamDescriptor,
   type StreamName,
-  type SubscribeOptions,
   type Subscription,
   typedEventLog,
 } from '../../domain/ports/event-log.ts';
@@ -28,22 +25,6 @@ export interface InMemoryEventLogOptions {
   readonly clock?: Clock;
 }
 
-interface Member {
-  readonly consumer: string;
-  readonly queue: number[];
-  busy: boolean;
-  closed: boolean;
-  /** Graceful close asked: finish the current event, then leave. */
-  stopping: boolean;
-  /** The batch running now, so a graceful close can wait for it. */
-  current: Promise<void> | null;
-  /** How many entries at the head of `queue` the running batch holds (they stay there until acked). */
-  inFlight: number;
-  readonly options: SubscribeOptions;
-  /** The subscriber's handler as a batch handler: called with what is pending for this member. */
-  readonly handle: (events: readonly Recorded[]) => Promise<void>;
-}
-
 interface Group {
   /** Next stream index not yet handed to any member. */
   cursor: number;
@@ -56,7 +37,17 @@ interface StreamState {
   readonly entries: Entries; // positions are 1-based indexes into these
   readonly byKey: Map<string, Recorded[]>;
   readonly groups: Map<string, Group>;
+  /**
+   * The events of the latest HOT appends as append built them, by index mod HOT: every group's
+   * delivery of a fresh event hands over that one object instead of building a Recorded per group
+   * (entries.ts keeps events as columns, for the heap). Older ones (a replay, a slow group) are built.
+   */
+  readonly hot: (Recorded | undefined)[];
+  readonly hotIndex: Float64Array;
 }
+
+/** Fresh events kept as objects per stream (a power of two): well past what groups lag by in a turn. */
+const HOT = 1_024;
 
 /**
  * The embedded event log: everything in process memory. Positions are 1-based counters per stream.
@@ -67,7 +58,7 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
   const clock = options.clock ?? systemClock;
   const now = () => clock.now();
   const maxDeliveries = options.maxDeliveries ?? 5;
-  const backoff = { baseMs: options.retryDelayMs ?? 50, maxMs: options.maxRetryDelayMs ?? 5_000 };
+  const policy = { maxDeliveries, backoff: { baseMs: options.retryDelayMs ?? 50, maxMs: options.maxRetryDelayMs ?? 5_000 } };
   const streams = new Map<string, StreamState>();
   /** Dead letters by id, in the order they died; each remembers its group to hand the event back to. */
   const dead = new Map<string, DeadLetter & { index: number }>();
@@ -76,8 +67,15 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
 
   const streamOf = ({ name }: Pick<StreamDescriptor, 'name'>): StreamState => {
     let s = streams.get(name);
-    if (!s) streams.set(name, (s = { entries: makeEntries(name as StreamName), byKey: new Map(), groups: new Map() }));
+    if (!s) streams.set(name, (s = { entries: makeEntries(name as StreamName), byKey: new Map(), groups: new Map(), hot: new Array(HOT), hotIndex: new Float64Array(HOT) }));
     return s;
+  };
+
+  /** The retained event at `index`: the object its append built while it is fresh, else built from the columns. */
+  const eventAt = (s: StreamState, index: number): Recorded | undefined => {
+    if (!s.entries.retained(index)) return undefined;
+    const slot = index & (HOT - 1);
+    return s.hotIndex[slot] === index ? s.hot[slot] : s.entries.at(index);
   };
 
   /** Retention: the oldest entries beyond maxLength go. */
@@ -87,7 +85,8 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
   }
 
   function pump(s: StreamState, group: Group): void {
-    const live = group.members.filter((m) => !m.closed);
+    // Members leave the list as they close; only a closed log leaves closed ones in it.
+    const live = closed ? group.members.filter((m) => !m.closed) : group.members;
     if (live.length === 0) return;
     while (group.returned.length > 0 || group.cursor < s.entries.end()) {
       const index = group.returned.length > 0 ? group.returned.shift()! : group.cursor++;
@@ -106,7 +105,7 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
         // What is pending for this member now is one batch: its events in log order, so per key too.
         member.inFlight = Math.min(member.queue.length, MAX_BATCH);
         sinceTurn += member.inFlight;
-        member.current = deliverQueued(s, group, member, member.inFlight);
+        member.current = deliverQueued(member, member.inFlight);
         await member.current;
         member.current = null;
         member.inFlight = 0;
@@ -123,57 +122,6 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
       member.busy = false;
       member.inFlight = 0;
     }
-  }
-
-  /**
-   * Hands the first `n` queued entries to the handler as one batch. Acknowledging is dropping them from
-   * the head of the queue (an aborted member's queue goes back to the group). A failure at event i
-   * (`batchFailure(i, err)`) acks what came before i, retries i in place under the policy, then goes on.
-   */
-  async function deliverQueued(s: StreamState, group: Group, member: Member, n: number): Promise<void> {
-    const ready: { event: Recorded; index: number; pos: number }[] = [];
-    for (let pos = 0; pos < n; pos++) {
-      const index = member.queue[pos]!;
-      const event = s.entries.at(index);
-      if (event) ready.push({ event, index, pos }); // gone: trimmed by retention before its turn
-    }
-    let acked = 0;
-    const ack = (upTo: number) => {
-      if (member.closed || upTo <= acked) return;
-      member.queue.splice(0, upTo - acked);
-      member.inFlight -= upTo - acked;
-      acked = upTo;
-    };
-    // Queue position before which everything is done once the first `i` ready events are.
-    const posOf = (i: number) => (i < ready.length ? ready[i]!.pos : n);
-    const closed = () => member.closed;
-    const done = await deliverBatch(
-      ready.map((r) => r.event),
-      {
-        handler: member.handle,
-        handled: (_from, to) => ack(posOf(to)),
-        aborted: closed,
-        retry: async (i, err) => {
-          const failed = ready[i]!;
-          const outcome = await retryInPlace(failed.event, err, 1, {
-            handler: member.handle,
-            maxDeliveries,
-            backoff,
-            pause: (ms) => new Promise<void>((r) => setTimeout(r, ms)),
-            stopping: closed,
-            aborted: closed,
-            deadLetter: async (e, deliveries) => {
-              const id = `${failed.event.metadata.stream}/${++deadSeq}`;
-              const error = e instanceof Error ? e.message : String(e);
-              dead.set(id, { id, stream: failed.event.metadata.stream, group: groupName(group), event: failed.event, error, deliveries, deadAtMs: now(), index: failed.index });
-            },
-          });
-          if (outcome !== 'stop') ack(failed.pos + 1);
-          return outcome;
-        },
-      },
-    );
-    if (done) ack(n);
   }
 
   function groupName(group: Group): string {
@@ -213,19 +161,26 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
     async append(stream, key, events, { expectedVersion } = {}) {
       if (closed) throw new DomainError('LOG_CLOSED', 503, 'the event log is closed');
       const s = streamOf(stream);
-      const history = s.byKey.get(key) ?? [];
+      // Only entity streams keep a history per key (and are appended to with an expected version).
+      const history = stream.keepsHistory || expectedVersion !== undefined ? (s.byKey.get(key) ?? NO_HISTORY) : NO_HISTORY;
       if (expectedVersion !== undefined && expectedVersion !== history.length)
         throw versionConflict(stream.name, key, expectedVersion, history.length);
       const recordedAtMs = now();
-      const recorded = events.map((e, i): Recorded => {
+      const recorded: Recorded[] = new Array(events.length);
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i]!;
         const version = stream.keepsHistory ? history.length + i + 1 : 0;
-        const position = String(s.entries.push(e.type, e.data, key, version, recordedAtMs));
-        return { type: e.type, data: e.data, metadata: { eventId: eventIdOf(stream.name, position), stream: stream.name, position, key, version, recordedAtMs } };
-      });
+        const index = s.entries.push(e.type, e.data, key, version, recordedAtMs);
+        const position = String(index);
+        const r = { type: e.type, data: e.data, metadata: { eventId: eventIdOf(stream.name, position), stream: stream.name, position, key, version, recordedAtMs } } as Recorded;
+        recorded[i] = r;
+        s.hot[index & (HOT - 1)] = r;
+        s.hotIndex[index & (HOT - 1)] = index;
+      }
       // In place (readKey hands out copies): appending to a long history does not copy it.
       if (stream.keepsHistory) {
         if (history.length === 0) s.byKey.set(key, [...recorded]);
-        else for (const r of recorded) history.push(r);
+        else for (const r of recorded) (history as Recorded[]).push(r);
       }
       trim(stream, s);
       for (const group of s.groups.values()) pump(s, group);
@@ -252,7 +207,10 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
         s.groups.set(subscribeOptions.group, group);
       }
       const g = group;
-      const member: Member = { consumer: subscribeOptions.consumer, queue: [], busy: false, closed: false, stopping: false, current: null, inFlight: 0, options: subscribeOptions, handle: batchHandlerOf(subscribeOptions) };
+      const member = newMember(subscribeOptions, policy, (index) => eventAt(s, index), (event, index, error, deliveries) => {
+        const id = `${event.metadata.stream}/${++deadSeq}`;
+        dead.set(id, { id, stream: event.metadata.stream, group: groupName(g), event, error, deliveries, deadAtMs: now(), index });
+      });
       // A new member takes its share of what is queued for the others: rebalance, as Kafka would.
       for (const m of g.members) for (const i of m.queue.splice(m.inFlight)) g.returned.push(i);
       g.returned.sort((a, b) => a - b);
@@ -290,6 +248,9 @@ export function getInMemoryEventLog(options: InMemoryEventLogOptions = {}) {
  * 100 µs an event for the tracker and push: a 256-event batch is a turn of a few tens of ms at most).
  */
 const MAX_BATCH = 256;
+
+/** A key's history while it has none (read only: a first append stores a new array). */
+const NO_HISTORY: readonly Recorded[] = [];
 
 /** FNV-1a: a cheap, stable hash so one key always maps to the same member. */
 function hashKey(key: string): number {

@@ -1,5 +1,5 @@
 import { isLatLng } from '../geo.ts';
-import { defaultPlausibilityRules, insertionIndex, judgeAgainstNeighbours, type ImplausibleCode, type PlausibilityRules } from './plausible.ts';
+import { defaultPlausibilityRules, insertionIndex, judgeAgainstNeighbours, type Implausible, type ImplausibleCode, type PlausibilityRules } from './plausible.ts';
 import type { GpsPoint, TrackPoint } from './point.ts';
 
 /** Ingestion limits for driver GPS; the neighbour rule's own limits are in plausible.ts. */
@@ -33,16 +33,32 @@ export interface AcceptedPoint extends GpsPoint {
   readonly late: boolean;
 }
 
-/** What screening remembers about one driver between batches: plain data, safe to store. */
+/**
+ * What screening remembers about one driver between batches: plain data, safe to keep.
+ * The window of neighbours is `points[from, to)`, not an array of its own: a request that adds the
+ * newest point (nearly all of them) appends it to the array it was screened against instead of
+ * copying 256 points into a new one (2 KiB per GPS point for the GC). That array is shared by the
+ * driver's successive fixes, each reading only its own range: a fix appends only when its `to` is
+ * the array's end, so nothing any fix reads ever changes (a second fix forked from the same one
+ * finds the end taken and copies). See `recentOf` for the window as an array of its own.
+ */
 export interface DriverFix {
   /** The newest accepted point (by device time): the driver's position. */
   readonly latest: GpsPoint;
   /**
-   * The most recent accepted points, sorted by device time: the neighbours a late point is judged
-   * against, and the memory that drops resent ones.
+   * Holds the most recent accepted points, sorted by device time, at [from, to): the neighbours a
+   * late point is judged against, and the memory that drops resent ones. Later fixes may append beyond `to`.
    */
-  readonly recent: readonly TrackPoint[];
+  readonly points: readonly TrackPoint[];
+  readonly from: number;
+  readonly to: number;
 }
+
+/** The fix's window, as an array of its own. */
+export const recentOf = (fix: DriverFix): TrackPoint[] => fix.points.slice(fix.from, fix.to);
+
+/** A fix from a window built elsewhere (sorted by device time, at most RECENT_POINTS_KEPT); later fixes may append to `recent`. */
+export const driverFix = (latest: GpsPoint, recent: TrackPoint[]): DriverFix => ({ latest, points: recent, from: 0, to: recent.length });
 
 export interface ScreenResult {
   /** Accepted points in device-time order. */
@@ -73,39 +89,61 @@ export function screenPoints(
   now: number,
   rules: Partial<TrackingRules> = NO_RULES,
 ): ScreenResult {
-  const r = rules === NO_RULES ? defaultTrackingRules : { ...defaultTrackingRules, ...rules };
+  const r = resolved(rules);
   const order = points.length === 1 ? ONLY_ONE : points.map((_, i) => i).sort((a, b) => points[a]!.recordedAt - points[b]!.recordedAt || a - b);
-  // Copy on write: `previous` is never changed (a caller may screen against it again), and the
-  // window is copied once, by the first point accepted, not per request (most requests add one
-  // point to a full window, or none).
-  let recent: readonly TrackPoint[] = previous?.recent ?? EMPTY;
-  let ours: TrackPoint[] | null = null;
+  // `previous` is never changed (a caller may screen against it again): the window grows by
+  // appending past its end (see DriverFix) or, for a point in the middle, into a copy.
+  let w: Window = previous ?? NO_WINDOW;
   let latest = previous?.latest ?? null;
   const accepted: AcceptedPoint[] = [];
   const rejected: Rejection[] = [];
 
-  for (const index of order) {
+  for (let k = 0; k < order.length; k++) {
+    const index = order[k]!;
     const p = points[index]!;
-    const verdict = judge(p, recent, now, r);
+    const verdict = judge(p, w, now, r);
     if (verdict) {
-      rejected.push({ index, ...verdict });
+      rejected.push({ index, code: verdict.code, message: verdict.message });
       continue;
     }
     const late = latest !== null && p.recordedAt < latest.recordedAt;
-    accepted.push({ ...p, late });
-    if (ours) remember(ours, p);
-    else recent = ours = withPoint(recent, p);
+    accepted.push({ lat: p.lat, lng: p.lng, recordedAt: p.recordedAt, heading: p.heading, speed: p.speed, accuracy: p.accuracy, late });
+    w = withPoint(w, p);
     if (!late) latest = p;
   }
 
   if (rejected.length > 1) rejected.sort((a, b) => a.index - b.index);
-  const fix = latest && ours ? { latest, recent: ours } : previous;
+  const fix = latest && w !== (previous ?? NO_WINDOW) ? { latest, points: w.points, from: w.from, to: w.to } : previous;
   return { accepted, rejected, latest: fix };
 }
 
 const NO_RULES: Partial<TrackingRules> = {};
 const ONLY_ONE: readonly number[] = [0];
-const EMPTY: readonly TrackPoint[] = [];
+
+/** Rules given as overrides, merged with the defaults once per rules object (not once per request). */
+const merged = new WeakMap<Partial<TrackingRules>, TrackingRules>();
+function resolved(rules: Partial<TrackingRules>): TrackingRules {
+  if (rules === NO_RULES) return defaultTrackingRules;
+  let r = merged.get(rules);
+  if (!r) merged.set(rules, (r = { ...defaultTrackingRules, ...rules }));
+  return r;
+}
+
+/** A window: points[from, to) of an array that later windows may append to (see DriverFix). */
+interface Window {
+  readonly points: readonly TrackPoint[];
+  readonly from: number;
+  readonly to: number;
+}
+/** No window yet: its array is never appended to (every driver gets an array of their own). */
+const NO_WINDOW: Window = { points: Object.freeze([]) as readonly TrackPoint[], from: 0, to: 0 };
+
+/**
+ * Past this many points fallen out of the window at the head of a shared array, the window moves
+ * to an array of its own: one copy of RECENT_POINTS_KEPT points per this many appended, and an
+ * array never holds more than RECENT_POINTS_KEPT + this.
+ */
+const COMPACT_AFTER = 64;
 
 /**
  * Takes in a point another instance accepted (read back from the log), so this instance judges the
@@ -113,28 +151,37 @@ const EMPTY: readonly TrackPoint[] = [];
  * returned as it is).
  */
 export function observePoint(previous: DriverFix | null, p: GpsPoint): DriverFix {
-  const recent = previous?.recent ?? EMPTY;
-  const known = recent[insertionIndex(recent, p.recordedAt)]?.recordedAt === p.recordedAt;
+  const w: Window = previous ?? NO_WINDOW;
+  const i = insertionIndex(w.points, p.recordedAt, w.from, w.to);
+  const known = i < w.to && w.points[i]!.recordedAt === p.recordedAt;
   if (known && previous && previous.latest.recordedAt >= p.recordedAt) return previous;
   const latest = previous && previous.latest.recordedAt >= p.recordedAt ? previous.latest : p;
-  return { latest, recent: known ? recent : withPoint(recent, p) };
+  const next = known ? w : withPoint(w, p);
+  return { latest, points: next.points, from: next.from, to: next.to };
 }
 
-/** A new window: `recent` with `p` in its place and the oldest beyond RECENT_POINTS_KEPT left out, built in one allocation of its final size. */
-function withPoint(recent: readonly TrackPoint[], p: TrackPoint): TrackPoint[] {
-  const at = insertionIndex(recent, p.recordedAt);
-  const total = recent.length + 1;
-  const drop = Math.max(0, total - RECENT_POINTS_KEPT);
+/**
+ * The window with `p` in its place and the oldest beyond RECENT_POINTS_KEPT left out. The newest
+ * point, on a window that ends its array, is appended in place (what other windows read is
+ * unchanged); anywhere else the window is copied, in one allocation of its final size.
+ */
+function withPoint(w: Window, p: TrackPoint): Window {
+  const { points, from, to } = w;
   const point = { lat: p.lat, lng: p.lng, recordedAt: p.recordedAt };
+  const at = insertionIndex(points, p.recordedAt, from, to);
+  if (at === to && to === points.length && w !== NO_WINDOW) {
+    (points as TrackPoint[]).push(point);
+    const head = Math.max(from, to + 1 - RECENT_POINTS_KEPT);
+    if (head < COMPACT_AFTER) return { points, from: head, to: to + 1 };
+    return { points: points.slice(head, to + 1), from: 0, to: to + 1 - head };
+  }
+  const total = to - from + 1;
+  const drop = Math.max(0, total - RECENT_POINTS_KEPT);
   const next: TrackPoint[] = new Array(total - drop);
-  // Position k of the window with `p` inserted at `at`; the first `drop` positions go.
-  for (let k = drop; k < total; k++) next[k - drop] = k < at ? recent[k]! : k === at ? point : recent[k - 1]!;
-  return next;
-}
-
-function remember(recent: TrackPoint[], p: TrackPoint): void {
-  recent.splice(insertionIndex(recent, p.recordedAt), 0, { lat: p.lat, lng: p.lng, recordedAt: p.recordedAt });
-  if (recent.length > RECENT_POINTS_KEPT) recent.splice(0, recent.length - RECENT_POINTS_KEPT);
+  // Position k of the window with `p` inserted at `at` (relative: at - from); the first `drop` positions go.
+  const rel = at - from;
+  for (let k = drop; k < total; k++) next[k - drop] = k < rel ? points[from + k]! : k === rel ? point : points[from + k - 1]!;
+  return { points: next, from: 0, to: next.length };
 }
 
 /**
@@ -148,7 +195,7 @@ function remember(recent: TrackPoint[], p: TrackPoint): void {
  *     with the fare's track): DUPLICATE_POINT, CONFLICTING_POINT, TOO_FREQUENT (`minIntervalMs`),
  *     IMPOSSIBLE_SPEED (`maxSpeedMps`), IMPLAUSIBLE_TRACK (`jitterM`, `maxAccelerationMps2`).
  */
-function judge(p: GpsPoint, recent: readonly TrackPoint[], now: number, r: TrackingRules): Omit<Rejection, 'index'> | null {
+function judge(p: GpsPoint, w: Window, now: number, r: TrackingRules): Implausible | Omit<Rejection, 'index'> | null {
   if (!isLatLng(p) || !Number.isFinite(p.recordedAt)) {
     return { code: 'INVALID_POINT', message: 'lat, lng or recordedAt is out of range' };
   }
@@ -161,9 +208,8 @@ function judge(p: GpsPoint, recent: readonly TrackPoint[], now: number, r: Track
   if (p.accuracy !== null && p.accuracy > r.maxAccuracyM) {
     return { code: 'LOW_ACCURACY', message: `accuracy ${p.accuracy} m is worse than ${r.maxAccuracyM} m` };
   }
-  const oldest = recent[0];
-  if (recent.length >= RECENT_POINTS_KEPT && oldest && p.recordedAt < oldest.recordedAt) {
+  if (w.to - w.from >= RECENT_POINTS_KEPT && p.recordedAt < w.points[w.from]!.recordedAt) {
     return { code: 'STALE_POINT', message: `recordedAt is older than the last ${RECENT_POINTS_KEPT} fixes it could be checked against` };
   }
-  return judgeAgainstNeighbours(recent, p, r);
+  return judgeAgainstNeighbours(w.points, p, r, w.from, w.to);
 }

@@ -55,8 +55,9 @@ type Axis = { x: number; v: number; p: readonly [number, number, number] };
  * a point older than the state is not fed (the estimate is returned unchanged), and a long gap
  * restarts the filter from the point.
  */
-export function smooth(state: SmoothingState | null, point: GpsPoint, options: Partial<SmoothingOptions> = {}): SmoothedFix {
-  const o = { ...defaultSmoothingOptions, ...options };
+export function smooth(state: SmoothingState | null, point: GpsPoint, options?: Partial<SmoothingOptions>): SmoothedFix {
+  // Merged only when there is something to merge: the tracker smooths every point with the defaults.
+  const o = options ? { ...defaultSmoothingOptions, ...options } : defaultSmoothingOptions;
   const accuracy = point.accuracy !== null && point.accuracy > 0 ? point.accuracy : o.defaultAccuracyM;
   const r = accuracy * accuracy;
   if (state === null || point.recordedAt - state.at > o.resetAfterMs) return output(start(point, r), point.heading, o);

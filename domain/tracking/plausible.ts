@@ -35,10 +35,15 @@ export interface Implausible {
 /** Below this gap the implied speed is dominated by jitter, so the gap is counted as one second. */
 const MIN_SPEED_GAP_MS = 1_000;
 
-/** Index of the first point of `track` (sorted by device time) not older than `t`. */
-export function insertionIndex(track: readonly TrackPoint[], t: number): number {
-  let lo = 0;
-  let hi = track.length;
+/** Index of the first point of `track[lo, hi)` (sorted by device time) not older than `t` (`hi` when none). */
+export function insertionIndex(track: readonly TrackPoint[], t: number, lo = 0, hi = track.length): number {
+  // The common cases first, one read each instead of eight scattered ones through a 256-point
+  // window: a fix newer than every one held goes at the end; the newest one read back is the last.
+  if (hi > lo) {
+    const last = track[hi - 1]!.recordedAt;
+    if (last < t) return hi;
+    if (last === t && (hi - 1 === lo || track[hi - 2]!.recordedAt < t)) return hi - 1;
+  }
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (track[mid]!.recordedAt < t) lo = mid + 1;
@@ -63,15 +68,16 @@ function speedProblem(a: TrackPoint, b: TrackPoint, r: PlausibilityRules, which:
  *   could be: off the straight interpolation by no more than jitter + a·t₁·t₂/2 (the largest gap a
  *   path with bounded acceleration opens from its chord). A zig-zag squeezed between honest fixes fails this.
  */
-export function judgeAgainstNeighbours(track: readonly TrackPoint[], p: TrackPoint, r: PlausibilityRules): Implausible | null {
-  const i = insertionIndex(track, p.recordedAt);
-  const at = track[i];
+export function judgeAgainstNeighbours(track: readonly TrackPoint[], p: TrackPoint, r: PlausibilityRules, from = 0, to = track.length): Implausible | null {
+  // The track is track[from, to): screening's window is a range of an array it shares (clean.ts).
+  const i = insertionIndex(track, p.recordedAt, from, to);
+  const at = i < to ? track[i] : undefined;
   if (at && at.recordedAt === p.recordedAt) {
     return at.lat === p.lat && at.lng === p.lng
       ? { code: 'DUPLICATE_POINT', message: `point at ${p.recordedAt} was already received` }
       : { code: 'CONFLICTING_POINT', message: `another position was already received for ${p.recordedAt}` };
   }
-  const prev = i > 0 ? track[i - 1]! : null;
+  const prev = i > from ? track[i - 1]! : null;
   const next = at ?? null;
   if ((prev && p.recordedAt - prev.recordedAt < r.minIntervalMs) || (next && next.recordedAt - p.recordedAt < r.minIntervalMs))
     return { code: 'TOO_FREQUENT', message: `another fix was received less than ${r.minIntervalMs} ms of device time away` };

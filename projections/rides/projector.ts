@@ -69,14 +69,18 @@ export function makeRideProjector(
    * A point joins its ride's track only while the ride is being tracked and is the ride's driver's.
    */
   async function onLocations(events: readonly Recorded<LocationRecorded>[]): Promise<void> {
-    const byRide = new Map<string, Recorded<LocationRecorded>[]>();
-    for (const e of events) {
+    let byRide: Map<string, Recorded<LocationRecorded>[]> | undefined;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
       const rideId = e.data.rideId;
       if (!rideId) continue;
+      byRide ??= new Map();
       const list = byRide.get(rideId);
       if (list) list.push(e);
       else byRide.set(rideId, [e]);
     }
+    // Most points are of drivers on no ride: nothing to look up, nothing to write.
+    if (!byRide) return;
     // The rides are read side by side (a batch of points from 100 rides waited for 100 sequential
     // reads), then every ride's new points go in one write: one bulk write per batch.
     const tracks = await Promise.all([...byRide].map(([rideId, list]) => trackOf(rideId, list)));

@@ -19,7 +19,13 @@ export function makeConsumerGuards({ metrics, logger, clock }: ConsumerGuardDeps
   /** Per consumer group, the events failing transiently right now: the log retries them until they pass. */
   const retrying = new Map<string, Set<string>>();
   const failingOf = (name: string) => retrying.get(name) ?? retrying.set(name, new Set()).get(name)!;
-  const lag = (name: string, e: Recorded) => metrics.consumerLag.set({ consumer: name }, Math.max(0, (clock.now() - e.metadata.recordedAtMs) / 1000));
+  /** The lag gauge per consumer, its labels bound once: setting it with a label object hashes the labels on every call. */
+  const lagGauges = new Map<string, { set(value: number): void }>();
+  const lag = (name: string, e: Recorded) => {
+    let gauge = lagGauges.get(name);
+    if (!gauge) lagGauges.set(name, (gauge = metrics.consumerLag.labels({ consumer: name })));
+    gauge.set(Math.max(0, (clock.now() - e.metadata.recordedAtMs) / 1000));
+  };
 
   function recovered(name: string, e: Recorded): void {
     if (failingOf(name).delete(e.metadata.eventId)) {
@@ -56,6 +62,7 @@ export function makeConsumerGuards({ metrics, logger, clock }: ConsumerGuardDeps
     },
     /** A batch handler, watched: a failure at event i (batchFailure) is charged to event i. */
     batchesOf<E extends Event>(group: string, handler: (events: readonly Recorded<E>[]) => Promise<void>) {
+      const failing = failingOf(group);
       return async (events: readonly Recorded<E>[]) => {
         const last = events.at(-1);
         if (last) lag(group, last);
@@ -65,7 +72,7 @@ export function makeConsumerGuards({ metrics, logger, clock }: ConsumerGuardDeps
           failed(group, err, events[handledBefore(err)]);
           throw err;
         }
-        if (failingOf(group).size > 0) for (const e of events) recovered(group, e);
+        if (failing.size > 0) for (const e of events) recovered(group, e);
       };
     },
   };

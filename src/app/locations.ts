@@ -104,23 +104,26 @@ export function makeLocationIngestion({ log, clock, metrics }: IngestionDeps, { 
     }
     return { screened, accepted: screened.accepted, latest: screened.latest, events, zonesNow };
   }
+  type Plan = ReturnType<typeof plan>;
 
   return {
     fixes,
     /** A recorded point (from any instance) joins the driver's screening neighbours. */
     observe(point: GpsPoint & { readonly driverId: string }): void {
-      fixes.set(point.driverId, observePoint(fixes.get(point.driverId) ?? null, point));
+      const fix = fixes.get(point.driverId) ?? null;
+      const next = observePoint(fix, point);
+      if (next !== fix) fixes.set(point.driverId, next); // usually this instance's own point, known already
     },
     async ingest(actor: Actor, points: readonly GpsPoint[]): Promise<IngestResult> {
       if (actor.role !== 'driver') throw new DomainError('FORBIDDEN', 403, 'only drivers send locations');
       const driverId = actor.userId;
       takePoints(driverId, points.length);
-      const appendTo = (events: readonly LocationEvent[]) => log.append('driver-locations', driverId, events);
-      let done: ReturnType<typeof plan>;
-      if (shared) done = await shared.screenAndAppend(driverId, (fix) => plan(driverId, points, fix), appendTo);
+      let done: Plan;
+      if (shared) done = await shared.screenAndAppend(driverId, (fix) => plan(driverId, points, fix), (events: readonly LocationEvent[]) => log.append('driver-locations', driverId, events));
       else {
+        // No closure per request here: this is every GPS point's path on a single instance.
         done = plan(driverId, points, fixes.get(driverId) ?? null);
-        if (done.events.length > 0) await appendTo(done.events);
+        if (done.events.length > 0) await log.append('driver-locations', driverId, done.events);
         if (done.latest) fixes.set(driverId, done.latest);
       }
       const { screened, events } = done;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultTrackingRules, observePoint, RECENT_POINTS_KEPT, screenPoints, type DriverFix } from '../../domain/tracking/clean.ts';
+import { defaultTrackingRules, observePoint, RECENT_POINTS_KEPT, screenPoints, type DriverFix, recentOf } from '../../domain/tracking/clean.ts';
 import type { GpsPoint } from '../../domain/tracking/point.ts';
 
 /**
@@ -101,7 +101,7 @@ describe('screening: a batch', () => {
       [1_000, false],
     ]);
     expect(r.latest!.latest.recordedAt).toBe(NOW + 1_000);
-    expect(r.latest!.recent.map((p) => p.recordedAt - NOW)).toEqual([-10_000, -5_000, 0, 1_000]);
+    expect(recentOf(r.latest!).map((p) => p.recordedAt - NOW)).toEqual([-10_000, -5_000, 0, 1_000]);
   });
 
   it('a late point alone does not move the driver back, but is remembered', () => {
@@ -109,7 +109,7 @@ describe('screening: a batch', () => {
     const r = screenPoints(before, [pt(50, 5_000)], NOW);
     expect(r.accepted[0]!.late).toBe(true);
     expect(r.latest!.latest).toEqual(before.latest);
-    expect(r.latest!.recent).toHaveLength(3);
+    expect(recentOf(r.latest!)).toHaveLength(3);
     // The same late point sent again is a duplicate now.
     expect(codes(screenPoints(r.latest, [pt(50, 5_000)], NOW))).toEqual([[0, 'DUPLICATE_POINT']]);
   });
@@ -120,7 +120,7 @@ describe('screening: a batch', () => {
 
   it('what is remembered is where and when only', () => {
     const r = screenPoints(null, [pt(0, 1_000, { heading: 90, speed: 3, accuracy: 4 })], NOW);
-    expect(r.latest!.recent).toEqual([{ lat: ORIGIN.lat, lng: pt(0, 0).lng, recordedAt: NOW - 1_000 }]);
+    expect(recentOf(r.latest!)).toEqual([{ lat: ORIGIN.lat, lng: pt(0, 0).lng, recordedAt: NOW - 1_000 }]);
     expect(r.latest!.latest).toMatchObject({ heading: 90, speed: 3, accuracy: 4 });
   });
 });
@@ -135,11 +135,11 @@ describe('screening: the memory of a long drive', () => {
   it('keeps the last 256 fixes', () => {
     const fix = longDrive();
     expect(RECENT_POINTS_KEPT).toBe(256);
-    expect(fix.recent).toHaveLength(256);
+    expect(recentOf(fix)).toHaveLength(256);
     const more = screenPoints(fix, [pt(2_570, 0)], NOW).latest!;
-    expect(more.recent).toHaveLength(256);
-    expect(more.recent[0]!.recordedAt).toBe(NOW - 255_000);
-    expect(more.recent.at(-1)!.recordedAt).toBe(NOW);
+    expect(recentOf(more)).toHaveLength(256);
+    expect(recentOf(more)[0]!.recordedAt).toBe(NOW - 255_000);
+    expect(recentOf(more).at(-1)!.recordedAt).toBe(NOW);
   });
 
   it('a late point older than all 256 remembered fixes cannot be checked, so it is STALE_POINT', () => {
@@ -158,7 +158,9 @@ describe('screening: the memory of a long drive', () => {
 describe('observing a point another instance accepted', () => {
   it('the first one becomes the driver’s position', () => {
     const p = pt(0, 1_000);
-    expect(observePoint(null, p)).toEqual({ latest: p, recent: [{ lat: p.lat, lng: p.lng, recordedAt: p.recordedAt }] });
+    const fix = observePoint(null, p);
+    expect(fix.latest).toEqual(p);
+    expect(recentOf(fix)).toEqual([{ lat: p.lat, lng: p.lng, recordedAt: p.recordedAt }]);
   });
 
   it('a newer one moves the driver; an older one joins the track without moving them', () => {
@@ -167,7 +169,7 @@ describe('observing a point another instance accepted', () => {
     const c = pt(50, 5_000);
     const fix = observePoint(observePoint(observePoint(null, a), b), c);
     expect(fix.latest).toBe(b);
-    expect(fix.recent.map((p) => p.recordedAt)).toEqual([a.recordedAt, c.recordedAt, b.recordedAt]);
+    expect(recentOf(fix).map((p) => p.recordedAt)).toEqual([a.recordedAt, c.recordedAt, b.recordedAt]);
   });
 
   it('a point already known changes nothing, and the screening then refuses it as a duplicate', () => {

@@ -1,7 +1,7 @@
 import { DomainError } from '../../../domain/errors.ts';
 import type { Event } from '../../../domain/ports/event-log.ts';
 import type { ScreeningStore } from '../../../domain/ports/screening.ts';
-import { observePoint, RECENT_POINTS_KEPT, type DriverFix } from '../../../domain/tracking/clean.ts';
+import { driverFix, observePoint, RECENT_POINTS_KEPT, type DriverFix } from '../../../domain/tracking/clean.ts';
 import type { GpsPoint } from '../../../domain/tracking/point.ts';
 
 /** Drivers whose copy is kept here; beyond it the oldest copies go (a miss only costs one read). */
@@ -103,10 +103,7 @@ function fixOf(points: readonly GpsPoint[]): DriverFix | null {
   const byTime = new Map<number, GpsPoint>();
   for (const p of points) if (!byTime.has(p.recordedAt)) byTime.set(p.recordedAt, p);
   const sorted = [...byTime.values()].sort((a, b) => a.recordedAt - b.recordedAt);
-  return {
-    latest: sorted.at(-1)!,
-    recent: sorted.slice(-RECENT_POINTS_KEPT).map((p) => ({ lat: p.lat, lng: p.lng, recordedAt: p.recordedAt })),
-  };
+  return driverFix(sorted.at(-1)!, sorted.slice(-RECENT_POINTS_KEPT).map((p) => ({ lat: p.lat, lng: p.lng, recordedAt: p.recordedAt })));
 }
 
 export type SharedScreening = ReturnType<typeof makeSharedScreening>;
