@@ -273,7 +273,9 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
   it('Redis killed -9 and restarted under load: /readyz is 503 while it is down, both instances recover by themselves, no acknowledged event is lost', async () => {
     onFailure();
     // The instance killed above comes back under the same name (it resumes its own consumer groups).
-    if (!a.alive()) a = await startServer({ name: 'instance a (restarted)', env: env('a') });
+    // Had the test above failed before its kill, A would still be frozen (alive, answering nothing): kill it first.
+    await a.crash();
+    a = await startServer({ name: 'instance a (restarted)', env: env('a') });
     apiA = http(a.url, 12_000);
     apiB = http(b.url, 12_000);
     const apis = [apiA, apiB];

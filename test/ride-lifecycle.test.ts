@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, startService } from './support/service.ts';
-import { allTransports } from './support/transports.ts';
+import { allTransports, type TestTransport } from './support/transports.ts';
 import { waitFor as waitUntil } from './support/wait.ts';
 
 const pickup = { lat: 38.7223, lng: -9.1393 };
@@ -13,20 +13,59 @@ const POLICY_ENV = {
   batched: { MATCHING: 'batched', BATCH_WINDOW_MS: '100' },
   'batched, fan-out 3': { MATCHING: 'batched', BATCH_WINDOW_MS: '100', OFFER_FANOUT: '3' },
 } as const;
-const cases = (Object.keys(POLICY_ENV) as (keyof typeof POLICY_ENV)[]).flatMap((matching) => allTransports().map((transport) => ({ matching, transport, name: transport.name })));
+type Matching = keyof typeof POLICY_ENV;
+type Service = Awaited<ReturnType<typeof startService>>;
+const policies = Object.keys(POLICY_ENV) as Matching[];
+// One server per transport for the file; each service has a namespace of its own on it.
+const transports = allTransports();
+const cases = transports.flatMap((transport) => policies.map((matching) => ({ matching, transport, name: transport.name })));
+
+/**
+ * The services, each started once. On Kafka a service's start is five consumer-group joins one
+ * after the other, each held 3 s by the mock (15 s a service): there the first case starts the
+ * services of all three policies at once, so their joins overlap (each waits in its own groups,
+ * nothing is shared but the broker). Memory and Redis start each service when its case begins.
+ */
+const services = new Map<string, Promise<Service>>();
+const transportsUp = new Map<TestTransport, Promise<void>>();
+const serviceFor = (transport: TestTransport, matching: Matching): Promise<Service> => {
+  const first = !transportsUp.has(transport);
+  const up = transportsUp.get(transport) ?? transportsUp.set(transport, transport.setUp()).get(transport)!;
+  const start = (m: Matching) => {
+    const key = `${transport.name}/${m}`;
+    if (!services.has(key)) {
+      const started = up.then(() => startService(transport.infra(), {}, POLICY_ENV[m]));
+      started.catch(() => undefined); // reported by the case that awaits it
+      services.set(key, started);
+    }
+    return services.get(key)!;
+  };
+  if (first && transport.name === 'kafka') for (const m of policies) void start(m);
+  return start(matching);
+};
+const closeService = async (transport: TestTransport, matching: Matching) => {
+  const key = `${transport.name}/${matching}`;
+  const started = services.get(key);
+  services.delete(key);
+  await (await started?.catch(() => null))?.close();
+};
+// Whatever a filtered or failed run left started, then the servers.
+afterAll(async () => {
+  await Promise.all([...services.values()].map(async (started) => (await started.catch(() => null))?.close()));
+  services.clear();
+  await Promise.all(transports.map((t) => (transportsUp.has(t) ? t.tearDown() : undefined)));
+});
 
 describe.each(cases)('a whole ride through HTTP alone on $name, matching $matching', ({ matching, transport }) => {
-  let service: Awaited<ReturnType<typeof startService>>;
+  let service: Service;
   let api: ReturnType<typeof client>;
   const waitFor = <T>(check: () => T | Promise<T>, what: string) => waitUntil(check, what, transport.patienceMs);
   beforeAll(async () => {
-    await transport.setUp();
-    service = await startService(transport.infra(), {}, POLICY_ENV[matching]);
+    service = await serviceFor(transport, matching);
     api = client(service.app);
   });
   afterAll(async () => {
-    await service?.close();
-    await transport.tearDown();
+    await closeService(transport, matching);
   });
 
   const eventCount = async () => (await service.ctx.log.read('rides')).length + (await service.ctx.log.read('drivers')).length;
