@@ -41,30 +41,7 @@ const makeLog = (extra: Partial<KafkaEventLogOptions> = {}) =>
     ...extra,
   }));
 
-/**
- * A fresh log's first read waits for its index reader to join a consumer group of its own: 3 s on
- * the mock (a real broker holds a new group's first join for group.initial.rebalance.delay.ms, 3 s by
- * default). Every contract test takes a fresh log, so a few are opened and joined ahead, in the
- * background, while the tests before run: each is still empty, in a namespace of its own, and used
- * by one test only; it is only ready sooner. Those left over are closed with the file.
- */
-const SPARES = 3;
-const spares: Promise<ReturnType<typeof makeLog>>[] = [];
-const warmLog = () => {
-  const log = makeLog();
-  const ready = log.read('rides').then(() => log);
-  ready.catch(() => undefined); // reported by the test that takes it
-  return ready;
-};
-const takeWarmLog = async () => {
-  while (spares.length < SPARES + 1) spares.push(warmLog());
-  return spares.shift()!;
-};
-afterAll(async () => {
-  await Promise.all(spares.splice(0).map(async (ready) => (await ready.catch(() => null))?.close()));
-});
-
-eventLogContract('kafka', takeWarmLog, { timeoutMs: 45_000 });
+eventLogContract('kafka', async () => makeLog(), { timeoutMs: 45_000 });
 
 const ev = (n: number, key = 'r_1') => ({ type: 'Numbered', data: { n, key } });
 const gps = (n: number) => ({ type: 'DriverLocationReported', data: { n, lat: 52.5, lng: 13.4 } });
