@@ -75,10 +75,7 @@ export async function startGroupReader(o: GroupReaderOptions): Promise<Subscript
   const claimCursors = new Map<Lane, string>();
   /** Acks sent but not yet answered: pipelined rather than awaited one by one (a round trip per event). */
   const acks: Promise<unknown>[] = [];
-  /**
-   * Entries handled and not acknowledged yet: their XACK goes out in one write with the next blocking
-   * read (one round trip per batch, not two), or on its own before any other command.
-   */
+  /** Handled, not acknowledged yet: acked in one write with the next blocking read, or on its own before any other command. */
   const owed = idsByKey();
   /** Sends the acknowledgement of what `ids` holds (one command for every key: ackCommand), answered later. */
   const sendAck = (ids: ReturnType<typeof idsByKey>) => {
