@@ -47,8 +47,11 @@ describe('faults, with two instances on one Redis (AOF, appendfsync always)', ()
     INSTANCE_ID: id,
     OFFER_TIMEOUT_MS: '3000',
     MATCH_TIMEOUT_MS: '120000',
-    // Takeover of a dead member's pending entries after 1 s idle rather than the default 30 s.
-    CLAIM_IDLE_MS: '1000',
+    // B takes over a dead member's pending entries after 1 s idle rather than the default 30 s. A's
+    // reads block until its own next claim check: at 1 s, a burst that reached Redis more than 1 s
+    // after A froze (a loaded machine) found no read of A's still blocked, and A was handed nothing.
+    // At 5 s A's blocked reads outlive the burst; A is frozen then killed, so it never claims anyway.
+    CLAIM_IDLE_MS: id === 'a' ? '5000' : '1000',
     LOCATION_SHARDS: String(LOCATION_SHARDS),
     SHARD_LEASE_MS: '2000',
     REDIS_URL: redis.url,
