@@ -119,7 +119,7 @@ export const streamRoute = fp(async (app: FastifyInstance, options: StreamOption
         const token = tokenOf(request);
         if (!token) throw new DomainError('UNAUTHORIZED', 401, 'a bearer token or access_token is required');
         try {
-          request.user = app.jwt.verify<TokenClaims>(token);
+          request.user = app.verifyToken(token);
         } catch {
           throw new DomainError('UNAUTHORIZED', 401, 'the token is invalid or expired');
         }
@@ -216,7 +216,7 @@ export const streamRoute = fp(async (app: FastifyInstance, options: StreamOption
           case 'auth': {
             let fresh: TokenClaims & { exp?: number };
             try {
-              fresh = app.jwt.verify<TokenClaims & { exp?: number }>(m.token);
+              fresh = app.verifyToken(m.token) as TokenClaims & { exp?: number };
             } catch {
               throw new DomainError('UNAUTHORIZED', 401, 'the token is invalid or expired');
             }
