@@ -43,7 +43,7 @@ export async function makeInfrastructure(config: Config, logger: Logger, clock: 
     // check, screen-and-append, the GEO projection's batch, ride-channel publishes): what they send in
     // one tick leaves in one socket write, not one per connection (README "Redis commands per point").
     hot = connectLogged(redis, logger, 'main', { maxRetriesPerRequest: 1, commandTimeout: config.redisCommandTimeoutMs });
-    const stores = getRedisStores(redis, config.streamPrefix, logger, { commandTimeoutMs: config.redisCommandTimeoutMs, client: hot });
+    const stores = getRedisStores(redis, config.streamPrefix, logger, { commandTimeoutMs: config.redisCommandTimeoutMs, client: hot, clock });
     closers.push(stores.close);
     infra.claims = stores.claims;
     infra.users = stores.users;
