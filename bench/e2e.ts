@@ -9,7 +9,10 @@ import { connectRiders, driverSender, Receiver, type TripInfo } from './lib/live
 import { fmt, Samples, scenario, sleep, stats, waitUntil, type Row } from './lib/report.ts';
 
 const STEPS = (process.env.BENCH_E2E_STEPS ?? '2000,5000').split(',').map(Number);
-const TRANSPORTS = (process.env.BENCH_E2E_TRANSPORTS ?? 'memory,redis').split(',') as ('memory' | 'redis')[];
+// `bare`: the floor (bench/lib/bare-live.ts: bare Fastify + WebSocket, a POST pushed straight to its
+// rider socket), run first and last so each service run has a floor measured around it.
+type Kind = 'bare' | 'memory' | 'redis';
+const TRANSPORTS = (process.env.BENCH_E2E_TRANSPORTS ?? 'bare,memory,redis,bare').split(',') as Kind[];
 const WARMUP_MS = 3_000;
 const MEASURE_MS = Number(process.env.BENCH_E2E_SECONDS ?? 12) * 1000;
 /** After the last send: wait for the rest to arrive, at most this long (a backlog shows as latency or as undelivered). */
@@ -63,7 +66,7 @@ async function rawRedisBaseline(url: string, rate: number, ms: number): Promise<
   };
 }
 
-async function runTransport(transport: 'memory' | 'redis') {
+async function runTransport(transport: Kind) {
   let redis: RedisServer | undefined;
   let server: ServerChild | undefined;
   const receiver = new Receiver();
@@ -74,7 +77,8 @@ async function runTransport(transport: 'memory' | 'redis') {
       s.log('redis: raw XADD→XREADGROUP baseline');
       rows.push({ transport, ...(await rawRedisBaseline(redis.url, STEPS[0]!, 8_000)) });
     }
-    server = await startServerChild({ BENCH_MODE: 'service', TRANSPORT: transport, ...(redis && { REDIS_URL: redis.url }) }, { label: `server/${transport}` });
+    const mode: Record<string, string> = transport === 'bare' ? { BENCH_MODE: 'bare-live' } : { BENCH_MODE: 'service', TRANSPORT: transport };
+    server = await startServerChild({ ...mode, ...(redis && { REDIS_URL: redis.url }) }, { label: `server/${transport}` });
     const total = Math.max(...STEPS);
     let t0 = Date.now();
     const trips: TripInfo[] = [];
@@ -172,14 +176,22 @@ async function runTransport(transport: 'memory' | 'redis') {
 
 for (const t of TRANSPORTS) await runTransport(t);
 
+// CPU per point over the floor's at the same rate (the mean of the bare runs), as ingest does over bare Fastify.
+for (const r of rows) {
+  if (r.transport === 'bare' || !r['srv cpu µs/pt']) continue;
+  const floors = rows.filter((b) => b.transport === 'bare' && b['target/s'] === r['target/s'] && b['srv cpu µs/pt']).map((b) => Number(b['srv cpu µs/pt']));
+  if (floors.length) r['cpu x bare'] = fmt(Number(r['srv cpu µs/pt']) / (floors.reduce((a, b) => a + b, 0) / floors.length), 2);
+}
+
 s.table({ title: 'e2e set-up (not timed in the latency figures)', rows: setupRows });
 s.table({ title: `e2e: driver POST → log → consumer → rider socket, ${WARMUP_MS / 1000} s warm-up + ${MEASURE_MS / 1000} s measured per step (latency in ms)`, rows });
 s.note('Trips are set up through the app services (request → offer → accept → assign → start) inside the server, not timed; tokens are signed with the server key as /v1/auth/login signs them. Only the measured path is HTTP → log → consumer → WebSocket.');
 s.note('Latency is receive time − recordedAt (the driver\'s send time, ms resolution, same clock). Open loop: a driver sends every second whatever the answers; queueing in the client counts. delivered = location messages received for points sent in the window / 2xx for them.');
 s.note('consumer lag at end = points appended but not yet handled by the tracker\'s consumer when the senders stopped; drain s = how long the last messages took to arrive after that (capped at 10 s: what had not arrived by then counts as not delivered).');
 s.note('held = achieved ≥ 95% of target, p99 < 1 s and ≥ 99% delivered. Drivers, riders and the server share the machine\'s 2 cores (client ELD p99 shows how busy the load generator was).');
+s.note('bare = the floor of this path (BENCH_MODE=bare-live): bare Fastify + @fastify/websocket, the same clients, sockets and rate, each POST (same body schema, 202, no auth, no log) pushed at once to the rider socket of that driver\'s ride. cpu x bare = srv cpu µs/pt over the mean of the bare runs at the same rate: what the service adds to one HTTP reply and one WebSocket frame per point.');
 s.note('raw redis XADD→XREADGROUP: a producer XADDs at the first step\'s rate and a consumer group member reads (BLOCK, COUNT 100) and acks, on the same Redis: the floor for the Redis path.');
 const headline = rows.filter((r) => r['target/s'] && r.run !== 'raw redis XADD→XREADGROUP')
-  .map((r) => `${r.transport} ${r.run}: p99 ${r['p99 ms']} ms${r.held === 'yes' ? '' : ' (saturated)'}`).join('; ');
+  .map((r) => `${r.transport} ${r.run}: p99 ${r['p99 ms']} ms${r['cpu x bare'] ? `, cpu ${r['cpu x bare']}x bare` : ''}${r.held === 'yes' ? '' : ' (saturated)'}`).join('; ');
 s.write(headline || 'failed');
 process.exit(0);

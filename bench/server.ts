@@ -5,6 +5,8 @@
 //   src/infrastructure.ts) | kafka (KAFKA_BROKERS). Adds bench-only routes under /bench.
 // BENCH_MODE=bare: a bare Fastify route with the same body schema as POST /v1/drivers/me/locations,
 //   answering 202. BENCH_MODE=bare-xadd: the same plus one raw XADD (ioredis, auto-pipelined) per request.
+// BENCH_MODE=bare-live: bare Fastify + WebSocket, each POST pushed at once to the socket watching that
+//   driver's ride (bench/lib/bare-live.ts): the floor of the e2e scenario's live path.
 //
 // Prints one line `{"ready":true,"url":…,"port":…,"pid":…}` when listening; exits when stdin closes.
 import { writeFileSync } from 'node:fs';
@@ -16,6 +18,7 @@ import { Redis } from 'ioredis';
 import { shardKeysOf } from '../adapters/redis/scripts.ts';
 import { Kafka, logLevel } from 'kafkajs';
 import { LocationsBody, LocationsReply } from '../adapters/http/schemas.ts';
+import { bareLiveRoutes } from './lib/bare-live.ts';
 import type { TripInfo } from './lib/live.ts';
 import { getKafkaEventLog } from '../adapters/kafka/event-log.ts';
 import type { Actor } from '../domain/actor.ts';
@@ -155,6 +158,14 @@ async function bare(withXadd: boolean) {
   app.get('/bench/count', benchOnly, async () => ({ events: redis ? await redis.xlen(key) : null, appended }));
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   process.on('SIGTERM', () => void app.close().then(() => redis?.disconnect()).finally(() => process.exit(0)));
+  ready(url);
+}
+
+async function bareLive() {
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  statsRoutes(app, await bareLiveRoutes(app));
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  process.on('SIGTERM', () => void app.close().finally(() => process.exit(0)));
   ready(url);
 }
 
@@ -380,4 +391,5 @@ async function service() {
 }
 
 if (mode === 'bare' || mode === 'bare-xadd') await bare(mode === 'bare-xadd');
+else if (mode === 'bare-live') await bareLive();
 else await service();
