@@ -66,6 +66,27 @@ async function rawRedisBaseline(url: string, rate: number, ms: number): Promise<
   };
 }
 
+interface RedisLoad {
+  /** used_cpu_user + used_cpu_sys, µs. */
+  cpuUs: number;
+  /** Commands executed, scripts' inner commands included (INFO commandstats). */
+  calls: number;
+}
+
+async function redisLoad(url: string): Promise<RedisLoad> {
+  const r = new Redis(url);
+  try {
+    const cpu = await r.info('cpu');
+    const cmds = await r.info('commandstats');
+    const num = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(cpu)?.[1] ?? 0);
+    let calls = 0;
+    for (const m of cmds.matchAll(/calls=(\d+)/g)) calls += Number(m[1]);
+    return { cpuUs: (num('used_cpu_user') + num('used_cpu_sys')) * 1e6, calls };
+  } finally {
+    r.disconnect();
+  }
+}
+
 async function runTransport(transport: Kind) {
   let redis: RedisServer | undefined;
   let server: ServerChild | undefined;
@@ -106,11 +127,15 @@ async function runTransport(transport: Kind) {
       receiver.window(from, to);
       sender.window(from, to);
       const before = { ...sender.counters };
+      let redisFrom: Promise<RedisLoad> | undefined;
       setTimeout(() => {
         void server!.get('/bench/stats?reset=1');
         clientEld.reset();
+        if (redis) redisFrom = redisLoad(redis.url);
       }, WARMUP_MS).unref();
       await sender.run(n, WARMUP_MS + MEASURE_MS, n);
+      const redisTo = redis ? await redisLoad(redis.url) : undefined;
+      const redisUsed = redisFrom && redisTo ? { cpuUs: redisTo.cpuUs - (await redisFrom).cpuUs, calls: redisTo.calls - (await redisFrom).calls } : undefined;
       type Srv = { cpuPct: number; cpuUs: number; eldMs: { p50: number; p99: number; max: number }; gcMs: Record<'minor' | 'major', { n: number; total: number; max: number }>; rssMiB: number; locationsSeen: number; locationsAccepted: number };
       const srv = await server.get<Srv>('/bench/stats');
       const cli = { p99: clientEld.percentile(99) / 1e6 };
@@ -145,6 +170,8 @@ async function runTransport(transport: Kind) {
         // Over the measured window: the server's CPU time per point it accepted (2xx), all consumers on.
         'srv cpu µs/pt': w.ok ? fmt(srv.cpuUs / w.ok, 1) : '',
         'srv ELD p99 ms': srv.eldMs.p99,
+        // redis-server shares the two cores: its CPU per point counts against the machine as the service's does.
+        ...(redisUsed && w.ok && { 'redis cpu µs/pt': fmt(redisUsed.cpuUs / w.ok, 1), 'redis cmds/pt': fmt(redisUsed.calls / w.ok, 1) }),
         // One long stall hides in a p99 of 1 ms samples; it shows here (and in POST p99).
         'srv ELD max ms': srv.eldMs.max,
         // The collector's pauses in the window: minor (scavenge) and major (mark-compact), count and longest.
@@ -190,6 +217,7 @@ s.note('Latency is receive time − recordedAt (the driver\'s send time, ms reso
 s.note('consumer lag at end = points appended but not yet handled by the tracker\'s consumer when the senders stopped; drain s = how long the last messages took to arrive after that (capped at 10 s: what had not arrived by then counts as not delivered).');
 s.note('held = achieved ≥ 95% of target, p99 < 1 s and ≥ 99% delivered. Drivers, riders and the server share the machine\'s 2 cores (client ELD p99 shows how busy the load generator was).');
 s.note('bare = the floor of this path (BENCH_MODE=bare-live): bare Fastify + @fastify/websocket, the same clients, sockets and rate, each POST (same body schema, 202, no auth, no log) pushed at once to the rider socket of that driver\'s ride. cpu x bare = srv cpu µs/pt over the mean of the bare runs at the same rate: what the service adds to one HTTP reply and one WebSocket frame per point.');
+s.note('redis cpu µs/pt, redis cmds/pt: redis-server\'s CPU time (INFO cpu) and the commands it ran (INFO commandstats, the scripts\' inner commands included) over the measured window, per accepted point.');
 s.note('raw redis XADD→XREADGROUP: a producer XADDs at the first step\'s rate and a consumer group member reads (BLOCK, COUNT 100) and acks, on the same Redis: the floor for the Redis path.');
 const headline = rows.filter((r) => r['target/s'] && r.run !== 'raw redis XADD→XREADGROUP')
   .map((r) => `${r.transport} ${r.run}: p99 ${r['p99 ms']} ms${r['cpu x bare'] ? `, cpu ${r['cpu x bare']}x bare` : ''}${r.held === 'yes' ? '' : ' (saturated)'}`).join('; ');
