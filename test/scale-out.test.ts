@@ -228,6 +228,18 @@ interface OfferSplit {
   readonly offersByB: number;
 }
 
+/** The drivers an instance's own index holds as placed and available: its operators' fleet snapshot. */
+async function availableInIndex(url: string, adminToken: string): Promise<Set<string>> {
+  const socket = await openSocket(url, adminToken);
+  try {
+    socket.send({ type: 'subscribe', fleet: true });
+    const snapshot = await socket.waitFor((m) => m.type === 'fleet.snapshot', 'the fleet snapshot');
+    return new Set((snapshot.drivers as { driverId: string; status: string }[]).filter((d) => d.status === 'available').map((d) => d.driverId));
+  } finally {
+    socket.close();
+  }
+}
+
 async function twentyRideRace({ a, b, apiA, apiB, admin, log, sockets, timeoutMs, city, fanout = 1 }: RaceSetup): Promise<OfferSplit> {
   const RIDES = 20;
   const DRIVERS = 3;
@@ -287,6 +299,15 @@ async function twentyRideRace({ a, b, apiA, apiB, admin, log, sockets, timeoutMs
     expect((await home.put('/v1/drivers/me/availability', d.token, { available: true })).status).toBe(200);
     expect((await home.post('/v1/drivers/me/locations', d.token, { ...near(city, i), recordedAt: Date.now() })).status).toBe(202);
   }
+
+  // Every instance's index must hold the three drivers, placed and available, before the first ride.
+  // An instance learns availability from the drivers stream and, for drivers in other instances' GPS
+  // shards, positions from the owners' fleet feed: a moment after the 202s. A matcher that knows one
+  // driver then offers one (eventually consistent by design), and the fan-out race below never starts.
+  await waitFor(
+    async () => (await Promise.all([a, b].map((x) => availableInIndex(x.url, admin)))).every((ids) => drivers.every((d) => ids.has(d.userId))),
+    'every instance’s index to hold the three drivers, placed and available', timeoutMs, 100,
+  );
 
   const request = (i: number) => apis[i % 2]!.post('/v1/rides', riders[i]!.token, { pickup: near(city, i * 7), dropoff: city.dropoff });
   const ridesOf = async (rideIds: readonly string[]) => {
