@@ -4,7 +4,10 @@ import type { ScreenedAppend, ScreeningStore } from '../../domain/ports/screenin
 import type { GpsPoint } from '../../domain/tracking/point.ts';
 import { openFailFast, type RedisClient, type RedisLocation } from './connection.ts';
 import type { StreamLayout } from './layout.ts';
-import { XADD_FACTS_BODY } from './scripts.ts';
+import { Cluster } from 'ioredis';
+import { makeGroupCommit } from './group-commit.ts';
+import { evalScript, luaScript } from './lua.ts';
+import { XADD_FACTS_LUA } from './scripts.ts';
 
 export interface RedisScreeningOptions extends RedisLocation {
   readonly prefix: string;
@@ -27,54 +30,63 @@ export interface RedisScreeningOptions extends RedisLocation {
 
 /** What the window gained after version `since` (flag 0), or everything kept (flag 1); `v` the version now. */
 const SINCE_LUA = `
-local function since(v, from, kept)
+local function since(list, v, from, kept)
   if from > 0 and v == from then return {v, {}, 0} end
   local n = v - from
-  if from <= 0 or n < 0 or n > kept then return {v, redis.call('LRANGE', KEYS[1], 0, -1), 1} end
-  return {v, redis.call('LRANGE', KEYS[1], -n, -1), 0}
+  if from <= 0 or n < 0 or n > kept then return {v, redis.call('LRANGE', list, 0, -1), 1} end
+  return {v, redis.call('LRANGE', list, -n, -1), 0}
 end`;
-/** Adds ARGV[first .. last] to the window; returns the new version. */
+/** Adds ARGV[first .. last] to the window (its list and version keys); returns the new version. */
 const PUSH_LUA = `
-local function push(first, last, kept, ttl)
-  redis.call('RPUSH', KEYS[1], unpack(ARGV, first, last))
-  redis.call('LTRIM', KEYS[1], -kept, -1)
-  local v = redis.call('INCR', KEYS[2])
-  redis.call('PEXPIRE', KEYS[1], ttl)
-  redis.call('PEXPIRE', KEYS[2], ttl)
+local function push(list, version, first, last, kept, ttl)
+  redis.call('RPUSH', list, unpack(ARGV, first, last))
+  redis.call('LTRIM', list, -kept, -1)
+  local v = redis.call('INCR', version)
+  redis.call('PEXPIRE', list, ttl)
+  redis.call('PEXPIRE', version, ttl)
   return v
 end`;
 /** KEYS: window list, version. ARGV: kept, ttl, then the encoded points. */
 const ADD_LUA = `${PUSH_LUA}
-return push(3, #ARGV, tonumber(ARGV[1]), ARGV[2])`;
+return push(KEYS[1], KEYS[2], 3, #ARGV, tonumber(ARGV[1]), ARGV[2])`;
 /** KEYS: window list, version. ARGV: since, kept. */
 const READ_LUA = `${SINCE_LUA}
-return since(tonumber(redis.call('GET', KEYS[2]) or '0'), tonumber(ARGV[1]), tonumber(ARGV[2]))`;
+return since(KEYS[1], tonumber(redis.call('GET', KEYS[2]) or '0'), tonumber(ARGV[1]), tonumber(ARGV[2]))`;
 /**
- * Compare-and-append. KEYS: window list, version, the driver's GPS stream (one slot: the shard's tag).
- * ARGV: expected, kept, ttl, shard, shards, maxlen, driver, recordedAtMs, point count p, then p encoded
- * points, then (type, data) per event. At `expected`: XADD the events, push the points, bump the
- * version, and answer {1, version}; else answer {0, version, points since, full} and write nothing.
+ * Compare-and-append for several drivers in one call (group-commit.ts), each as if alone, in order.
+ * KEYS: per driver its window list, version and GPS stream (on a cluster every key of a call is in
+ * one slot: the shard's tag). ARGV: kept, ttl, shards, maxlen, recordedAtMs, then per driver:
+ * expected, shard, driver, point count p, event count e, the p encoded points, the e (type, data)
+ * pairs. Per driver, at `expected`: XADD the events, push the points, bump the version, answer
+ * {1, version}; else {0, version, points since, full}, writing nothing for that driver.
  */
-const APPEND_IF_AT_LUA = `${SINCE_LUA}
+const APPEND_IF_AT = luaScript(`${SINCE_LUA}
 ${PUSH_LUA}
-local function xaddFacts(stream, shard, shards, maxlen, key, at, first)
-${XADD_FACTS_BODY}
+${XADD_FACTS_LUA}
+local kept, ttl, shards, maxlen, at = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local out, a = {}, 6
+for d = 1, #KEYS / 3 do
+  local list, version = KEYS[3 * d - 2], KEYS[3 * d - 1]
+  local expected, shard, driver = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ARGV[a + 2]
+  local p, e = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+  local first = a + 5
+  a = first + p + 2 * e
+  local v = tonumber(redis.call('GET', version) or '0')
+  if v ~= expected then
+    local r = since(list, v, expected, kept)
+    out[d] = {0, r[1], r[2], r[3]}
+  elseif p == 0 then
+    out[d] = {1, v}
+  else
+    xaddFacts(KEYS[3 * d], shard, shards, maxlen, driver, at, first + p, e)
+    out[d] = {1, push(list, version, first, first + p - 1, kept, ttl)}
+  end
 end
-local v = tonumber(redis.call('GET', KEYS[2]) or '0')
-local expected = tonumber(ARGV[1])
-if v ~= expected then
-  local r = since(v, expected, tonumber(ARGV[2]))
-  return {0, r[1], r[2], r[3]}
-end
-local p = tonumber(ARGV[9])
-if p == 0 then return {1, v} end
-xaddFacts(KEYS[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8], 10 + p)
-return {1, push(10, 9 + p, tonumber(ARGV[2]), ARGV[3])}`;
+return out`);
 
 type WithScripts = RedisClient & {
   ridecastFixAdd(points: string, version: string, kept: number, ttl: number, ...encoded: string[]): Promise<number>;
   ridecastFixRead(points: string, version: string, since: number, kept: number): Promise<[number, string[], number]>;
-  ridecastFixAppend(points: string, version: string, stream: string, ...args: (string | number)[]): Promise<[number, number, string[]?, number?]>;
 };
 
 const encode = (p: GpsPoint) => JSON.stringify([p.lat, p.lng, p.recordedAt, p.heading, p.speed, p.accuracy]);
@@ -93,7 +105,6 @@ export function getRedisScreeningStore(o: RedisScreeningOptions): ScreeningStore
   const redis = (o.redis ?? openFailFast(o)) as WithScripts;
   redis.defineCommand('ridecastFixAdd', { numberOfKeys: 2, lua: ADD_LUA });
   redis.defineCommand('ridecastFixRead', { numberOfKeys: 2, lua: READ_LUA });
-  redis.defineCommand('ridecastFixAppend', { numberOfKeys: 3, lua: APPEND_IF_AT_LUA });
   const ttl = o.ttlMs ?? 3_600_000;
   const gps = streams['driver-locations'];
   /** The window's list and version, then (beside the log) the driver's GPS stream. */
@@ -122,15 +133,33 @@ export function getRedisScreeningStore(o: RedisScreeningOptions): ScreeningStore
   const { layout, clock } = o.log;
   const maxLen = layout.maxLenOf(gps) ?? '';
   const shards = layout.shardsOf(gps);
+  interface Append {
+    readonly driverId: string;
+    readonly expected: number;
+    readonly points: readonly GpsPoint[];
+    readonly events: readonly { readonly type: string; readonly data?: unknown }[];
+  }
+  // One call per lane: one server takes every driver at once; on a cluster a script's keys must
+  // share a slot, so a lane is one shard (its tag holds the driver's window and stream).
+  const clustered = redis instanceof Cluster;
+  const commits = makeGroupCommit<Append, ScreenedAppend>(async (_lane, batch) => {
+    const keyList: string[] = [];
+    const args: (string | number)[] = [o.kept, ttl, shards, maxLen, clock.now()];
+    for (const a of batch) {
+      keyList.push(...keys(a.driverId));
+      args.push(a.expected, layout.shardOf(gps, a.driverId), a.driverId, a.points.length, a.events.length);
+      for (const p of a.points) args.push(encode(p));
+      for (const e of a.events) args.push(e.type, JSON.stringify(e.data ?? null));
+    }
+    const replies = (await evalScript(redis, APPEND_IF_AT, keyList, args)) as [number, number, string[]?, number?][];
+    return replies.map(([ok, version, since, full]): ScreenedAppend =>
+      Number(ok) === 1
+        ? { appended: true, version: Number(version) }
+        : { appended: false, version: Number(version), points: (since ?? []).map(decode), full: Number(full) === 1 });
+  });
   return {
     ...store,
-    async appendIfAt(driverId, expected, points, events): Promise<ScreenedAppend> {
-      const args: (string | number)[] = [expected, o.kept, ttl, layout.shardOf(gps, driverId), shards, maxLen, driverId, clock.now(), points.length];
-      for (const p of points) args.push(encode(p));
-      for (const e of events) args.push(e.type, JSON.stringify(e.data ?? null));
-      const [ok, version, since, full] = await redis.ridecastFixAppend(...keys(driverId), ...args);
-      if (Number(ok) === 1) return { appended: true, version: Number(version) };
-      return { appended: false, version: Number(version), points: (since ?? []).map(decode), full: Number(full) === 1 };
-    },
+    appendIfAt: (driverId, expected, points, events) =>
+      commits.submit(clustered ? keys(driverId)[2] : 'all', { driverId, expected, points, events }),
   };
 }

@@ -53,42 +53,55 @@ export function compareIds(a: string, b: string): number {
 }
 
 /**
- * Lua body of `xaddFacts(stream, shard, shards, maxlen, key, at, first)`: XADDs the (type, data)
- * pairs ARGV[first], ARGV[first + 1], … to one GPS stream, trimming with the last; returns the ids.
- * With several shards the ids are made as described above; with one, Redis makes them (`*`).
- * Shared by SHARD_APPEND_LUA and the screening store's compare-and-append (./screening.ts).
+ * Lua prelude defining `xaddFacts(stream, shard, shards, maxlen, key, at, first, n)`: XADDs the n
+ * (type, data) pairs ARGV[first], ARGV[first + 1], … to one GPS stream, trimming with the last; returns
+ * the ids. With several shards the ids are made as described below (SHARD_APPEND_LUA); with one,
+ * Redis makes them (`*`). Per script call, not per event or per driver: TIME is read once, and each
+ * shard's last id once (later appends of the same call continue from the id they made last), so a
+ * call appending for many drivers (the screening store's group commit, ./screening.ts) pays them once.
+ * Shared by SHARD_APPEND_LUA and the screening store's compare-and-append.
  */
-export const XADD_FACTS_BODY = `
-local ms, seq = 0, shard
-if shards > 1 then
-  local t = redis.call('TIME')
-  ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
-  if last then
-    local dash = string.find(last[1], '-', 1, true)
-    local lms = tonumber(string.sub(last[1], 1, dash - 1))
-    local lseq = tonumber(string.sub(last[1], dash + 1))
-    if lms >= ms then
-      ms = lms
-      seq = lseq - (lseq % shards) + shards + shard
+export const XADD_FACTS_LUA = `
+local callMs = nil
+local lastIds = {}
+local function xaddFacts(stream, shard, shards, maxlen, key, at, first, n)
+  local ms, seq = 0, shard
+  if shards > 1 then
+    if callMs == nil then
+      local t = redis.call('TIME')
+      callMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    end
+    ms = callMs
+    local last = lastIds[stream]
+    if last == nil then
+      last = false
+      local e = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
+      if e then
+        local dash = string.find(e[1], '-', 1, true)
+        last = { tonumber(string.sub(e[1], 1, dash - 1)), tonumber(string.sub(e[1], dash + 1)) }
+      end
+    end
+    if last and last[1] >= ms then
+      ms = last[1]
+      seq = last[2] - (last[2] % shards) + shards + shard
     end
   end
-end
-local n = (#ARGV - first + 1) / 2
-local ids = {}
--- The entry's one field (see entryValue): what follows the type is the same for every event of the call.
-local keyAt = ',' .. cjson.encode(key) .. ',0,' .. (string.find(at, '^%d+$') and at or cjson.encode(at)) .. ','
-for i = 1, n do
-  local id = shards > 1 and string.format('%.0f-%.0f', ms, seq) or '*'
-  local e = '[' .. cjson.encode(ARGV[first + 2 * i - 2]) .. keyAt .. ARGV[first + 2 * i - 1] .. ']'
-  if maxlen ~= '' and i == n then
-    ids[i] = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, id, 'event', e)
-  else
-    ids[i] = redis.call('XADD', stream, id, 'event', e)
+  local ids = {}
+  -- The entry's one field (see entryValue): what follows the type is the same for every event of the call.
+  local keyAt = ',' .. cjson.encode(key) .. ',0,' .. (string.find(at, '^%d+$') and at or cjson.encode(at)) .. ','
+  for i = 1, n do
+    local id = shards > 1 and string.format('%.0f-%.0f', ms, seq) or '*'
+    local e = '[' .. cjson.encode(ARGV[first + 2 * i - 2]) .. keyAt .. ARGV[first + 2 * i - 1] .. ']'
+    if maxlen ~= '' and i == n then
+      ids[i] = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, id, 'event', e)
+    else
+      ids[i] = redis.call('XADD', stream, id, 'event', e)
+    end
+    seq = seq + shards
   end
-  seq = seq + shards
-end
-return ids`;
+  if shards > 1 and n > 0 then lastIds[stream] = { ms, seq - shards } end
+  return ids
+end`;
 
 /**
  * GPS points on one shard of a sharded `driver-locations`. Each shard is its own stream, so ids that
@@ -97,11 +110,8 @@ return ids`;
  * id, so they increase within a shard and never meet another shard's.
  * KEYS[1] the shard's stream; ARGV: shard, shards, maxlen ('' for none), key, recordedAtMs, then type, data pairs.
  */
-export const SHARD_APPEND_LUA = `
-local function xaddFacts(stream, shard, shards, maxlen, key, at, first)
-` + XADD_FACTS_BODY + `
-end
-return xaddFacts(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], 6)
+export const SHARD_APPEND_LUA = `${XADD_FACTS_LUA}
+return xaddFacts(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], 6, (#ARGV - 5) / 2)
 `;
 
 /**
