@@ -231,6 +231,33 @@ describe('Redis GEO projection of available drivers', () => {
     expect(await geo.count()).toBe(0);
   });
 
+  // Issue 15, session 7: a point costs Redis what it changes. A driver on a ride is off the map already:
+  // their points do not take them off again; an available driver's fix time is written once, not twice.
+  it('writes per point only what changes: no ZREM for a driver already off the map, one ZADD of the fix time', async () => {
+    clock = T0 + 10_000;
+    const geo = projection();
+    const d = driverStream('d_busy');
+    const here = { lat: 52.5, lng: 13.4 };
+    const calls = async (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(await plain.info('commandstats'))?.[1] ?? 0);
+    await geo.onDriverEvent(d.online());
+    await geo.onLocation(fix('d_busy', here, T0 + 1_000));
+    const zaddBefore = await calls('zadd');
+    await geo.onLocations(Array.from({ length: 10 }, (_, i) => fix('d_busy', { lat: 52.5 + i * 1e-4, lng: 13.4 }, T0 + 2_000 + i)));
+    // GEOADD is a ZADD inside Redis too: one for the map, one for seen, per point.
+    expect((await calls('zadd')) - zaddBefore).toBe(10);
+    expect((await plain.zscore(geo.keys.seen, 'd_busy'))).toBe(String(T0 + 2_009));
+
+    await geo.onDriverEvent(d.hold('r_9'));
+    await geo.onDriverEvent(d.assign('r_9'));
+    expect((await cliSearch(geo.keys.geo, here, 500)).has('d_busy')).toBe(false);
+    const zremBefore = await calls('zrem');
+    await geo.onLocations(Array.from({ length: 10 }, (_, i) => fix('d_busy', { lat: 52.501, lng: 13.4 + i * 1e-4 }, T0 + 3_000 + i)));
+    expect((await calls('zrem')) - zremBefore).toBe(0);
+    expect((await plain.zscore(geo.keys.seen, 'd_busy'))).toBe(String(T0 + 3_009));
+    await geo.onDriverEvent(d.free('r_9'));
+    expect(near((await cliSearch(geo.keys.geo, here, 500)).get('d_busy'), { lat: 52.501, lng: 13.4009 })).toBe(true);
+  });
+
   it('sweeps drivers whose last fix is stale; a fresh fix brings them back', async () => {
     clock = T0;
     const geo = projection({ staleAfterMs: 30_000 });

@@ -13,15 +13,22 @@ end
 -- On the map (the index nearby searches) when online, not on a ride, with a fix that is not stale and
 -- Redis can index. A driver holding an offer stays on it: whether the hold still counts depends on
 -- the time of the question, so nearby decides that (FREE below), not the event that placed them.
+-- s.m remembers whether this placed the driver on the map ('1') or took them off ('0'), so a driver
+-- on a ride is not taken off again with every point (one ZREM per point saved); unknown (state
+-- written before m was kept) counts as on. The sweep (SWEEP_LUA) may take a placed driver off without
+-- telling s.m: that only costs one ZREM later. Returns whether the driver is on the map (seen updated).
 local function place(id, s, now, staleAfter)
   local lat = tonumber(s.lat)
   local fresh = s.t ~= '' and tonumber(s.t) >= now - staleAfter
   if s.a == '1' and s.r == '' and lat and lat >= -85.05112878 and lat <= 85.05112878 and fresh then
     redis.call('GEOADD', KEYS[1], s.lng, s.lat, id)
     redis.call('ZADD', KEYS[2], s.t, id)
-  else
-    redis.call('ZREM', KEYS[1], id)
+    s.m = '1'
+    return true
   end
+  if s.m ~= '0' then redis.call('ZREM', KEYS[1], id) end
+  s.m = '0'
+  return false
 end
 `;
 
@@ -44,8 +51,8 @@ elseif kind == 'DriverOfferReleased' then if s.o == ride then s.o = ''; s.e = ''
 elseif kind == 'DriverAssigned' then s.o = ''; s.e = ''; s.r = ride
 elseif kind == 'DriverFreed' then if s.r == ride then s.r = '' end
 end
-redis.call('HSET', KEYS[3], id, cjson.encode(s))
 place(id, s, tonumber(ARGV[6]), tonumber(ARGV[7]))
+redis.call('HSET', KEYS[3], id, cjson.encode(s))
 return 1
 `;
 
@@ -58,9 +65,9 @@ local function locate(id, lat, lng, t, now, staleAfter)
   local s = load(id)
   if s.t ~= '' and tonumber(t) <= tonumber(s.t) then return 0 end
   s.lat = lat; s.lng = lng; s.t = t
+  -- The last fix time goes to seen either way: with the placing (place), or here.
+  if not place(id, s, now, staleAfter) then redis.call('ZADD', KEYS[2], s.t, id) end
   redis.call('HSET', KEYS[3], id, cjson.encode(s))
-  redis.call('ZADD', KEYS[2], s.t, id)
-  place(id, s, now, staleAfter)
   return 1
 end
 `;
