@@ -174,21 +174,6 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
 
     async start(): Promise<void> {
       const local = localGroup;
-      await consumeBatches('drivers', local, async (events) => each(events, (e) => void ctx.fleet.applyDriverEvent(e)));
-      await consume('rides', local, async (e) => {
-        if (options.localReadModel) await projector.onRideEvent(e);
-        if (e.type === 'TripCompleted') {
-          ridesCompleted++;
-          ctx.metrics.ridesCompleted.inc();
-        }
-        tracker.onRideEvent(e);
-        dispatchStats.onRideEvent(e);
-        // Fairness: a driver who declines or lets offers lapse is offered less for a while.
-        if (e.type === 'OfferDeclined' || e.type === 'OfferExpired') {
-          const { driverId, at } = e.data;
-          ctx.fleet.noteMissedOffer(driverId, at);
-        }
-      });
       const { positions } = options;
       const onPoints = async (events: readonly Recorded<EventsOf<'driver-locations'>>[]) => {
         // Partitioned, the shard's owner feeds the GEO projection from its own read (no `geo` group
@@ -200,19 +185,40 @@ export function makeRidecast(ctx: RidecastDeps, options: RidecastOptions) {
         await tracker.onLocations(batch);
         await geo;
       };
-      // Partitioned: only the shards this instance owns (group `gps`); else every point (its own group).
-      if (gps) await gps.start(batchesOf('gps', onPoints) as (events: readonly Recorded[]) => Promise<void>);
-      else await consumeBatches('driver-locations', local, onPoints);
-      if (!options.localReadModel) {
-        await consume('rides', 'read-model', (e) => projector.onRideEvent(e));
-        await consumeBatches('driver-locations', 'read-model', (events) => projector.onLocations(points(events)));
-      }
-      if (positions) {
-        await consume('drivers', 'geo', (e) => positions.onDriverEvent(e));
-        if (!gps) await consumeBatches('driver-locations', 'geo', async (events) => void (await positions.onLocations(events)));
-      }
-      await consume('rides', 'matcher', (e) => matcher.onRideEvent(e));
-      await consume('rides', 'reactions', react);
+      // Two phases, each subscribing side by side (a Kafka group join waits out the broker's initial
+      // rebalance delay, 3 s on the mock cluster: one after another, start took 5 of them): first this
+      // instance's own views (fleet index, tracker, GPS), then the shared groups that act on them.
+      await Promise.all([
+        consumeBatches('drivers', local, async (events) => each(events, (e) => void ctx.fleet.applyDriverEvent(e))),
+        consume('rides', local, async (e) => {
+          if (options.localReadModel) await projector.onRideEvent(e);
+          if (e.type === 'TripCompleted') {
+            ridesCompleted++;
+            ctx.metrics.ridesCompleted.inc();
+          }
+          tracker.onRideEvent(e);
+          dispatchStats.onRideEvent(e);
+          // Fairness: a driver who declines or lets offers lapse is offered less for a while.
+          if (e.type === 'OfferDeclined' || e.type === 'OfferExpired') {
+            const { driverId, at } = e.data;
+            ctx.fleet.noteMissedOffer(driverId, at);
+          }
+        }),
+        // Partitioned: only the shards this instance owns (group `gps`); else every point (its own group).
+        gps ? gps.start(batchesOf('gps', onPoints) as (events: readonly Recorded[]) => Promise<void>) : consumeBatches('driver-locations', local, onPoints),
+      ]);
+      await Promise.all([
+        ...(options.localReadModel ? [] : [
+          consume('rides', 'read-model', (e) => projector.onRideEvent(e)),
+          consumeBatches('driver-locations', 'read-model', (events) => projector.onLocations(points(events))),
+        ]),
+        ...(positions ? [
+          consume('drivers', 'geo', (e) => positions.onDriverEvent(e)),
+          ...(gps ? [] : [consumeBatches('driver-locations', 'geo', async (events) => void (await positions.onLocations(events)))]),
+        ] : []),
+        consume('rides', 'matcher', (e) => matcher.onRideEvent(e)),
+        consume('rides', 'reactions', react),
+      ]);
       sweeper = setInterval(() => {
         void matcher.sweep(tracker.waitingRides());
         void options.positions?.sweepStale().catch(() => undefined);
