@@ -10,7 +10,7 @@ import type { Clock } from '../../domain/ports/clock.ts';
 import type { Logger } from '../../domain/ports/logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { LiveHub } from './live/hub.ts';
-import type { LocationMessage } from './messages.ts';
+import { DEVICE_AT, type LocationMessage } from './messages.ts';
 
 export interface TrackerOptions {
   readonly eta: EtaEstimator;
@@ -90,6 +90,7 @@ export function makeTracker(ctx: { readonly fleet: Fleet; readonly metrics: Pick
       recordedAt: new Date(e.data.recordedAt).toISOString(),
       etaSeconds: onThisRide ? etaFor(onThisRide, shown, smoothed.speedMps) : null,
       eventId: e.metadata.eventId,
+      [DEVICE_AT]: e.data.recordedAt,
     };
     if (onThisRide) latest.set(onThisRide.rideId, message);
     locationLatency.observe(Math.max(0, (ctx.clock.now() - e.metadata.recordedAtMs) / 1000));

@@ -1,5 +1,5 @@
 import type { LiveMessage } from '../../../domain/ports/live-feed.ts';
-import type { LocationMessage } from '../messages.ts';
+import { deviceAtOf, type LocationMessage } from '../messages.ts';
 
 /**
  * The replay/live cut. A new watch takes the hub's mark for its ride (the last ride version and
@@ -36,7 +36,7 @@ export function makeMarks(finishedKept = 10_000) {
       const mark = message.rideId ? open.get(message.rideId) : undefined;
       if (!mark) return;
       mark.location = message;
-      mark.locationAt = Date.parse(message.recordedAt);
+      mark.locationAt = deviceAtOf(message);
     },
     /** This hub's mark for a ride, copied (null: never pushed here, so the log alone tells). */
     cutOf(rideId: string): Mark | null {
@@ -79,7 +79,7 @@ export function makeWatch(rideId: string, out: { send(message: LiveMessage): voi
   function deliver(message: LiveMessage, v?: number, last = false): void {
     if (ended) return;
     if (message.type === 'driver.location') {
-      const at = Date.parse(message.recordedAt as string);
+      const at = deviceAtOf(message as unknown as LocationMessage);
       if (at <= locationAt) return;
       locationAt = at;
     } else if (v !== undefined) {

@@ -7,7 +7,7 @@ export const SLOW_CONSUMER = 1013;
 export interface FanoutDeps {
   /** A peer with more than this queued is too slow: it is closed rather than let memory grow. */
   readonly maxBufferedBytes: number;
-  readonly metrics: Pick<Metrics, 'pushed' | 'socketsClosedSlow'>;
+  readonly metrics: Pick<Metrics, 'pushTally' | 'socketsClosedSlow'>;
   /** Whether the peer is still connected: nothing is sent to one that is gone. */
   readonly connected: (peer: Peer) => boolean;
   /** Forgets a peer that was too slow (before it is closed). */
@@ -20,19 +20,24 @@ export interface FanoutDeps {
  * without bound.
  */
 export function makeFanout({ maxBufferedBytes, metrics, connected, drop }: FanoutDeps) {
-  const serialised = new WeakMap<LiveMessage, string>();
+  // The last message serialised: a message goes to all its recipients in one loop, so one slot is
+  // enough, and unlike a WeakMap entry per message it leaves the collector nothing to trace.
+  let lastMessage: LiveMessage | null = null;
+  let lastJson = '';
   function jsonOf(message: LiveMessage): string {
-    let json = serialised.get(message);
-    if (json === undefined) serialised.set(message, (json = JSON.stringify(message)));
-    return json;
+    if (message !== lastMessage) {
+      lastJson = JSON.stringify(message);
+      lastMessage = message;
+    }
+    return lastJson;
   }
 
-  /** The counter's child per message type, looked up once (labels are hashed on every inc otherwise). */
-  const pushedByType = new Map<string, { inc(): void }>();
+  /** Each message type's push tally, looked up once per type. */
+  const pushedByType = new Map<string, { n: number }>();
   function pushedOf(type: string) {
-    let child = pushedByType.get(type);
-    if (!child) pushedByType.set(type, (child = metrics.pushed.labels({ type })));
-    return child;
+    let tally = pushedByType.get(type);
+    if (!tally) pushedByType.set(type, (tally = metrics.pushTally(type)));
+    return tally;
   }
 
   return {
@@ -46,7 +51,7 @@ export function makeFanout({ maxBufferedBytes, metrics, connected, drop }: Fanou
         return false;
       }
       peer.send(jsonOf(message));
-      pushedOf(message.type).inc();
+      pushedOf(message.type).n++;
       return true;
     },
   };
