@@ -67,8 +67,10 @@ export function smooth(state: SmoothingState | null, point: GpsPoint, options?: 
   const mPerDegLat = EARTH_RADIUS_M * RAD;
   const mPerDegLng = mPerDegLat * Math.cos(state.lat * RAD);
   const q = o.accelerationMps2 * o.accelerationMps2;
-  const east = step({ x: 0, v: state.vEast, p: state.pEast }, (point.lng - state.lng) * mPerDegLng, dt, q, r);
-  const north = step({ x: 0, v: state.vNorth, p: state.pNorth }, (point.lat - state.lat) * mPerDegLat, dt, q, r);
+  // One axis at a time into `east` and `north`: no intermediate objects, no array destructuring
+  // (an iterator per covariance), since every point of every driver passes here.
+  const east = step(state.vEast, state.pEast, (point.lng - state.lng) * mPerDegLng, dt, q, r);
+  const north = step(state.vNorth, state.pNorth, (point.lat - state.lat) * mPerDegLat, dt, q, r);
   const next: SmoothingState = {
     lat: state.lat + north.x / mPerDegLat,
     lng: state.lng + (mPerDegLng > 0 ? east.x / mPerDegLng : 0),
@@ -97,12 +99,19 @@ function start(point: GpsPoint, r: number): SmoothingState {
   };
 }
 
-/** Predict by dt seconds with acceleration noise q, then update with position z of variance r. */
-function step({ x, v, p: [pxx, pxv, pvv] }: Axis, z: number, dt: number, q: number, r: number): Axis {
-  const px = x + v * dt;
-  const ppxx = pxx + 2 * dt * pxv + dt * dt * pvv + (q * dt ** 4) / 4;
-  const ppxv = pxv + dt * pvv + (q * dt ** 3) / 2;
-  const ppvv = pvv + q * dt * dt;
+/**
+ * Predict by dt seconds with acceleration noise q, then update with position z of variance r, on one
+ * axis centred on the last estimate (position 0, velocity v, covariance p).
+ */
+function step(v: number, p: readonly [number, number, number], z: number, dt: number, q: number, r: number): Axis {
+  const pxx = p[0];
+  const pxv = p[1];
+  const pvv = p[2];
+  const dt2 = dt * dt;
+  const px = v * dt;
+  const ppxx = pxx + 2 * dt * pxv + dt2 * pvv + (q * dt2 * dt2) / 4;
+  const ppxv = pxv + dt * pvv + (q * dt2 * dt) / 2;
+  const ppvv = pvv + q * dt2;
   const s = ppxx + r;
   const kx = ppxx / s;
   const kv = ppxv / s;
