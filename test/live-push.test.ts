@@ -62,4 +62,17 @@ describe('a location push', () => {
     // Read again: nothing counted twice.
     expect((await metrics.pushed.get()).values.find((v) => v.labels.type === 'driver.location')?.value).toBe(4);
   });
+
+  it('tallies and incs of one counter add up when it is read, each tally once', async () => {
+    const metrics = makeMetrics();
+    const tally = metrics.eventsAppended.tally({ stream: 'driver-locations' });
+    tally.n += 3;
+    metrics.eventsAppended.inc({ stream: 'driver-locations' }, 2);
+    metrics.eventsAppended.inc({ stream: 'rides' });
+    const read = async () => Object.fromEntries((await metrics.eventsAppended.get()).values.map((v) => [v.labels.stream, v.value]));
+    expect(await read()).toEqual({ 'driver-locations': 5, rides: 1 });
+    tally.n += 1;
+    expect(await read()).toEqual({ 'driver-locations': 6, rides: 1 });
+    expect(await metrics.registry.metrics()).toContain('ridecast_events_appended_total{stream="driver-locations"} 6');
+  });
 });

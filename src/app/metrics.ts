@@ -1,15 +1,40 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type CounterConfiguration, type LabelValues } from 'prom-client';
+
+/**
+ * A counter the hot path bumps per point or per push: `tally(labels).n += k` is a plain number,
+ * handed to prom-client when the counter is read (a scrape, `get()`). prom-client's own inc builds a
+ * label object, validates and hashes it and looks the series up, every time.
+ */
+function talliedCounter<L extends string>(config: CounterConfiguration<L>) {
+  const cells = new Map<string, { readonly labels: LabelValues<L>; n: number }>();
+  const counter = new Counter<L>({
+    ...config,
+    collect() {
+      for (const cell of cells.values()) {
+        if (cell.n > 0) this.inc(cell.labels, cell.n);
+        cell.n = 0;
+      }
+    },
+  });
+  return Object.assign(counter, {
+    /** The cell of one label set, to keep: `.n += k`. */
+    tally(labels: LabelValues<L> = {}): { n: number } {
+      const key = JSON.stringify(labels);
+      let cell = cells.get(key);
+      if (!cell) cells.set(key, (cell = { labels, n: 0 }));
+      return cell;
+    },
+  });
+}
 
 /** The Prometheus metrics every part reports to; one registry per service instance. */
 export function makeMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  /** Pushes counted in plain numbers per message type, handed to the counter when it is read (a scrape). */
-  const pushes = new Map<string, { n: number }>();
   const m = {
     registry,
-    eventsAppended: new Counter({ name: 'ridecast_events_appended_total', help: 'Events appended to the log', labelNames: ['stream'], registers: [registry] }),
-    locationsAccepted: new Counter({ name: 'ridecast_locations_accepted_total', help: 'GPS points accepted', registers: [registry] }),
+    eventsAppended: talliedCounter({ name: 'ridecast_events_appended_total', help: 'Events appended to the log', labelNames: ['stream'], registers: [registry] }),
+    locationsAccepted: talliedCounter({ name: 'ridecast_locations_accepted_total', help: 'GPS points accepted', registers: [registry] }),
     locationsRejected: new Counter({
       name: 'ridecast_locations_rejected_total',
       help: 'GPS points rejected, by reason',
@@ -45,27 +70,7 @@ export function makeMetrics() {
     }),
     sockets: new Gauge({ name: 'ridecast_websockets', help: 'Open WebSocket connections', registers: [registry] }),
     socketsClosedSlow: new Counter({ name: 'ridecast_websockets_closed_slow_total', help: 'Sockets closed for not keeping up', registers: [registry] }),
-    pushed: new Counter({
-      name: 'ridecast_push_messages_total',
-      help: 'Messages pushed to sockets',
-      labelNames: ['type'],
-      registers: [registry],
-      collect() {
-        for (const [type, tally] of pushes) {
-          if (tally.n > 0) this.inc({ type }, tally.n);
-          tally.n = 0;
-        }
-      },
-    }),
-    /**
-     * The tally of pushes of one message type: `.n++` per push. A push is the hottest counter (one per
-     * socket per GPS point), and prom-client's inc hashes the labels and looks the series up each time.
-     */
-    pushTally(type: string): { n: number } {
-      let tally = pushes.get(type);
-      if (!tally) pushes.set(type, (tally = { n: 0 }));
-      return tally;
-    },
+    pushed: talliedCounter({ name: 'ridecast_push_messages_total', help: 'Messages pushed to sockets', labelNames: ['type'], registers: [registry] }),
     // What the operators' dashboard (deploy/grafana) watches besides the counters above.
     pushLatency: new Histogram({
       name: 'ridecast_push_latency_seconds',

@@ -7,7 +7,7 @@ export const SLOW_CONSUMER = 1013;
 export interface FanoutDeps {
   /** A peer with more than this queued is too slow: it is closed rather than let memory grow. */
   readonly maxBufferedBytes: number;
-  readonly metrics: Pick<Metrics, 'pushTally' | 'socketsClosedSlow'>;
+  readonly metrics: Pick<Metrics, 'pushed' | 'socketsClosedSlow'>;
   /** Whether the peer is still connected: nothing is sent to one that is gone. */
   readonly connected: (peer: Peer) => boolean;
   /** Forgets a peer that was too slow (before it is closed). */
@@ -36,7 +36,7 @@ export function makeFanout({ maxBufferedBytes, metrics, connected, drop }: Fanou
   const pushedByType = new Map<string, { n: number }>();
   function pushedOf(type: string) {
     let tally = pushedByType.get(type);
-    if (!tally) pushedByType.set(type, (tally = metrics.pushTally(type)));
+    if (!tally) pushedByType.set(type, (tally = metrics.pushed.tally({ type })));
     return tally;
   }
 

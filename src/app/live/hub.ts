@@ -19,7 +19,7 @@ export { SLOW_CONSUMER } from './fanout.ts';
 
 export interface LiveHubDeps {
   readonly clock: Clock;
-  readonly metrics: Pick<Metrics, 'pushTally' | 'socketsClosedSlow' | 'sockets'>;
+  readonly metrics: Pick<Metrics, 'pushed' | 'socketsClosedSlow' | 'sockets'>;
   readonly logger: { warn(o: object, m?: string): void };
   /** A peer with more than this queued is too slow: it is closed rather than let memory grow. */
   readonly maxBufferedBytes: number;
