@@ -52,12 +52,17 @@ export function makeLocationIngestion({ log, clock, metrics }: IngestionDeps, { 
     const t = clock.now();
     const b = buckets.get(driverId);
     const tokens = b ? Math.min(pointsBurst, b.tokens + ((t - b.at) / 1000) * pointsPerSecond) : pointsBurst;
+    const left = tokens < n ? tokens : tokens - n;
+    // In place: a new bucket per request would live about a second, long enough to be promoted out
+    // of the young generation, and every driver's old one would then be old-generation garbage.
+    if (b) {
+      b.tokens = left;
+      b.at = t;
+    } else buckets.set(driverId, { tokens: left, at: t });
     if (tokens < n) {
-      buckets.set(driverId, { tokens, at: t });
       const wait = Math.max(1, Math.ceil((n - tokens) / pointsPerSecond));
       throw new DomainError('TOO_MANY_POINTS', 429, `at most ${pointsPerSecond} points per second per driver; retry in ${wait} s`, { retryAfterSeconds: wait });
     }
-    buckets.set(driverId, { tokens: tokens - n, at: t });
     if (buckets.size > BUCKETS_KEPT)
       for (const [id, k] of buckets) if (k.tokens + ((t - k.at) / 1000) * pointsPerSecond >= pointsBurst) buckets.delete(id);
   }
