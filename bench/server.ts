@@ -218,6 +218,25 @@ async function service() {
   const drive = { running: false, sent: 0, skipped: 0, accepted: 0, rejected: 0, errors: 0, lastError: '', windowFrom: 0, windowTo: 0, acceptedInWindow: 0 };
   const counter = transport === 'redis' ? new Redis(process.env.REDIS_URL!) : null;
 
+  /**
+   * Redis: every consumer group of `rides` and `drivers` has read and acknowledged everything (XINFO
+   * GROUPS lag and pending 0). The trip set-up appends some 5 ride events and 3 driver events per
+   * trip; the groups that react to them (reactions, matcher, geo) read them one by one, and a
+   * measured run started before they finish measures their backlog beside the GPS path.
+   */
+  async function settled(): Promise<boolean> {
+    if (transport !== 'redis') return true;
+    for (const stream of ['rides', 'drivers']) {
+      const groups = (await counter!.xinfo('GROUPS', `${prefix}{${stream}}`).catch(() => [])) as unknown[][];
+      for (const g of groups) {
+        const f: Record<string, unknown> = {};
+        for (let i = 0; i + 1 < g.length; i += 2) f[String(g[i])] = g[i + 1];
+        if (Number(f['pending'] ?? 0) > 0 || Number(f['lag'] ?? 0) > 0) return false;
+      }
+    }
+    return true;
+  }
+
   async function countLocations(): Promise<{ events: number; via: string }> {
     const log = svc!.ctx.log;
     if (transport === 'redis') {
@@ -360,6 +379,10 @@ async function service() {
       while (!made.every(seen)) {
         if (Date.now() > deadline) throw new Error('consumers did not apply the trip set-up within 120 s');
         await sleep(20);
+      }
+      while (!(await settled())) {
+        if (Date.now() > deadline) throw new Error('the consumer groups did not work off the trip set-up within 120 s');
+        await sleep(100);
       }
       for (const t of made) trips[t.index] = t;
       return { trips: made };
