@@ -2,7 +2,8 @@
 // profiled over the measured run only (the inspector, from /bench/stats?reset=1 to the next
 // /bench/stats: no start-up, no set-up), writes it to bench/results/profiles/, and prints the
 // functions with the most self time (the top five as a markdown table, for the README).
-//   scenario: ingest (transport memory | redis | kafka, default redis) or e2e (memory | redis, default redis).
+//   scenario: ingest (transport memory | redis | kafka, default redis), e2e (memory | redis, default redis)
+//   or fanout (memory only: the transport argument is ignored; the top step, default 20,000 sockets).
 //   `npm run profile -- --read <file.cpuprofile>` prints the table of an existing profile.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
@@ -77,6 +78,8 @@ const [scenario = 'ingest', transport = 'redis'] = args;
 const plans: Record<string, Record<string, string>> = {
   ingest: { BENCH_INGEST_PLAN: transport, BENCH_INGEST_SECONDS: process.env.BENCH_INGEST_SECONDS ?? '8' },
   e2e: { BENCH_E2E_TRANSPORTS: transport, BENCH_E2E_STEPS: process.env.BENCH_E2E_STEPS ?? '2000', BENCH_E2E_SECONDS: process.env.BENCH_E2E_SECONDS ?? '8' },
+  // The top step only (the bench's default top: 20,000 or what the open-file limit allows), no floor run.
+  fanout: { BENCH_FANOUT_STEPS: process.env.BENCH_FANOUT_STEPS ?? '20000', BENCH_FANOUT_SECONDS: process.env.BENCH_FANOUT_SECONDS ?? '8', BENCH_FANOUT_FLOOR: '0' },
 };
 if (!plans[scenario]) {
   console.error(`unknown scenario ${scenario}: one of ${Object.keys(plans).join(', ')}`);
