@@ -1,6 +1,7 @@
 // e2e: N drivers on assigned trips POST one point a second each; each trip's rider watches it over a
 // subscribed WebSocket. Latency = rider socket receives `driver.location` − the driver's send time
 // (recordedAt). Timed path: HTTP POST → log → consumer (tracker) → hub → socket, on memory and Redis.
+import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { startServerChild, type ServerChild } from './lib/child.ts';
@@ -128,12 +129,15 @@ async function runTransport(transport: Kind) {
       sender.window(from, to);
       const before = { ...sender.counters };
       let redisFrom: Promise<RedisLoad> | undefined;
+      let ioFrom: SysCalls | undefined;
       setTimeout(() => {
         void server!.get('/bench/stats?reset=1');
+        ioFrom = sysCalls(server!.pid);
         clientEld.reset();
         if (redis) redisFrom = redisLoad(redis.url);
       }, WARMUP_MS).unref();
       await sender.run(n, WARMUP_MS + MEASURE_MS, n);
+      const ioTo = sysCalls(server!.pid);
       const redisTo = redis ? await redisLoad(redis.url) : undefined;
       const redisUsed = redisFrom && redisTo ? { cpuUs: redisTo.cpuUs - (await redisFrom).cpuUs, calls: redisTo.calls - (await redisFrom).calls } : undefined;
       type Srv = { cpuPct: number; cpuUs: number; eldMs: { p50: number; p99: number; max: number }; gcMs: Record<'minor' | 'major', { n: number; total: number; max: number }>; rssMiB: number; locationsSeen: number; locationsAccepted: number };
@@ -170,6 +174,9 @@ async function runTransport(transport: Kind) {
         // Over the measured window: the server's CPU time per point it accepted (2xx), all consumers on.
         'srv cpu µs/pt': w.ok ? fmt(srv.cpuUs / w.ok, 1) : '',
         'srv ELD p99 ms': srv.eldMs.p99,
+        // Each write to a loopback socket runs the TCP send and the receiver's wake-up in this process's
+        // time: a write or read saved is CPU saved, in the service and in whoever is at the other end.
+        ...(ioFrom && ioTo && w.ok && { 'srv writes/pt': fmt((ioTo.writes - ioFrom.writes) / w.ok, 2), 'srv reads/pt': fmt((ioTo.reads - ioFrom.reads) / w.ok, 2) }),
         // redis-server shares the two cores: its CPU per point counts against the machine as the service's does.
         ...(redisUsed && w.ok && { 'redis cpu µs/pt': fmt(redisUsed.cpuUs / w.ok, 1), 'redis cmds/pt': fmt(redisUsed.calls / w.ok, 1) }),
         // One long stall hides in a p99 of 1 ms samples; it shows here (and in POST p99).
@@ -201,6 +208,18 @@ async function runTransport(transport: Kind) {
   }
 }
 
+interface SysCalls { reads: number; writes: number }
+/** The process's read and write system calls so far (/proc/<pid>/io: syscr, syscw; sockets included). */
+function sysCalls(pid: number): SysCalls | undefined {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1]);
+    return { reads: field('syscr'), writes: field('syscw') };
+  } catch {
+    return undefined; // not Linux, or not ours to read
+  }
+}
+
 for (const t of TRANSPORTS) await runTransport(t);
 
 // CPU per point over the floor's at the same rate (the mean of the bare runs), as ingest does over bare Fastify.
@@ -217,6 +236,7 @@ s.note('Latency is receive time − recordedAt (the driver\'s send time, ms reso
 s.note('consumer lag at end = points appended but not yet handled by the tracker\'s consumer when the senders stopped; drain s = how long the last messages took to arrive after that (capped at 10 s: what had not arrived by then counts as not delivered).');
 s.note('held = achieved ≥ 95% of target, p99 < 1 s and ≥ 99% delivered. Drivers, riders and the server share the machine\'s 2 cores (client ELD p99 shows how busy the load generator was).');
 s.note('bare = the floor of this path (BENCH_MODE=bare-live): bare Fastify + @fastify/websocket, the same clients, sockets and rate, each POST (same body schema, 202, no auth, no log) pushed at once to the rider socket of that driver\'s ride. cpu x bare = srv cpu µs/pt over the mean of the bare runs at the same rate: what the service adds to one HTTP reply and one WebSocket frame per point.');
+s.note('srv writes/pt, srv reads/pt: the server process\'s write and read system calls (/proc/<pid>/io syscw, syscr: sockets, HTTP, WebSocket and Redis alike) over the measured window, per accepted point.');
 s.note('redis cpu µs/pt, redis cmds/pt: redis-server\'s CPU time (INFO cpu) and the commands it ran (INFO commandstats, the scripts\' inner commands included) over the measured window, per accepted point.');
 s.note('raw redis XADD→XREADGROUP: a producer XADDs at the first step\'s rate and a consumer group member reads (BLOCK, COUNT 100) and acks, on the same Redis: the floor for the Redis path.');
 const headline = rows.filter((r) => r['target/s'] && r.run !== 'raw redis XADD→XREADGROUP')

@@ -6,7 +6,8 @@
 //   or fanout (memory only: the transport argument is ignored; the top step, default 20,000 sockets).
 //   `npm run profile -- --read <file.cpuprofile>` prints the table of an existing profile.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { build } from 'esbuild';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { nodeCommand } from './lib/child.ts';
@@ -20,6 +21,8 @@ interface CallFrame {
 interface ProfileNode {
   id: number;
   callFrame: CallFrame;
+  /** Samples per source line of this node's function (1-based lines of the script that ran). */
+  positionTicks?: { line: number; ticks: number }[];
 }
 interface CpuProfile {
   nodes: ProfileNode[];
@@ -60,18 +63,50 @@ export function topFunctions(profile: CpuProfile): { busyMs: number; idleMs: num
   return { busyMs: Math.round(busyUs / 1000), idleMs: Math.round(idleUs / 1000), top };
 }
 
-function print(file: string, rows = 25): void {
-  const { busyMs, idleMs, top } = topFunctions(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
+/**
+ * The lines where the busiest functions of the bundled server spend their samples, with the line's
+ * text: a function's self time says where to look, its lines say what to change.
+ */
+function hotLines(profile: CpuProfile, script: string, functions: FunctionCost[], perFunction = 4): string[] {
+  const lines = readFileSync(script, 'utf8').split('\n');
+  const out: string[] = [];
+  for (const f of functions) {
+    const ticks = new Map<number, number>();
+    let total = 0;
+    for (const n of profile.nodes) {
+      if (n.callFrame.functionName !== f.name || !n.callFrame.url.endsWith(basename(script))) continue;
+      for (const t of n.positionTicks ?? []) {
+        ticks.set(t.line, (ticks.get(t.line) ?? 0) + t.ticks);
+        total += t.ticks;
+      }
+    }
+    if (total === 0) continue;
+    out.push(`${f.name} (${f.pct}% of busy):`);
+    for (const [line, n] of [...ticks].sort((a, b) => b[1] - a[1]).slice(0, perFunction))
+      out.push(`  ${String(Math.round((n / total) * 100)).padStart(3)}%  ${lines[line - 1]?.trim().slice(0, 140) ?? ''}`);
+  }
+  return out;
+}
+
+function print(file: string, rows = 25, script?: string): void {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const { busyMs, idleMs, top } = topFunctions(profile);
   console.log(`\n${relative(ROOT, file)}: busy ${busyMs} ms, idle ${idleMs} ms (${Math.round((busyMs / Math.max(1, busyMs + idleMs)) * 100)}% busy)\n`);
   console.log(`${'self %'.padStart(7)}  ${'self ms'.padStart(8)}  function (file:line)`);
   for (const f of top.slice(0, rows)) console.log(`${f.pct.toFixed(1).padStart(7)}  ${f.selfMs.toFixed(1).padStart(8)}  ${f.name}  ${f.where}`);
   console.log('\ntop five (markdown):\n\n| # | function | where | self % of busy |\n| ---: | --- | --- | ---: |');
   top.slice(0, 5).forEach((f, i) => console.log(`| ${i + 1} | \`${f.name}\` | ${f.where || '(native)'} | ${f.pct} |`));
+  if (script) {
+    const ours = top.filter((f) => f.where.startsWith(relative(ROOT, script))).slice(0, 6);
+    console.log(`\nhottest lines of our busiest functions (${relative(ROOT, script)}):\n`);
+    for (const line of hotLines(profile, script, ours)) console.log(line);
+  }
 }
 
 const args = process.argv.slice(2);
 if (args[0] === '--read') {
-  print(args[1]!);
+  const server = args[1]!.replace(/\.cpuprofile$/, '.server.mjs');
+  print(args[1]!, 25, existsSync(server) ? server : undefined);
   process.exit(0);
 }
 const [scenario = 'ingest', transport = 'redis'] = args;
@@ -89,12 +124,17 @@ const dir = join(RESULTS_DIR, 'profiles');
 const scratch = join(dir, `.run-${process.pid}`);
 mkdirSync(scratch, { recursive: true });
 console.log(`profiling ${scenario} on ${transport} (load average ${loadavg()[0]!.toFixed(1)})`);
+// The server runs from one esbuild bundle of bench/server.ts, not through tsx: tsx's transform puts
+// each module on one line, so a profile could only say which function, never which line. Same code,
+// same dependencies (left as packages), names kept.
+const script = join(scratch, 'server.mjs');
+await build({ entryPoints: [join(BENCH_DIR, 'server.ts')], bundle: true, platform: 'node', format: 'esm', packages: 'external', keepNames: true, outfile: script, logLevel: 'warning' });
 const [cmd, cmdArgs] = nodeCommand(join(BENCH_DIR, `${scenario}.ts`));
 const code = await new Promise<number | null>((resolve) => {
   const child = spawn(cmd, cmdArgs, {
     cwd: ROOT,
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, ...plans[scenario], BENCH_PROFILE_DIR: scratch },
+    env: { ...process.env, ...plans[scenario], BENCH_PROFILE_DIR: scratch, BENCH_SERVER_SCRIPT: script },
   });
   child.once('exit', resolve);
 });
@@ -114,6 +154,8 @@ if (heaps.length > 0) {
   renameSync(heaps.sort((a, b) => readFileSync(b).length - readFileSync(a).length)[0]!, heap);
   console.log(`wrote ${relative(ROOT, heap)}`);
 }
+const kept = out.replace(/\.cpuprofile$/, '.server.mjs');
+renameSync(script, kept);
 rmSync(scratch, { recursive: true, force: true });
-console.log(`\nwrote ${relative(ROOT, out)} (${basename(out)})`);
-print(out);
+console.log(`\nwrote ${relative(ROOT, out)} (${basename(out)}) and the server it profiled, ${basename(kept)}`);
+print(out, 25, kept);

@@ -24,7 +24,10 @@ export interface ServerChild {
 
 /** Starts bench/server.ts with `env` (BENCH_MODE, TRANSPORT, …) and waits for its `ready` line. */
 export async function startServerChild(env: Record<string, string>, { timeoutMs = 90_000, label = 'server' } = {}): Promise<ServerChild> {
-  const [cmd, args] = nodeCommand(join(BENCH_DIR, 'server.ts'));
+  // BENCH_SERVER_SCRIPT: a bundle of bench/server.ts to run instead (npm run profile builds one, so
+  // that a profile has the source's lines; under tsx every module is one line).
+  const script = process.env.BENCH_SERVER_SCRIPT;
+  const [cmd, args] = script ? [process.execPath, ['--expose-gc', script]] : nodeCommand(join(BENCH_DIR, 'server.ts'));
   // Extra node flags for the server only (e.g. --cpu-prof), for looking into a result.
   if (process.env.BENCH_SERVER_FLAGS) args.unshift(...process.env.BENCH_SERVER_FLAGS.split(' '));
   const child: ChildProcess = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -40,13 +40,23 @@ export interface IngestionOptions {
   readonly shared?: SharedScreening;
 }
 
-/** Beyond this many drivers remembered, buckets that have refilled (idle drivers) are forgotten. */
+/**
+ * Beyond this many drivers remembered, the buckets of idle drivers are forgotten. Idle means silent
+ * long enough to have refilled from empty: forgetting such a bucket changes nothing (a new one starts
+ * full). A driver posting once a second is always full again by its next point, but is not idle:
+ * sweeping on "full" alone dropped every active driver's bucket, to be made again at its next point,
+ * and past 10,000 active drivers swept the whole map every few thousand points.
+ */
 const BUCKETS_KEPT = 10_000;
 
 export function makeLocationIngestion({ log, clock, metrics }: IngestionDeps, { rules = {}, zones, rideOf, pointsPerSecond = 10, pointsBurst = 120, shared }: IngestionOptions) {
   const fixes = new Map<string, DriverFix>();
   /** A token bucket per driver, on the injected clock: a request's whole batch fits, or nothing of it is taken. */
   const buckets = new Map<string, { tokens: number; at: number }>();
+  /** Refilled from empty after this long without a point: such a bucket is as good as none. */
+  const idleMs = (pointsBurst / pointsPerSecond) * 1000;
+  /** The next sweep waits until the map has doubled since the last (at least BUCKETS_KEPT): O(1) per point. */
+  let sweepAbove = BUCKETS_KEPT;
 
   function takePoints(driverId: string, n: number): void {
     const t = clock.now();
@@ -63,8 +73,10 @@ export function makeLocationIngestion({ log, clock, metrics }: IngestionDeps, { 
       const wait = Math.max(1, Math.ceil((n - tokens) / pointsPerSecond));
       throw new DomainError('TOO_MANY_POINTS', 429, `at most ${pointsPerSecond} points per second per driver; retry in ${wait} s`, { retryAfterSeconds: wait });
     }
-    if (buckets.size > BUCKETS_KEPT)
-      for (const [id, k] of buckets) if (k.tokens + ((t - k.at) / 1000) * pointsPerSecond >= pointsBurst) buckets.delete(id);
+    if (buckets.size > sweepAbove) {
+      for (const [id, k] of buckets) if (t - k.at >= idleMs) buckets.delete(id);
+      sweepAbove = Math.max(BUCKETS_KEPT, buckets.size * 2);
+    }
   }
   /** Named zones each driver was last seen in: crossings become ZoneEntered / ZoneExited events. */
   const zonesOf = new Map<string, readonly string[]>();

@@ -13,7 +13,8 @@ export interface Watched {
 export function makeRegistry<W extends Watched>() {
   const peers = new Set<Peer>();
   const byUser = new Map<string, Set<Peer>>();
-  const byRide = new Map<string, Set<Peer>>();
+  /** Each ride's watches by peer: a point reaches its watchers with one lookup, not two per watcher. */
+  const byRide = new Map<string, Map<Peer, W>>();
   const watches = new Map<Peer, Map<string, W>>();
   const fleet = new Set<Peer>();
 
@@ -26,6 +27,11 @@ export function makeRegistry<W extends Watched>() {
     const set = map.get(key);
     set?.delete(peer);
     if (set?.size === 0) map.delete(key);
+  };
+  const unwatch = (rideId: string, peer: Peer) => {
+    const ride = byRide.get(rideId);
+    ride?.delete(peer);
+    if (ride?.size === 0) byRide.delete(rideId);
   };
 
   return {
@@ -43,7 +49,7 @@ export function makeRegistry<W extends Watched>() {
       remove(byUser, peer.actor.userId, peer);
       for (const watch of watches.get(peer)?.values() ?? []) {
         watch.end();
-        remove(byRide, watch.rideId, peer);
+        unwatch(watch.rideId, peer);
       }
       watches.delete(peer);
       fleet.delete(peer);
@@ -55,7 +61,9 @@ export function makeRegistry<W extends Watched>() {
       if (!mine) watches.set(peer, (mine = new Map()));
       const earlier = mine.get(watch.rideId);
       mine.set(watch.rideId, watch);
-      add(byRide, watch.rideId, peer);
+      let ride = byRide.get(watch.rideId);
+      if (!ride) byRide.set(watch.rideId, (ride = new Map()));
+      ride.set(peer, watch);
       return earlier;
     },
     /** Stops `watch` (if it is still the peer's watch of that ride, it is removed). */
@@ -64,7 +72,7 @@ export function makeRegistry<W extends Watched>() {
       const mine = watches.get(peer);
       if (mine?.get(watch.rideId) !== watch) return;
       mine.delete(watch.rideId);
-      remove(byRide, watch.rideId, peer);
+      unwatch(watch.rideId, peer);
     },
     watchOf: (peer: Peer, rideId: string) => watches.get(peer)?.get(rideId),
     /**
@@ -73,21 +81,12 @@ export function makeRegistry<W extends Watched>() {
      * slow) is skipped, as a Set's iteration skips what was deleted.
      */
     forEachWatch<A>(rideId: string, each: (watch: W, arg: A) => void, arg: A): void {
-      const ridePeers = byRide.get(rideId);
-      if (!ridePeers) return;
-      for (const peer of ridePeers) {
-        const watch = watches.get(peer)?.get(rideId);
-        if (watch) each(watch, arg);
-      }
+      const ride = byRide.get(rideId);
+      if (ride) for (const watch of ride.values()) each(watch, arg);
     },
     /** The ride's watchers and their watches, copied: sending may end watches meanwhile. */
     watchersOf(rideId: string): [Peer, W][] {
-      const out: [Peer, W][] = [];
-      for (const peer of byRide.get(rideId) ?? []) {
-        const watch = watches.get(peer)?.get(rideId);
-        if (watch) out.push([peer, watch]);
-      }
-      return out;
+      return [...(byRide.get(rideId) ?? [])];
     },
     peersOf: (userId: string): Peer[] => [...(byUser.get(userId) ?? [])],
     socketsOf: (userId: string) => byUser.get(userId)?.size ?? 0,
