@@ -74,7 +74,7 @@ function hotLines(profile: CpuProfile, script: string, functions: FunctionCost[]
     const ticks = new Map<number, number>();
     let total = 0;
     for (const n of profile.nodes) {
-      if (n.callFrame.functionName !== f.name || !n.callFrame.url.endsWith(basename(script))) continue;
+      if (n.callFrame.functionName !== f.name || !n.callFrame.url.endsWith('server.mjs')) continue;
       for (const t of n.positionTicks ?? []) {
         ticks.set(t.line, (ticks.get(t.line) ?? 0) + t.ticks);
         total += t.ticks;
@@ -97,7 +97,7 @@ function print(file: string, rows = 25, script?: string): void {
   console.log('\ntop five (markdown):\n\n| # | function | where | self % of busy |\n| ---: | --- | --- | ---: |');
   top.slice(0, 5).forEach((f, i) => console.log(`| ${i + 1} | \`${f.name}\` | ${f.where || '(native)'} | ${f.pct} |`));
   if (script) {
-    const ours = top.filter((f) => f.where.startsWith(relative(ROOT, script))).slice(0, 6);
+    const ours = top.filter((f) => /server\.mjs:\d+$/.test(f.where)).slice(0, 6);
     console.log(`\nhottest lines of our busiest functions (${relative(ROOT, script)}):\n`);
     for (const line of hotLines(profile, script, ours)) console.log(line);
   }
@@ -109,7 +109,7 @@ if (args[0] === '--read') {
   print(args[1]!, 25, existsSync(server) ? server : undefined);
   process.exit(0);
 }
-const [scenario = 'ingest', transport = 'redis'] = args;
+const [scenario = 'ingest', transport = scenario === 'fanout' ? 'memory' : 'redis'] = args;
 const plans: Record<string, Record<string, string>> = {
   ingest: { BENCH_INGEST_PLAN: transport, BENCH_INGEST_SECONDS: process.env.BENCH_INGEST_SECONDS ?? '8' },
   e2e: { BENCH_E2E_TRANSPORTS: transport, BENCH_E2E_STEPS: process.env.BENCH_E2E_STEPS ?? '2000', BENCH_E2E_SECONDS: process.env.BENCH_E2E_SECONDS ?? '8' },
