@@ -229,8 +229,34 @@ for (const r of rows) {
   if (floors.length) r['cpu x bare'] = fmt(Number(r['srv cpu µs/pt']) / (floors.reduce((a, b) => a + b, 0) / floors.length), 2);
 }
 
+// A transport named more than once (BENCH_E2E_TRANSPORTS=bare,memory,redis,bare,memory,redis,bare):
+// the median of its runs at each rate. Single runs minutes apart on an idle machine differ by 1.5×
+// in CPU per point and 2× in p99; a median of three says more than any one of them.
+const medianRows: Row[] = [];
+{
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  const runs = rows.filter((r) => typeof r['target/s'] === 'number' && String(r.run).endsWith('drivers'));
+  for (const key of [...new Set(runs.map((r) => `${r.transport}|${r['target/s']}`))]) {
+    const same = runs.filter((r) => `${r.transport}|${r['target/s']}` === key);
+    if (same.length < 2) continue;
+    const of = (col: string) => same.map((r) => Number(r[col])).filter((x) => Number.isFinite(x));
+    const mid = (col: string) => (of(col).length ? fmt(median(of(col)), 1) : '');
+    const spread = (col: string) => (of(col).length ? `${fmt(Math.min(...of(col)), 1)}–${fmt(Math.max(...of(col)), 1)}` : '');
+    medianRows.push({
+      transport: same[0]!.transport, 'target/s': same[0]!['target/s'], runs: same.length,
+      'p99 ms median': mid('p99 ms'), 'p99 ms range': spread('p99 ms'),
+      'srv cpu % median': mid('srv cpu %'), 'srv cpu µs/pt median': mid('srv cpu µs/pt'), 'srv cpu µs/pt range': spread('srv cpu µs/pt'),
+      'cpu x bare median': mid('cpu x bare'), held: `${same.filter((r) => r.held === 'yes').length}/${same.length}`,
+    });
+  }
+}
+
 s.table({ title: 'e2e set-up (not timed in the latency figures)', rows: setupRows });
 s.table({ title: `e2e: driver POST → log → consumer → rider socket, ${WARMUP_MS / 1000} s warm-up + ${MEASURE_MS / 1000} s measured per step (latency in ms)`, rows });
+if (medianRows.length) s.table({ title: 'e2e: median of the runs of each transport and rate (a transport listed more than once in BENCH_E2E_TRANSPORTS)', rows: medianRows });
 s.note('Trips are set up through the app services (request → offer → accept → assign → start) inside the server, not timed; tokens are signed with the server key as /v1/auth/login signs them. Only the measured path is HTTP → log → consumer → WebSocket.');
 s.note('Latency is receive time − recordedAt (the driver\'s send time, ms resolution, same clock). Open loop: a driver sends every second whatever the answers; queueing in the client counts. delivered = location messages received for points sent in the window / 2xx for them.');
 s.note('consumer lag at end = points appended but not yet handled by the tracker\'s consumer when the senders stopped; drain s = how long the last messages took to arrive after that (capped at 10 s: what had not arrived by then counts as not delivered).');
