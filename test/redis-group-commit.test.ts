@@ -12,7 +12,7 @@ import { shardKeysOf } from '../adapters/redis/scripts.ts';
 import { systemClock } from '../domain/ports/clock.ts';
 import type { GpsPoint } from '../domain/tracking/point.ts';
 import { startRedisCluster, type RedisCluster } from './support/redis-cluster.ts';
-import { startRedis, type RedisServer } from './support/redis.ts';
+import { useRedis } from './support/redis.ts';
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
@@ -115,25 +115,16 @@ async function appendsOneByOneAndTogether(location: { url: string } | { clusterN
 }
 
 describe('the Redis screening store, group committed', () => {
-  let server: RedisServer;
-  let plain: Redis;
-  beforeAll(async () => {
-    server = await startRedis();
-    plain = new Redis(server.url, { protocol: 2 });
-  });
-  afterAll(async () => {
-    plain?.disconnect();
-    await server?.stop();
-  });
+  const redis = useRedis();
 
   it('appends many drivers in one script call, each with its own compare-and-append answer, ids increasing per shard', async () => {
-    const calls = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await plain.info('commandstats'))?.[1] ?? 0) + Number(/cmdstat_eval:calls=(\d+)/.exec(await plain.info('commandstats'))?.[1] ?? 0);
-    const store = await appendsOneByOneAndTogether({ url: server.url }, 'gc1:', calls);
+    const calls = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.plain.info('commandstats'))?.[1] ?? 0) + Number(/cmdstat_eval:calls=(\d+)/.exec(await redis.plain.info('commandstats'))?.[1] ?? 0);
+    const store = await appendsOneByOneAndTogether({ url: redis.server.url }, 'gc1:', calls);
     await store.close();
     // Every event landed once, on its driver's shard, with ids that increase within each shard.
     let total = 0;
     for (const k of shardKeysOf('gc1:', 'driver-locations', 4)) {
-      const ids = ((await plain.xrange(k.stream, '-', '+')) as [string, string[]][]).map(([id]) => id);
+      const ids = ((await redis.plain.xrange(k.stream, '-', '+')) as [string, string[]][]).map(([id]) => id);
       const ordered = [...ids].sort((a, b) => {
         const [am, as] = a.split('-').map(Number);
         const [bm, bs] = b.split('-').map(Number);

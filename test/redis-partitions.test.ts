@@ -1,28 +1,19 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { getRedisEventLog } from '../adapters/redis/event-log.ts';
 import { opaque } from './support/opaque-log.ts';
 import { getRedisPartitions } from '../adapters/redis/partitions.ts';
 import { shardOf } from '../adapters/redis/scripts.ts';
 import type { Recorded } from '../domain/ports/event-log.ts';
-import { startRedis, type RedisServer } from './support/redis.ts';
+import { useRedis } from './support/redis.ts';
 import { startRedisCluster } from './support/redis-cluster.ts';
 import { waitFor } from './support/wait.ts';
 
 const SHARDS = 8;
 const quiet = { warn() {}, error() {} };
-let server: RedisServer;
-let plain: Redis;
+const redis = useRedis();
 let counter = 0;
 
-beforeAll(async () => {
-  server = await startRedis();
-  plain = new Redis(server.url, { protocol: 2 });
-});
-afterAll(async () => {
-  plain?.disconnect();
-  await server?.stop();
-});
 
 const gps = (n: number) => ({ type: 'DriverLocationReported', data: { n, lat: 52.5, lng: 13.4 } });
 /** One driver id per shard. */
@@ -32,7 +23,7 @@ function driverPerShard(): string[] {
   return [...found.entries()].sort((a, b) => a[0] - b[0]).map(([, d]) => d);
 }
 /** Connections whose last command was XREADGROUP (`blocked`: blocked in it now) on a server. */
-async function blockedReaders(on: Redis = plain, blocked = true): Promise<number> {
+async function blockedReaders(on: Redis = redis.plain, blocked = true): Promise<number> {
   const list = String(await on.call('CLIENT', 'LIST'));
   return list.split('\n').filter((l) => /\bcmd=xreadgroup\b/.test(l) && (!blocked || /\bflags=\w*b/.test(l))).length;
 }
@@ -40,8 +31,8 @@ async function blockedReaders(on: Redis = plain, blocked = true): Promise<number
 describe('GPS shard partitions on one Redis', () => {
   it('one connection reads every owned shard: points that reach several shards while a batch is handled come in one batch', async () => {
     const prefix = `p${++counter}:`;
-    const log = opaque(getRedisEventLog({ url: server.url, prefix, locationShards: SHARDS, logger: quiet }));
-    const consumer = getRedisPartitions({ url: server.url, prefix, stream: 'driver-locations', shards: SHARDS, group: 'gps', instanceId: 'solo', leaseMs: 3_000, blockMs: 1_000, logger: quiet });
+    const log = opaque(getRedisEventLog({ url: redis.server.url, prefix, locationShards: SHARDS, logger: quiet }));
+    const consumer = getRedisPartitions({ url: redis.server.url, prefix, stream: 'driver-locations', shards: SHARDS, group: 'gps', instanceId: 'solo', leaseMs: 3_000, blockMs: 1_000, logger: quiet });
     const batches: Recorded[][] = [];
     let open = () => {};
     const gate = new Promise<void>((r) => (open = r));
@@ -54,7 +45,7 @@ describe('GPS shard partitions on one Redis', () => {
       expect(consumer.owned()).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
       await waitFor(blockedReaders, 'a blocked reader');
       // Idle, a reader's last command stays XREADGROUP (blocked, or between two blocking reads).
-      expect(await blockedReaders(plain, false)).toBe(1);
+      expect(await blockedReaders(redis.plain, false)).toBe(1);
 
       await log.append('driver-locations', drivers[0]!, [gps(1)]);
       await waitFor(() => batches.length === 1, 'the first point handed over');
@@ -74,8 +65,8 @@ describe('GPS shard partitions on one Redis', () => {
 
   it('shards move between members with the one reader each: every point handled once, each driver in order', async () => {
     const prefix = `p${++counter}:`;
-    const log = opaque(getRedisEventLog({ url: server.url, prefix, locationShards: SHARDS, logger: quiet }));
-    const make = (id: string) => getRedisPartitions({ url: server.url, prefix, stream: 'driver-locations', shards: SHARDS, group: 'gps', instanceId: id, leaseMs: 600, blockMs: 200, claimIdleMs: 1_000, logger: quiet });
+    const log = opaque(getRedisEventLog({ url: redis.server.url, prefix, locationShards: SHARDS, logger: quiet }));
+    const make = (id: string) => getRedisPartitions({ url: redis.server.url, prefix, stream: 'driver-locations', shards: SHARDS, group: 'gps', instanceId: id, leaseMs: 600, blockMs: 200, claimIdleMs: 1_000, logger: quiet });
     const seen = new Map<string, number[]>();
     const by = { a: 0, b: 0 };
     const handlerOf = (who: 'a' | 'b') => async (events: readonly Recorded[]) => {
@@ -143,6 +134,6 @@ describe('GPS shard partitions on a Redis Cluster', () => {
 
 async function pendingOf(prefix: string): Promise<number> {
   let n = 0;
-  for (let s = 0; s < SHARDS; s++) n += Number(((await plain.xpending(`${prefix}{driver-locations:${s}}`, 'gps')) as [number])[0]);
+  for (let s = 0; s < SHARDS; s++) n += Number(((await redis.plain.xpending(`${prefix}{driver-locations:${s}}`, 'gps')) as [number])[0]);
   return n;
 }

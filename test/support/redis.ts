@@ -5,6 +5,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import { freePort } from './net.ts';
 
 export interface RedisServer {
@@ -184,4 +185,22 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> 
       await launch();
     },
   };
+}
+
+/**
+ * A real redis-server for the enclosing `describe` (or file) and a plain RESP2 client on it, for
+ * tests that look at what the adapters left in Redis. Read `.server` and `.plain` inside tests and
+ * hooks: they are set in `beforeAll`.
+ */
+export function useRedis(): { readonly server: RedisServer; readonly plain: Redis } {
+  const redis = {} as { server: RedisServer; plain: Redis };
+  beforeAll(async () => {
+    redis.server = await startRedis();
+    redis.plain = new Redis(redis.server.url, { protocol: 2 });
+  });
+  afterAll(async () => {
+    redis.plain?.disconnect();
+    await redis.server?.stop();
+  });
+  return redis;
 }
