@@ -14,7 +14,6 @@ const quiet = { warn() {}, error() {} };
 const redis = useRedis();
 let counter = 0;
 
-
 const gps = (n: number) => ({ type: 'DriverLocationReported', data: { n, lat: 52.5, lng: 13.4 } });
 /** One driver id per shard. */
 function driverPerShard(): string[] {

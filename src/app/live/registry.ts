@@ -23,15 +23,11 @@ export function makeRegistry<W extends Watched>() {
     if (!set) map.set(key, (set = new Set()));
     set.add(peer);
   };
-  const remove = <K>(map: Map<K, Set<Peer>>, key: K, peer: Peer) => {
-    const set = map.get(key);
-    set?.delete(peer);
-    if (set?.size === 0) map.delete(key);
-  };
-  const unwatch = (rideId: string, peer: Peer) => {
-    const ride = byRide.get(rideId);
-    ride?.delete(peer);
-    if (ride?.size === 0) byRide.delete(rideId);
+  /** Takes the peer out of the key's set (a user's peers) or map (a ride's watches); an empty one goes. */
+  const remove = <K>(map: Map<K, { delete(peer: Peer): boolean; readonly size: number }>, key: K, peer: Peer) => {
+    const of = map.get(key);
+    of?.delete(peer);
+    if (of?.size === 0) map.delete(key);
   };
 
   return {
@@ -49,7 +45,7 @@ export function makeRegistry<W extends Watched>() {
       remove(byUser, peer.actor.userId, peer);
       for (const watch of watches.get(peer)?.values() ?? []) {
         watch.end();
-        unwatch(watch.rideId, peer);
+        remove(byRide, watch.rideId, peer);
       }
       watches.delete(peer);
       fleet.delete(peer);
@@ -72,13 +68,13 @@ export function makeRegistry<W extends Watched>() {
       const mine = watches.get(peer);
       if (mine?.get(watch.rideId) !== watch) return;
       mine.delete(watch.rideId);
-      unwatch(watch.rideId, peer);
+      remove(byRide, watch.rideId, peer);
     },
     watchOf: (peer: Peer, rideId: string) => watches.get(peer)?.get(rideId),
     /**
      * `each(watch, arg)` for every watch of the ride, without copying the list (per point, the
      * copy was garbage): for callers whose `each` ends no watch. A peer dropped meanwhile (too
-     * slow) is skipped, as a Set's iteration skips what was deleted.
+     * slow) is skipped, as a Map's iteration skips what was deleted.
      */
     forEachWatch<A>(rideId: string, each: (watch: W, arg: A) => void, arg: A): void {
       const ride = byRide.get(rideId);
